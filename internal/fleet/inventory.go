@@ -201,3 +201,11 @@ func hasTags(have, want map[string]string) bool {
 	}
 	return true
 }
+
+// Target is one (account, region): where one stack instance lives.
+type Target struct {
+	Account string `json:"account"`
+	Region  string `json:"region"`
+}
+
+func (t Target) String() string { return t.Account + "/" + t.Region }

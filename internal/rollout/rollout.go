@@ -1,0 +1,234 @@
+// Package rollout executes the instance steps of one stack-set operation with StackSets'
+// operation preferences: regions in order (sequential) or at once (parallel), accounts of a region
+// at the concurrency the preferences allow, a region stopped when its failures exceed the
+// tolerance, and regions not reached cancelled.
+//
+// The engine never prints and never touches AWS: it calls a Deploy function per step and reports
+// through an Observer. Per-step failures are data, not errors.
+package rollout
+
+import (
+	"context"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/stackfleet/stackfleet/internal/fleet"
+)
+
+// Status is the detailed status of one step, as StackSets names instance statuses.
+type Status string
+
+// Step statuses.
+const (
+	Pending   Status = "PENDING"
+	Running   Status = "RUNNING"
+	Succeeded Status = "SUCCEEDED"
+	Failed    Status = "FAILED"
+	Cancelled Status = "CANCELLED"
+)
+
+// Done reports whether the status is final.
+func (s Status) Done() bool { return s == Succeeded || s == Failed || s == Cancelled }
+
+// Step is one instance operation: a target and whatever the Deploy function needs (Payload).
+// Status is its status before this run: Succeeded and Failed steps (from a resumed operation) are
+// not run again but count towards their region; anything else runs.
+type Step struct {
+	Target  fleet.Target
+	Status  Status
+	Payload any
+}
+
+// Outcome is what deploying one step produced.
+type Outcome struct {
+	Failed bool
+	Reason string
+}
+
+// DeployFunc deploys one step. It must honour ctx and be idempotent for a step (a resumed
+// operation may call it again for a step that was running when the process died).
+type DeployFunc func(ctx context.Context, s Step) Outcome
+
+// Event reports a change of one step or region. Exactly one of Step or Region is meaningful.
+type Event struct {
+	Index   int    // index of the step in the input, or -1 for region events
+	Target  fleet.Target
+	Status  Status // new status of the step
+	Reason  string
+	Region  string
+	Stopped bool // region event: the region stopped because failures exceeded the tolerance
+}
+
+// Observer receives events; it is called from several goroutines, one event at a time.
+type Observer func(Event)
+
+// Result is the final status of every step (same order as the input) and of each region.
+type Result struct {
+	Steps   []Status
+	Reasons []string
+	// StoppedRegions exceeded their tolerance.
+	StoppedRegions []string
+	// Interrupted is set when ctx ended before every step was final; unfinished steps stay Pending.
+	Interrupted bool
+}
+
+// Failed reports whether the operation failed (a region exceeded its tolerance).
+func (r Result) Failed() bool { return len(r.StoppedRegions) > 0 }
+
+// Run executes steps with the preferences and returns when every step is final or ctx ends.
+func Run(ctx context.Context, steps []Step, prefs fleet.Preferences, deploy DeployFunc, observe Observer) Result {
+	res := Result{Steps: make([]Status, len(steps)), Reasons: make([]string, len(steps))}
+	var mu sync.Mutex // guards res and serialises observe
+	emit := func(e Event) {
+		if e.Index >= 0 {
+			res.Steps[e.Index] = e.Status
+			res.Reasons[e.Index] = e.Reason
+		}
+		if observe != nil {
+			observe(e)
+		}
+	}
+	byRegion := map[string][]int{}
+	for i, s := range steps {
+		byRegion[s.Target.Region] = append(byRegion[s.Target.Region], i)
+		res.Steps[i] = s.Status
+		if s.Status == "" || s.Status == Running || s.Status == Cancelled {
+			res.Steps[i] = Pending
+		}
+	}
+	regions := Order(slices.Collect(maps.Keys(byRegion)), prefs.RegionOrder)
+
+	r := &runner{steps: steps, prefs: prefs, deploy: deploy, mu: &mu, emit: emit}
+	if prefs.RegionConcurrency == fleet.Parallel {
+		var wg sync.WaitGroup
+		for _, region := range regions {
+			wg.Go(func() {
+				if r.region(ctx, region, byRegion[region], res.Steps) {
+					mu.Lock()
+					res.StoppedRegions = append(res.StoppedRegions, region)
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		slices.SortFunc(res.StoppedRegions, func(a, b string) int {
+			return slices.Index(regions, a) - slices.Index(regions, b)
+		})
+	} else {
+		for _, region := range regions {
+			if len(res.StoppedRegions) > 0 {
+				mu.Lock()
+				for _, i := range byRegion[region] {
+					if !res.Steps[i].Done() {
+						emit(Event{Index: i, Target: steps[i].Target, Status: Cancelled, Reason: "operation stopped in an earlier region", Region: region})
+					}
+				}
+				mu.Unlock()
+				continue
+			}
+			if r.region(ctx, region, byRegion[region], res.Steps) {
+				res.StoppedRegions = append(res.StoppedRegions, region)
+			}
+		}
+	}
+	for _, s := range res.Steps {
+		if !s.Done() {
+			res.Interrupted = true
+		}
+	}
+	return res
+}
+
+type runner struct {
+	steps  []Step
+	prefs  fleet.Preferences
+	deploy DeployFunc
+	mu     *sync.Mutex
+	emit   func(Event)
+}
+
+type done struct {
+	index   int
+	outcome Outcome
+}
+
+// region runs the steps of one region and reports whether the region stopped on failures.
+// statuses is shared with other regions; only this region's indexes are touched, under r.mu.
+func (r *runner) region(ctx context.Context, region string, idx []int, statuses []Status) (stopped bool) {
+	n := len(idx)
+	failed := 0
+	var todo []int
+	r.mu.Lock()
+	for _, i := range idx {
+		switch statuses[i] {
+		case Failed:
+			failed++
+		case Succeeded:
+		default:
+			todo = append(todo, i)
+		}
+	}
+	r.mu.Unlock()
+	stopped = r.prefs.Exceeded(n, failed)
+
+	results := make(chan done)
+	running, next := 0, 0
+	for {
+		for !stopped && ctx.Err() == nil && next < len(todo) && r.prefs.Concurrency(n, running, failed) > 0 {
+			i := todo[next]
+			next++
+			running++
+			r.mu.Lock()
+			r.emit(Event{Index: i, Target: r.steps[i].Target, Status: Running, Region: region})
+			r.mu.Unlock()
+			go func() { results <- done{i, r.deploy(ctx, r.steps[i])} }()
+		}
+		if running == 0 {
+			break
+		}
+		d := <-results
+		running--
+		status := Succeeded
+		switch {
+		case d.outcome.Failed && ctx.Err() != nil:
+			// An interrupted deploy is not a failure of the instance: resume re-checks it.
+			status = Pending
+		case d.outcome.Failed:
+			status = Failed
+			failed++
+			stopped = stopped || r.prefs.Exceeded(n, failed)
+		}
+		r.mu.Lock()
+		r.emit(Event{Index: d.index, Target: r.steps[d.index].Target, Status: status, Reason: d.outcome.Reason, Region: region})
+		r.mu.Unlock()
+	}
+	if stopped {
+		r.mu.Lock()
+		for _, i := range todo[next:] {
+			r.emit(Event{Index: i, Target: r.steps[i].Target, Status: Cancelled, Reason: "region stopped: failures exceeded the failure tolerance", Region: region})
+		}
+		r.emit(Event{Index: -1, Region: region, Stopped: true})
+		r.mu.Unlock()
+	}
+	return stopped
+}
+
+// Order sorts regions: those named in order first, in that order, then the rest alphabetically.
+func Order(regions, order []string) []string {
+	out := slices.Clone(regions)
+	rank := func(r string) int {
+		if i := slices.Index(order, r); i >= 0 {
+			return i
+		}
+		return len(order)
+	}
+	slices.SortStableFunc(out, func(a, b string) int {
+		if d := rank(a) - rank(b); d != 0 {
+			return d
+		}
+		return strings.Compare(a, b)
+	})
+	return out
+}
