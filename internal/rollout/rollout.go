@@ -53,7 +53,7 @@ type DeployFunc func(ctx context.Context, s Step) Outcome
 
 // Event reports a change of one step or region. Exactly one of Step or Region is meaningful.
 type Event struct {
-	Index   int    // index of the step in the input, or -1 for region events
+	Index   int // index of the step in the input, or -1 for region events
 	Target  fleet.Target
 	Status  Status // new status of the step
 	Reason  string
