@@ -1,0 +1,74 @@
+// Package config reads stackfleet.yaml: strictly (unknown fields are errors), with every error
+// naming file:line:column and the field, and converts it into the fleet domain's types.
+package config
+
+// Config is the whole stackfleet.yaml. Field descriptions (the desc tags) feed the JSON Schema.
+type Config struct {
+	Version      int          `yaml:"version" desc:"Configuration format version; 1."`
+	Organization Organization `yaml:"organization" desc:"Where the accounts, OUs and tags come from."`
+	Regions      []string     `yaml:"regions" desc:"Default regions of every stack set."`
+	Execution    Execution    `yaml:"execution" desc:"The role stackfleet assumes in each target account."`
+	StackSets    []StackSet   `yaml:"stackSets" desc:"Templates deployed to accounts × regions."`
+}
+
+// Organization says where the inventory comes from.
+type Organization struct {
+	Source string `yaml:"source" desc:"aws (read through the Organizations API with management or delegated-admin credentials) or file." enum:"aws,file"`
+	File   string `yaml:"file,omitempty" desc:"Static inventory (YAML) when source is file, relative to this config."`
+}
+
+// Execution is the role assumed in each target account.
+type Execution struct {
+	Role        string `yaml:"role" desc:"Role ARN pattern; {account} is replaced by the target account id, e.g. arn:aws:iam::{account}:role/StackFleetExecution."`
+	ExternalID  string `yaml:"externalId,omitempty" desc:"External id passed to sts:AssumeRole."`
+	SessionName string `yaml:"sessionName,omitempty" desc:"Role session name (default stackfleet)."`
+}
+
+// StackSet is one template deployed to many accounts and regions.
+type StackSet struct {
+	Name         string            `yaml:"name" desc:"Stack set name; also the CloudFormation stack name of every instance."`
+	Description  string            `yaml:"description,omitempty" desc:"Free text."`
+	Template     string            `yaml:"template" desc:"Template file (YAML or JSON), relative to this config."`
+	Parameters   map[string]any    `yaml:"parameters,omitempty" desc:"Template parameters; lists become comma-delimited strings."`
+	Tags         map[string]string `yaml:"tags,omitempty" desc:"Stack tags."`
+	Capabilities []string          `yaml:"capabilities,omitempty" desc:"CAPABILITY_IAM, CAPABILITY_NAMED_IAM, CAPABILITY_AUTO_EXPAND." enum:"CAPABILITY_IAM,CAPABILITY_NAMED_IAM,CAPABILITY_AUTO_EXPAND"`
+	Targets      Targets           `yaml:"targets" desc:"Accounts and regions that get an instance."`
+	Overrides    []Override        `yaml:"overrides,omitempty" desc:"Parameter values for some targets; the most specific match wins."`
+	Rollout      Rollout           `yaml:"rollout,omitempty" desc:"Operation preferences, with StackSets semantics."`
+	OnRemoval    string            `yaml:"onRemoval,omitempty" desc:"What happens to an instance whose target disappears: delete (default) or retain (the stack stays, unmanaged)." enum:"delete,retain"`
+}
+
+// Targets selects accounts and regions.
+type Targets struct {
+	OUs         []string          `yaml:"ous,omitempty" desc:"OUs (ids or name paths like Workloads/Prod); children included; the management account never."`
+	Accounts    []string          `yaml:"accounts,omitempty" desc:"Account ids, combined with the OUs by filter."`
+	AccountTags map[string]string `yaml:"accountTags,omitempty" desc:"Accounts having all these tags are listed too."`
+	Filter      string            `yaml:"filter,omitempty" desc:"How listed accounts combine with the OUs." enum:"NONE,INTERSECTION,DIFFERENCE,UNION"`
+	Regions     []string          `yaml:"regions,omitempty" desc:"Regions; default: the top-level regions."`
+}
+
+// Override sets parameters for the targets it matches. Every given criterion must match.
+type Override struct {
+	Match      Match          `yaml:"match" desc:"Which targets; at least one criterion."`
+	Parameters map[string]any `yaml:"parameters" desc:"Parameter values for the matched targets."`
+}
+
+// Match criteria of an override. Specificity, lowest to highest: region, tags, OU (deeper is more
+// specific), account; criteria add up.
+type Match struct {
+	OU      string            `yaml:"ou,omitempty" desc:"An OU id or name path; accounts anywhere below it match."`
+	Account string            `yaml:"account,omitempty" desc:"An account id."`
+	Region  string            `yaml:"region,omitempty" desc:"A region."`
+	Tags    map[string]string `yaml:"tags,omitempty" desc:"Account tags that must all be present."`
+}
+
+// Rollout is a stack set's operation preferences. Count and percentage of one limit are exclusive.
+type Rollout struct {
+	MaxConcurrentCount         *int     `yaml:"maxConcurrentCount,omitempty" desc:"Accounts per region deployed at once (default 1)." min:"1"`
+	MaxConcurrentPercentage    *int     `yaml:"maxConcurrentPercentage,omitempty" desc:"Percentage of a region's accounts deployed at once, rounded down, at least 1." min:"1" max:"100"`
+	FailureToleranceCount      *int     `yaml:"failureToleranceCount,omitempty" desc:"Failed accounts per region before the region stops (default 0)." min:"0"`
+	FailureTolerancePercentage *int     `yaml:"failureTolerancePercentage,omitempty" desc:"Percentage of a region's accounts that may fail, rounded down." min:"0" max:"100"`
+	RegionOrder                []string `yaml:"regionOrder,omitempty" desc:"Regions deployed first, in this order."`
+	RegionConcurrency          string   `yaml:"regionConcurrency,omitempty" desc:"sequential (default) or parallel." enum:"sequential,parallel"`
+	Mode                       string   `yaml:"mode,omitempty" desc:"strict (default: concurrency shrinks as failures occur) or soft." enum:"strict,soft"`
+}

@@ -1,0 +1,370 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
+)
+
+// Error is one problem in a configuration file, located at File:Line:Column; Field is the path
+// of the offending field (e.g. stackSets[0].rollout.maxConcurrentPercentage).
+type Error struct {
+	File         string
+	Line, Column int
+	Field        string
+	Message      string
+}
+
+func (e *Error) Error() string {
+	loc := e.File
+	if e.Line > 0 {
+		loc = fmt.Sprintf("%s:%d:%d", e.File, e.Line, e.Column)
+	}
+	if e.Field != "" {
+		return fmt.Sprintf("%s: %s: %s", loc, e.Field, e.Message)
+	}
+	return fmt.Sprintf("%s: %s", loc, e.Message)
+}
+
+// Errors is every problem found in one file, in file order.
+type Errors []*Error
+
+func (es Errors) Error() string {
+	msgs := make([]string, len(es))
+	for i, e := range es {
+		msgs[i] = e.Error()
+	}
+	return strings.Join(msgs, "\n")
+}
+
+// File is a loaded, validated configuration and where it came from.
+type File struct {
+	Config
+	// Path is the file as given; Dir is its directory, against which relative paths resolve.
+	Path, Dir string
+	// Source is the raw content (its hash pins plans to the config they were made from).
+	Source []byte
+	ast    *ast.File
+}
+
+// Load reads and validates a configuration file. Its error is an Errors value listing every
+// problem with its position, or a plain error when the file cannot be read.
+func Load(path string) (*File, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(path, src)
+}
+
+// Parse validates configuration source; path is used in errors and to resolve relative paths.
+func Parse(path string, src []byte) (*File, error) {
+	f := &File{Path: path, Dir: filepath.Dir(path), Source: src}
+	tree, err := parser.ParseBytes(src, 0)
+	if err != nil {
+		return nil, Errors{yamlError(path, err)}
+	}
+	f.ast = tree
+	if err := yaml.UnmarshalWithOptions(src, &f.Config, yaml.Strict()); err != nil {
+		return nil, Errors{yamlError(path, err)}
+	}
+	if errs := f.validate(); len(errs) > 0 {
+		return nil, errs
+	}
+	return f, nil
+}
+
+func yamlError(path string, err error) *Error {
+	e := &Error{File: path, Message: err.Error()}
+	var ye yaml.Error
+	if errors.As(err, &ye) {
+		e.Message = ye.GetMessage()
+		if tok := ye.GetToken(); tok != nil && tok.Position != nil {
+			e.Line, e.Column = tok.Position.Line, tok.Position.Column
+		}
+	}
+	if m := typeError.FindStringSubmatch(e.Message); m != nil {
+		e.Message = fmt.Sprintf("expected %s, got %s", goTypeName(m[2]), article(m[1]))
+	}
+	if strings.Contains(e.Message, "unknown field") {
+		e.Message += " (see `stackfleet schema` for the fields)"
+	}
+	return e
+}
+
+var typeError = regexp.MustCompile(`^cannot unmarshal (\S+) into Go (?:struct field \S+|value) of type (\S+)`)
+
+func goTypeName(t string) string {
+	switch {
+	case strings.HasPrefix(t, "*"):
+		return goTypeName(t[1:])
+	case strings.HasPrefix(t, "int"), strings.HasPrefix(t, "uint"), strings.HasPrefix(t, "float"):
+		return "a number"
+	case t == "string":
+		return "a string"
+	case t == "bool":
+		return "true or false"
+	case strings.HasPrefix(t, "[]"):
+		return "a list"
+	case strings.HasPrefix(t, "map["), strings.HasPrefix(t, "config."):
+		return "a mapping"
+	}
+	return t
+}
+
+func article(s string) string {
+	switch s {
+	case "array", "sequence":
+		return "a list"
+	case "mapping", "map", "object":
+		return "a mapping"
+	}
+	return "a " + s
+}
+
+// errorAt builds an Error positioned at the YAML node of field (a path like
+// stackSets[0].rollout.mode), or at its nearest existing parent.
+func (f *File) errorAt(field, format string, args ...any) *Error {
+	e := &Error{File: f.Path, Field: field, Message: fmt.Sprintf(format, args...)}
+	for p := field; p != ""; p = parentPath(p) {
+		if line, col, ok := f.position(p); ok {
+			e.Line, e.Column = line, col
+			break
+		}
+	}
+	return e
+}
+
+func (f *File) position(field string) (line, col int, ok bool) {
+	if f.ast == nil {
+		return 0, 0, false
+	}
+	p, err := yaml.PathString("$." + quotePath(field))
+	if err != nil {
+		return 0, 0, false
+	}
+	node, err := p.FilterFile(f.ast)
+	if err != nil || node == nil || node.GetToken() == nil || node.GetToken().Position == nil {
+		return 0, 0, false
+	}
+	pos := node.GetToken().Position
+	return pos.Line, pos.Column, true
+}
+
+var segment = regexp.MustCompile(`^[A-Za-z0-9_]+(\[\d+\])*$`)
+
+// quotePath quotes path segments that are not plain identifiers (map keys like "a.b").
+func quotePath(field string) string {
+	parts := splitPath(field)
+	for i, p := range parts {
+		if !segment.MatchString(p) {
+			parts[i] = "'" + p + "'"
+		}
+	}
+	return strings.Join(parts, ".")
+}
+
+func splitPath(field string) []string { return strings.Split(field, ".") }
+
+func parentPath(field string) string {
+	if i := strings.LastIndexAny(field, ".["); i > 0 {
+		return field[:i]
+	}
+	return ""
+}
+
+var (
+	namePattern   = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{0,127}$`)
+	regionPattern = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$`)
+	accountID     = regexp.MustCompile(`^\d{12}$`)
+)
+
+func (f *File) validate() Errors {
+	var errs Errors
+	add := func(field, format string, args ...any) { errs = append(errs, f.errorAt(field, format, args...)) }
+	c := &f.Config
+
+	if c.Version != 1 {
+		add("version", "must be 1 (got %d)", c.Version)
+	}
+	switch c.Organization.Source {
+	case "aws":
+		if c.Organization.File != "" {
+			add("organization.file", "only used with source: file")
+		}
+	case "file":
+		if c.Organization.File == "" {
+			add("organization.file", "source file needs a file: the static inventory")
+		}
+	case "":
+		add("organization.source", "missing: aws or file")
+	default:
+		add("organization.source", "%q: use aws or file", c.Organization.Source)
+	}
+	for i, r := range c.Regions {
+		if !regionPattern.MatchString(r) {
+			add(fmt.Sprintf("regions[%d]", i), "%q is not a region name like us-east-1", r)
+		}
+	}
+	switch {
+	case c.Execution.Role == "":
+		add("execution.role", "missing: a role ARN pattern like arn:aws:iam::{account}:role/StackFleetExecution")
+	case !strings.Contains(c.Execution.Role, "{account}"):
+		add("execution.role", "%q must contain {account}, replaced by each target account id", c.Execution.Role)
+	}
+	seen := map[string]int{}
+	for i, s := range c.StackSets {
+		at := func(field string) string { return fmt.Sprintf("stackSets[%d].%s", i, field) }
+		if !namePattern.MatchString(s.Name) {
+			add(at("name"), "%q is not a valid stack name (letters, digits and hyphens, starting with a letter, at most 128)", s.Name)
+		} else if j, dup := seen[s.Name]; dup {
+			add(at("name"), "%q is also the name of stackSets[%d]", s.Name, j)
+		}
+		seen[s.Name] = i
+		if s.Template == "" {
+			add(at("template"), "missing: the template file")
+		}
+		for k, v := range s.Parameters {
+			if _, err := paramString(v); err != nil {
+				add(at("parameters."+k), "%v", err)
+			}
+		}
+		for j, cap := range s.Capabilities {
+			if !slices.Contains([]string{"CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"}, cap) {
+				add(at(fmt.Sprintf("capabilities[%d]", j)), "%q: use CAPABILITY_IAM, CAPABILITY_NAMED_IAM or CAPABILITY_AUTO_EXPAND", cap)
+			}
+		}
+		errs = append(errs, f.validateTargets(at("targets"), s.Targets, len(c.Regions) > 0)...)
+		for j, o := range s.Overrides {
+			oat := at(fmt.Sprintf("overrides[%d]", j))
+			m := o.Match
+			if m.OU == "" && m.Account == "" && m.Region == "" && len(m.Tags) == 0 {
+				add(oat+".match", "needs at least one of ou, account, region, tags")
+			}
+			if m.Account != "" && !accountID.MatchString(m.Account) {
+				add(oat+".match.account", "%q is not a 12-digit account id", m.Account)
+			}
+			if m.Region != "" && !regionPattern.MatchString(m.Region) {
+				add(oat+".match.region", "%q is not a region name like us-east-1", m.Region)
+			}
+			if len(o.Parameters) == 0 {
+				add(oat+".parameters", "missing: the parameter values this override sets")
+			}
+			for k, v := range o.Parameters {
+				if _, err := paramString(v); err != nil {
+					add(oat+".parameters."+k, "%v", err)
+				}
+			}
+		}
+		errs = append(errs, f.validateRollout(at("rollout"), s.Rollout)...)
+		switch s.OnRemoval {
+		case "", "delete", "retain":
+		default:
+			add(at("onRemoval"), "%q: use delete or retain", s.OnRemoval)
+		}
+	}
+	slices.SortStableFunc(errs, func(a, b *Error) int {
+		if a.Line != b.Line {
+			return a.Line - b.Line
+		}
+		return a.Column - b.Column
+	})
+	return errs
+}
+
+func (f *File) validateTargets(at string, t Targets, haveDefaultRegions bool) Errors {
+	var errs Errors
+	add := func(field, format string, args ...any) { errs = append(errs, f.errorAt(field, format, args...)) }
+	if len(t.OUs) == 0 && len(t.Accounts) == 0 && len(t.AccountTags) == 0 {
+		add(at, "needs ous, accounts or accountTags")
+	}
+	for i, a := range t.Accounts {
+		if !accountID.MatchString(a) {
+			add(fmt.Sprintf("%s.accounts[%d]", at, i), "%q is not a 12-digit account id", a)
+		}
+	}
+	switch t.Filter {
+	case "", "NONE", "INTERSECTION", "DIFFERENCE", "UNION":
+	default:
+		add(at+".filter", "%q: use NONE, INTERSECTION, DIFFERENCE or UNION", t.Filter)
+	}
+	for i, r := range t.Regions {
+		if !regionPattern.MatchString(r) {
+			add(fmt.Sprintf("%s.regions[%d]", at, i), "%q is not a region name like us-east-1", r)
+		}
+	}
+	if len(t.Regions) == 0 && !haveDefaultRegions {
+		add(at+".regions", "missing: give regions here or at the top level")
+	}
+	return errs
+}
+
+func (f *File) validateRollout(at string, r Rollout) Errors {
+	var errs Errors
+	add := func(field, format string, args ...any) { errs = append(errs, f.errorAt(field, format, args...)) }
+	pair := func(name string, count, pct *int, minCount int) {
+		if count != nil && pct != nil {
+			add(at+"."+name+"Percentage", "set %sCount or %sPercentage, not both", name, name)
+		}
+		if count != nil && *count < minCount {
+			add(at+"."+name+"Count", "must be at least %d (got %d)", minCount, *count)
+		}
+		if pct != nil && (*pct < 0 || *pct > 100) {
+			add(at+"."+name+"Percentage", "must be between 0 and 100 (got %d)", *pct)
+		}
+	}
+	pair("maxConcurrent", r.MaxConcurrentCount, r.MaxConcurrentPercentage, 1)
+	pair("failureTolerance", r.FailureToleranceCount, r.FailureTolerancePercentage, 0)
+	switch r.RegionConcurrency {
+	case "", "sequential", "parallel":
+	default:
+		add(at+".regionConcurrency", "%q: use sequential or parallel", r.RegionConcurrency)
+	}
+	switch r.Mode {
+	case "", "strict", "soft":
+	default:
+		add(at+".mode", "%q: use strict or soft", r.Mode)
+	}
+	for i, reg := range r.RegionOrder {
+		if !regionPattern.MatchString(reg) {
+			add(fmt.Sprintf("%s.regionOrder[%d]", at, i), "%q is not a region name like us-east-1", reg)
+		}
+	}
+	return errs
+}
+
+// paramString converts a YAML parameter value to the string CloudFormation receives: scalars as
+// written, lists of scalars joined with commas (CommaDelimitedList and List<…> parameters).
+func paramString(v any) (string, error) {
+	switch v := v.(type) {
+	case string:
+		return v, nil
+	case bool:
+		return strconv.FormatBool(v), nil
+	case int, int64, uint64, float64:
+		return fmt.Sprint(v), nil
+	case nil:
+		return "", nil
+	case []any:
+		parts := make([]string, len(v))
+		for i, e := range v {
+			s, err := paramString(e)
+			if err != nil || strings.Contains(s, ",") {
+				return "", fmt.Errorf("list items must be scalars without commas")
+			}
+			parts[i] = s
+		}
+		return strings.Join(parts, ","), nil
+	default:
+		return "", fmt.Errorf("must be a string, number, boolean or list of them, not a %T", v)
+	}
+}

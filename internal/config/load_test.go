@@ -1,0 +1,83 @@
+package config_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/stackfleet/stackfleet/internal/config"
+)
+
+const valid = `version: 1
+organization:
+  source: aws
+regions: [us-east-1, eu-west-1]
+execution:
+  role: arn:aws:iam::{account}:role/StackFleetExecution
+stackSets:
+  - name: baseline
+    template: templates/baseline.yaml
+    parameters:
+      Env: prod
+      Ports: [80, 443]
+    capabilities: [CAPABILITY_NAMED_IAM]
+    targets:
+      ous: [Workloads]
+      accounts: ["123456789012"]
+      filter: DIFFERENCE
+    overrides:
+      - match: {region: eu-west-1}
+        parameters: {Env: prod-eu}
+    rollout:
+      maxConcurrentPercentage: 25
+      failureToleranceCount: 1
+      mode: soft
+`
+
+func TestParseValid(t *testing.T) {
+	f, err := config.Parse("stackfleet.yaml", []byte(valid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := f.StackSets[0]
+	if s.Name != "baseline" || *s.Rollout.MaxConcurrentPercentage != 25 || s.Targets.Filter != "DIFFERENCE" {
+		t.Errorf("decoded %+v", s)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name, edit, want string
+	}{
+		{"invalid YAML", "stackSets:\n  - name: [unclosed\n", "stackfleet.yaml:"},
+		{"unknown field", strings.Replace(valid, "    template:", "    tempalte: x\n    template:", 1), `stackfleet.yaml:9:5: unknown field "tempalte"`},
+		{"both count and percentage", strings.Replace(valid, "      failureToleranceCount: 1", "      failureToleranceCount: 1\n      maxConcurrentCount: 3", 1),
+			"stackfleet.yaml:22:32: stackSets[0].rollout.maxConcurrentPercentage: set maxConcurrentCount or maxConcurrentPercentage, not both"},
+		{"percentage over 100", strings.Replace(valid, "maxConcurrentPercentage: 25", "maxConcurrentPercentage: 150", 1),
+			"stackfleet.yaml:22:32: stackSets[0].rollout.maxConcurrentPercentage: must be between 0 and 100 (got 150)"},
+		{"bad filter", strings.Replace(valid, "filter: DIFFERENCE", "filter: MINUS", 1),
+			`stackfleet.yaml:17:15: stackSets[0].targets.filter: "MINUS": use NONE, INTERSECTION, DIFFERENCE or UNION`},
+		{"bad account id", strings.Replace(valid, `"123456789012"`, `"12345"`, 1),
+			`stackfleet.yaml:16:18: stackSets[0].targets.accounts[0]: "12345" is not a 12-digit account id`},
+		{"role without placeholder", strings.Replace(valid, "{account}", "111111111111", 1),
+			`stackfleet.yaml:6:9: execution.role: "arn:aws:iam::111111111111:role/StackFleetExecution" must contain {account}`},
+		{"wrong type", strings.Replace(valid, "failureToleranceCount: 1", "failureToleranceCount: one", 1), "stackfleet.yaml:23:30: expected a number, got a string"},
+		{"empty override match", strings.Replace(valid, "{region: eu-west-1}", "{}", 1),
+			"stackSets[0].overrides[0].match: needs at least one of ou, account, region, tags"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := config.Parse("stackfleet.yaml", []byte(tt.edit))
+			if err == nil {
+				t.Fatal("Parse() succeeded, want an error")
+			}
+			var errs config.Errors
+			if !errors.As(err, &errs) {
+				t.Fatalf("error %T is not config.Errors: %v", err, err)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error:\n%v\nwant it to contain:\n%s", err, tt.want)
+			}
+		})
+	}
+}
