@@ -1,0 +1,289 @@
+package fleet
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+)
+
+// StackSet is the desired state of one stack set, resolved from the configuration.
+type StackSet struct {
+	Name         string
+	Description  string
+	TemplateFile string // as written in the config, for messages
+	TemplateBody []byte
+	Parameters   map[string]string
+	Tags         map[string]string
+	Capabilities []string
+	Selector     Selector
+	Regions      []string
+	Overrides    []Override
+	Preferences  Preferences
+	// Retain keeps the stack of a removed target (unmanaged) instead of deleting it.
+	Retain bool
+}
+
+// Override sets parameters for the targets its Match selects. Source locates it in the config
+// (file:line) for messages.
+type Override struct {
+	Match      Match
+	Parameters map[string]string
+	Source     string
+}
+
+// Match selects targets of an override; every non-empty criterion must hold. OU is an OU id
+// resolved from the config (accounts anywhere below it match).
+type Match struct {
+	OU      string
+	Account string
+	Region  string
+	Tags    map[string]string
+}
+
+// specificity orders matches: account > OU (deeper wins) > tags > region; criteria add up.
+// ouDepth is the distance from the account to the matched OU (0 = its parent).
+func (m Match) specificity(ouDepth int) int {
+	s := 0
+	if m.Account != "" {
+		s += 1 << 20
+	}
+	if m.OU != "" {
+		s += 1<<12 - ouDepth // nearer OUs are more specific
+	}
+	if len(m.Tags) > 0 {
+		s += 1<<8 + len(m.Tags)
+	}
+	if m.Region != "" {
+		s++
+	}
+	return s
+}
+
+// matches reports whether m selects acct in region, and how specific the match is.
+func (m Match) matches(inv *Inventory, acct Account, region string) (bool, int) {
+	if m.Account != "" && m.Account != acct.ID {
+		return false, 0
+	}
+	if m.Region != "" && m.Region != region {
+		return false, 0
+	}
+	if !hasTags(acct.Tags, m.Tags) {
+		return false, 0
+	}
+	depth := 0
+	if m.OU != "" {
+		depth = slices.Index(inv.Ancestors(acct), m.OU)
+		if depth < 0 {
+			return false, 0
+		}
+	}
+	return true, m.specificity(depth)
+}
+
+// ParametersFor is the effective parameters of the instance in (acct, region): the stack set's
+// parameters overlaid by every matching override, least specific first, so for each parameter
+// the most specific override wins (equal specificity: the later override in the config wins).
+func (s *StackSet) ParametersFor(inv *Inventory, acct Account, region string) map[string]string {
+	out := maps.Clone(s.Parameters)
+	if out == nil {
+		out = map[string]string{}
+	}
+	type hit struct{ spec, order int }
+	var hits []hit
+	for i, o := range s.Overrides {
+		if ok, spec := o.Match.matches(inv, acct, region); ok {
+			hits = append(hits, hit{spec, i})
+		}
+	}
+	slices.SortStableFunc(hits, func(a, b hit) int { return a.spec - b.spec })
+	for _, h := range hits {
+		maps.Copy(out, s.Overrides[h.order].Parameters)
+	}
+	return out
+}
+
+// Hash is a short, stable content hash of strings, used for template and parameter hashes.
+func Hash(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// HashParameters hashes a parameter map independently of its order.
+func HashParameters(params map[string]string) string {
+	keys := slices.Sorted(maps.Keys(params))
+	parts := make([]string, 0, 2*len(keys))
+	for _, k := range keys {
+		parts = append(parts, k, params[k])
+	}
+	return Hash(parts...)
+}
+
+// InstanceStatus is the status of a stack instance relative to its stack set, as StackSets names it.
+type InstanceStatus string
+
+// Instance statuses.
+const (
+	Current    InstanceStatus = "CURRENT"    // matches the stack set
+	Outdated   InstanceStatus = "OUTDATED"   // its stack failed, or an operation did not reach it
+	Inoperable InstanceStatus = "INOPERABLE" // a delete failed; excluded until cleaned up
+)
+
+// Version is a deployable version of an instance: a template and the effective parameters.
+type Version struct {
+	TemplateHash string            `json:"templateHash"`
+	ParamsHash   string            `json:"paramsHash"`
+	Parameters   map[string]string `json:"parameters,omitempty"`
+}
+
+// Instance is the recorded state of one stack instance.
+type Instance struct {
+	StackSet string         `json:"stackSet"`
+	Target   Target         `json:"target"`
+	StackID  string         `json:"stackId,omitempty"`
+	Status   InstanceStatus `json:"status"`
+	// Detail is the last detailed status (PENDING, RUNNING, SUCCEEDED, FAILED, CANCELLED, …).
+	Detail        string            `json:"detail"`
+	Reason        string            `json:"reason,omitempty"`
+	Deployed      Version           `json:"deployed"`           // what the stack runs now
+	LastGood      *Version          `json:"lastGood,omitempty"` // last version that reached a complete status
+	Outputs       map[string]string `json:"outputs,omitempty"`
+	LastOperation string            `json:"lastOperation,omitempty"`
+	UpdatedAt     time.Time         `json:"updatedAt"`
+}
+
+// ActionKind is what a plan does to one instance.
+type ActionKind string
+
+// Plan actions.
+const (
+	Create   ActionKind = "create"
+	Update   ActionKind = "update"
+	Delete   ActionKind = "delete"
+	Unmanage ActionKind = "retain" // the target left: forget the instance, keep its stack
+	NoChange ActionKind = "no-change"
+)
+
+// Writes reports whether the action makes CloudFormation writes.
+func (k ActionKind) Writes() bool { return k == Create || k == Update || k == Delete }
+
+// ResourceChange is one resource a change set would touch.
+type ResourceChange struct {
+	Action      string `json:"action"` // Add, Modify, Remove
+	LogicalID   string `json:"logicalId"`
+	Type        string `json:"type"`
+	Replacement string `json:"replacement,omitempty"` // True, False, Conditional
+}
+
+// ParamChange is one parameter whose value differs; NoEcho values are masked.
+type ParamChange struct {
+	Name     string `json:"name"`
+	Old, New string
+}
+
+// Action is the plan for one instance. Parameters holds the effective values to deploy
+// (unmasked: the plan file is as sensitive as the config).
+type Action struct {
+	Kind         ActionKind        `json:"action"`
+	Target       Target            `json:"target"`
+	TemplateHash string            `json:"templateHash,omitempty"`
+	ParamsHash   string            `json:"paramsHash,omitempty"`
+	Parameters   map[string]string `json:"parameters,omitempty"`
+	Changes      []ResourceChange  `json:"changes,omitempty"`
+	ParamChanges []ParamChange     `json:"parameterChanges,omitempty"`
+	// Reason says why: "new target", "template changed", "stack drifted to UPDATE_ROLLBACK_COMPLETE"…
+	Reason string `json:"reason,omitempty"`
+}
+
+// StackSetPlan is the plan of one stack set.
+type StackSetPlan struct {
+	Name         string      `json:"name"`
+	TemplateHash string      `json:"templateHash"`
+	Preferences  Preferences `json:"preferences"`
+	Actions      []Action    `json:"actions"`
+}
+
+// Plan is what apply will do, and the inputs it was computed from: apply refuses a plan whose
+// config, templates or inventory hashes differ from the current ones.
+type Plan struct {
+	CreatedAt     time.Time      `json:"createdAt"`
+	ConfigHash    string         `json:"configHash"`
+	InventoryHash string         `json:"inventoryHash"`
+	StackSets     []StackSetPlan `json:"stackSets"`
+}
+
+// Counts tallies the actions of a plan by kind.
+func (p *Plan) Counts() map[ActionKind]int {
+	out := map[ActionKind]int{}
+	for _, s := range p.StackSets {
+		for _, a := range s.Actions {
+			out[a.Kind]++
+		}
+	}
+	return out
+}
+
+// SortActions orders actions by region then account, the order plans are shown in.
+func SortActions(actions []Action) {
+	slices.SortFunc(actions, func(a, b Action) int {
+		if c := strings.Compare(a.Target.Region, b.Target.Region); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Target.Account, b.Target.Account)
+	})
+}
+
+// OperationStatus is the status of one operation on a stack set, as StackSets names it.
+type OperationStatus string
+
+// Operation statuses.
+const (
+	OpRunning   OperationStatus = "RUNNING"
+	OpSucceeded OperationStatus = "SUCCEEDED"
+	OpFailed    OperationStatus = "FAILED"
+	OpStopped   OperationStatus = "STOPPED" // interrupted; apply resumes it
+)
+
+// Done reports whether the operation is finished (it will not be resumed).
+func (s OperationStatus) Done() bool { return s == OpSucceeded || s == OpFailed }
+
+// Operation is one execution of a stack set's plan. Steps are the plan's actions with their
+// detailed status; a resumed operation runs the steps that are not final.
+type Operation struct {
+	ID        string          `json:"id"`
+	StackSet  string          `json:"stackSet"`
+	Status    OperationStatus `json:"status"`
+	Plan      StackSetPlan    `json:"plan"`
+	StartedAt time.Time       `json:"startedAt"`
+	EndedAt   time.Time       `json:"endedAt,omitzero"`
+	Reason    string          `json:"reason,omitempty"`
+}
+
+// StepRecord is the journaled status of one action of an operation.
+type StepRecord struct {
+	Target Target `json:"target"`
+	// Status is PENDING, RUNNING, SUCCEEDED, FAILED or CANCELLED.
+	Status    string    `json:"status"`
+	Reason    string    `json:"reason,omitempty"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// Event is one entry of an operation's journal: a step or region changed, or the operation did.
+type Event struct {
+	Time      time.Time `json:"time"`
+	Operation string    `json:"operation"`
+	StackSet  string    `json:"stackSet"`
+	Kind      string    `json:"kind"` // operation, step, region, resource
+	Target    *Target   `json:"target,omitempty"`
+	Status    string    `json:"status"`
+	Reason    string    `json:"reason,omitempty"`
+	// Resource events carry the CloudFormation resource.
+	LogicalID    string `json:"logicalId,omitempty"`
+	ResourceType string `json:"resourceType,omitempty"`
+}

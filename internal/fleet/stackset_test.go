@@ -1,0 +1,54 @@
+package fleet_test
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/stackfleet/stackfleet/internal/fleet"
+)
+
+func TestParametersForMostSpecificWins(t *testing.T) {
+	inv := testInventory()
+	s := &fleet.StackSet{
+		Parameters: map[string]string{"Env": "default", "Size": "s", "Team": "none"},
+		Overrides: []fleet.Override{
+			{Match: fleet.Match{Account: "222222222222"}, Parameters: map[string]string{"Env": "account"}},
+			{Match: fleet.Match{Region: "eu-west-1"}, Parameters: map[string]string{"Env": "region", "Size": "m"}},
+			{Match: fleet.Match{OU: "ou-work"}, Parameters: map[string]string{"Env": "ou-work"}},
+			{Match: fleet.Match{OU: "ou-prod"}, Parameters: map[string]string{"Env": "ou-prod"}},
+			{Match: fleet.Match{Tags: map[string]string{"team": "pay"}}, Parameters: map[string]string{"Team": "pay", "Env": "tag"}},
+			{Match: fleet.Match{Account: "222222222222", Region: "eu-west-1"}, Parameters: map[string]string{"Size": "xl"}},
+		},
+	}
+	tests := []struct {
+		account, region string
+		want            map[string]string
+	}{
+		{"333333333333", "us-east-1", map[string]string{"Env": "default", "Size": "s", "Team": "none"}},
+		{"333333333333", "eu-west-1", map[string]string{"Env": "region", "Size": "m", "Team": "none"}},
+		{"111111111111", "eu-west-1", map[string]string{"Env": "ou-work", "Size": "m", "Team": "none"}},
+		// The nearer OU beats its parent; an account match beats both; account+region beats account.
+		{"444444444444", "us-east-1", map[string]string{"Env": "ou-prod", "Size": "s", "Team": "pay"}},
+		{"222222222222", "us-east-1", map[string]string{"Env": "account", "Size": "s", "Team": "none"}},
+		{"222222222222", "eu-west-1", map[string]string{"Env": "account", "Size": "xl", "Team": "none"}},
+	}
+	for _, tt := range tests {
+		acct, _ := inv.Account(tt.account)
+		got := s.ParametersFor(inv, acct, tt.region)
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("ParametersFor(%s, %s) (-want +got):\n%s", tt.account, tt.region, diff)
+		}
+	}
+	if len(s.Parameters) != 3 || s.Parameters["Env"] != "default" {
+		t.Errorf("ParametersFor modified the stack set's parameters: %v", s.Parameters)
+	}
+}
+
+func TestHashParametersIgnoresOrder(t *testing.T) {
+	a := fleet.HashParameters(map[string]string{"A": "1", "B": "2"})
+	b := fleet.HashParameters(map[string]string{"B": "2", "A": "1"})
+	c := fleet.HashParameters(map[string]string{"A": "12", "B": ""})
+	if a != b || a == c {
+		t.Errorf("hashes %s %s %s: want equal for equal maps, different otherwise", a, b, c)
+	}
+}
