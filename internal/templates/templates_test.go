@@ -1,0 +1,104 @@
+package templates_test
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/stackfleet/stackfleet/internal/templates"
+)
+
+const tmpl = `AWSTemplateFormatVersion: "2010-09-09"
+Description: test
+Parameters:
+  Env:
+    Type: String
+    AllowedValues: [dev, prod]
+  Name:
+    Type: String
+    AllowedPattern: "[a-z]+"
+    MaxLength: 8
+    Default: abc
+  Count:
+    Type: Number
+    MinValue: 1
+    MaxValue: 5
+    Default: 2
+  Secret:
+    Type: String
+    NoEcho: true
+    Default: x
+  Subnets:
+    Type: CommaDelimitedList
+    Default: ""
+Resources:
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      RoleName: !Sub "${AWS::StackName}-role"
+  Bucket:
+    Type: AWS::S3::Bucket
+`
+
+func TestParse(t *testing.T) {
+	info, err := templates.Parse([]byte(tmpl))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []templates.Resource{{LogicalID: "Bucket", Type: "AWS::S3::Bucket"}, {LogicalID: "Role", Type: "AWS::IAM::Role"}}
+	if diff := cmp.Diff(want, info.Resources); diff != "" {
+		t.Error(diff)
+	}
+	if diff := cmp.Diff([]string{"CAPABILITY_NAMED_IAM"}, info.Capabilities); diff != "" {
+		t.Error(diff)
+	}
+	if len(info.Parameters) != 5 {
+		t.Errorf("got %d parameters, want 5", len(info.Parameters))
+	}
+}
+
+func TestParseJSONAndErrors(t *testing.T) {
+	if _, err := templates.Parse([]byte(`{"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}}`)); err != nil {
+		t.Errorf("JSON template: %v", err)
+	}
+	for _, bad := range []string{"Resources: [", "Parameters: {}", `{"Resources": {"Q": {}}}`} {
+		if _, err := templates.Parse([]byte(bad)); err == nil {
+			t.Errorf("Parse(%q) succeeded, want an error", bad)
+		}
+	}
+}
+
+func TestCheck(t *testing.T) {
+	info, err := templates.Parse([]byte(tmpl))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		values map[string]string
+		want   []string
+	}{
+		{"ok", map[string]string{"Env": "dev"}, nil},
+		{"required missing", map[string]string{}, []string{"parameter Env is required (the template gives no Default)"}},
+		{"undeclared", map[string]string{"Env": "dev", "Stage": "x"}, []string{"parameter Stage is not declared by the template"}},
+		{"not allowed", map[string]string{"Env": "qa"}, []string{`parameter Env: value "qa" is not one of the AllowedValues [dev, prod]`}},
+		{"pattern and length", map[string]string{"Env": "dev", "Name": "ABC"}, []string{`parameter Name: value "ABC" does not match AllowedPattern [a-z]+`}},
+		{"too long", map[string]string{"Env": "dev", "Name": "abcdefghij"}, []string{`parameter Name: value "abcdefghij" is longer than MaxLength 8`}},
+		{"number bounds", map[string]string{"Env": "dev", "Count": "9"}, []string{`parameter Count: value "9" is outside [1, 5]`}},
+		{"not a number", map[string]string{"Env": "dev", "Count": "two"}, []string{`parameter Count: value "two" is not a number`}},
+		{"NoEcho value not shown", map[string]string{"Env": "dev", "Secret": ""}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, p := range info.Check(tt.values) {
+				got = append(got, p.Message)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Check (-want +got):\n%s", diff)
+			}
+		})
+	}
+	if got := info.Mask(map[string]string{"Secret": "hunter2", "Env": "dev"}); got["Secret"] != "****" || got["Env"] != "dev" {
+		t.Errorf("Mask = %v", got)
+	}
+}
