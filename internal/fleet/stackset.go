@@ -87,9 +87,20 @@ func (m Match) matches(inv *Inventory, acct Account, region string) (bool, int) 
 // parameters overlaid by every matching override, least specific first, so for each parameter
 // the most specific override wins (equal specificity: the later override in the config wins).
 func (s *StackSet) ParametersFor(inv *Inventory, acct Account, region string) map[string]string {
+	out, _ := s.ParametersWithSources(inv, acct, region)
+	return out
+}
+
+// ParametersWithSources is ParametersFor, also saying where each value came from: the index of
+// the override that set it, or -1 for the stack set's own parameters.
+func (s *StackSet) ParametersWithSources(inv *Inventory, acct Account, region string) (map[string]string, map[string]int) {
 	out := maps.Clone(s.Parameters)
 	if out == nil {
 		out = map[string]string{}
+	}
+	src := make(map[string]int, len(out))
+	for k := range out {
+		src[k] = -1
 	}
 	type hit struct{ spec, order int }
 	var hits []hit
@@ -100,9 +111,29 @@ func (s *StackSet) ParametersFor(inv *Inventory, acct Account, region string) ma
 	}
 	slices.SortStableFunc(hits, func(a, b hit) int { return a.spec - b.spec })
 	for _, h := range hits {
-		maps.Copy(out, s.Overrides[h.order].Parameters)
+		for k, v := range s.Overrides[h.order].Parameters {
+			out[k], src[k] = v, h.order
+		}
 	}
-	return out
+	return out, src
+}
+
+// Targets is every (account, region) of the stack set, in region order then account id, with
+// the accounts by id.
+func (s *StackSet) Targets(inv *Inventory) ([]Target, map[string]Account, error) {
+	accts, err := inv.Select(s.Selector)
+	if err != nil {
+		return nil, nil, err
+	}
+	byID := make(map[string]Account, len(accts))
+	targets := make([]Target, 0, len(accts)*len(s.Regions))
+	for _, r := range s.Regions {
+		for _, a := range accts {
+			byID[a.ID] = a
+			targets = append(targets, Target{Account: a.ID, Region: r})
+		}
+	}
+	return targets, byID, nil
 }
 
 // Hash is a short, stable content hash of strings, used for template and parameter hashes.
