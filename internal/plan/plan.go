@@ -61,7 +61,9 @@ func Build(in Input) (*fleet.Plan, error) {
 	return p, nil
 }
 
-func (in Input) selected(name string) bool { return len(in.Only) == 0 || slices.Contains(in.Only, name) }
+func (in Input) selected(name string) bool {
+	return len(in.Only) == 0 || slices.Contains(in.Only, name)
+}
 
 func stackSetPlan(in Input, s *fleet.StackSet) (fleet.StackSetPlan, error) {
 	sp := fleet.StackSetPlan{Name: s.Name, TemplateHash: fleet.Hash(string(s.TemplateBody)), Preferences: s.Preferences}
