@@ -4,7 +4,17 @@
 //
 // Every protocol is decoded into the same protocol-neutral Object tree, and a handler's result
 // Object is encoded back in the protocol of the request, so a service is written once and served
-// on every protocol its clients use.
+// on every protocol its clients use:
+//
+//	req, err := awsproto.Decode(r) // never panics; err is an *Error
+//	var result awsproto.Object
+//	if err == nil {
+//		result, err = svc.Handle(ctx, account, req)
+//	}
+//	awsproto.Encode(w, req, result, err)
+//
+// SigV4 signatures are not verified: the access key id in the credential scope identifies the
+// caller.
 package awsproto
 
 import "time"
@@ -15,7 +25,7 @@ type Protocol int
 // Protocols served by the sandbox.
 const (
 	Query     Protocol = iota // POST form-encoded Action=…&Version=…, XML responses
-	JSON11                    // X-Amz-Target: Prefix.Operation, JSON bodies
+	JSON11                    // X-Amz-Target: Prefix.Operation, JSON bodies (awsJson1_0 decodes as this too)
 	RPCv2CBOR                 // POST /service/<Service>/operation/<Op>, CBOR bodies
 )
 
@@ -39,7 +49,8 @@ type Request struct {
 }
 
 // Object is a decoded structure: member name → value. A value is one of string, bool, int64,
-// float64, time.Time, []any, Object, or nil.
+// float64, time.Time, []any, Object, or nil; CBOR byte strings decode to []byte. JSON numbers
+// decode to int64 when their value is integral and fits, else to float64.
 //
 // Query-protocol lists (Name.member.N…) decode to []any, maps (Name.entry.N.key/value) to
 // Object; a query list sent empty ("Name=") decodes to the empty string, which the list
