@@ -1,0 +1,5 @@
+//go:build !race
+
+package cfn_test
+
+const raceEnabled = false
