@@ -1,0 +1,445 @@
+package sandbox
+
+import (
+	"fmt"
+	"maps"
+	mrand "math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/stackfleet/stackfleet/internal/sandbox/awsproto"
+)
+
+// Organizations constants: the entity types and states the API reports.
+const (
+	typeRoot    = "ROOT"
+	typeOU      = "ORGANIZATIONAL_UNIT"
+	typeAccount = "ACCOUNT"
+
+	stateInProgress = "IN_PROGRESS"
+	stateSucceeded  = "SUCCEEDED"
+	stateFailed     = "FAILED"
+)
+
+// orgState is the persisted model of the organization. Slices keep creation order, which is
+// the order the list APIs return.
+type orgState struct {
+	ID         string
+	RootID     string
+	Management string
+	RootTags   map[string]string `json:",omitempty"`
+	Created    time.Time
+	Accounts   []*orgAccount
+	OUs        []*orgOU
+	Requests   []*createAccountRequest `json:",omitempty"`
+}
+
+type orgAccount struct {
+	ID           string
+	Name         string
+	Email        string
+	ParentID     string
+	Tags         map[string]string `json:",omitempty"`
+	JoinedMethod string
+	Joined       time.Time
+}
+
+type orgOU struct {
+	ID       string
+	Name     string
+	ParentID string
+	Tags     map[string]string `json:",omitempty"`
+}
+
+// createAccountRequest is one CreateAccount call. It completes lazily (see org.settle): the
+// account appears once the org is next observed at or after Due, so no goroutine is needed
+// and a fake clock drives it deterministically.
+type createAccountRequest struct {
+	ID            string
+	AccountName   string
+	Email         string
+	RoleName      string
+	Tags          map[string]string `json:",omitempty"`
+	Requested     time.Time
+	Due           time.Time
+	State         string
+	FailureReason string    `json:",omitempty"`
+	AccountID     string    `json:",omitempty"`
+	Completed     time.Time `json:",omitzero"`
+}
+
+// org is the organization: accounts, OUs, tags and account-creation requests. It is safe for
+// concurrent use.
+type org struct {
+	mu       sync.RWMutex
+	st       orgState
+	accounts map[string]*orgAccount
+	ous      map[string]*orgOU
+	rng      *mrand.Rand
+	// createDelay is how long CreateAccount stays IN_PROGRESS.
+	createDelay time.Duration
+	// onAccountCreated runs (under the org lock) when CreateAccount completes; it creates the
+	// account's access role. It must not call back into the org.
+	onAccountCreated func(account, roleName string)
+}
+
+func newOrg(st orgState, seed int64) *org {
+	o := &org{st: st}
+	o.reindex()
+	// Reseed from the entity count so that IDs minted after a restore differ from the ones
+	// minted before it.
+	o.rng = mrand.New(mrand.NewPCG(uint64(seed), uint64(len(st.Accounts)<<20|len(st.OUs)<<8|len(st.Requests))))
+	return o
+}
+
+func (o *org) reindex() {
+	o.accounts = make(map[string]*orgAccount, len(o.st.Accounts))
+	for _, a := range o.st.Accounts {
+		o.accounts[a.ID] = a
+	}
+	o.ous = make(map[string]*orgOU, len(o.st.OUs))
+	for _, u := range o.st.OUs {
+		o.ous[u.ID] = u
+	}
+}
+
+func (o *org) arn() string {
+	return "arn:aws:organizations::" + o.st.Management + ":organization/" + o.st.ID
+}
+
+func (o *org) accountARN(id string) string {
+	return "arn:aws:organizations::" + o.st.Management + ":account/" + o.st.ID + "/" + id
+}
+
+func (o *org) ouARN(id string) string {
+	return "arn:aws:organizations::" + o.st.Management + ":ou/" + o.st.ID + "/" + id
+}
+
+func (o *org) rootARN() string {
+	return "arn:aws:organizations::" + o.st.Management + ":root/" + o.st.ID + "/" + o.st.RootID
+}
+
+// isParent reports whether id names the root or an OU.
+func (o *org) isParent(id string) bool {
+	_, ok := o.ous[id]
+	return ok || id == o.st.RootID
+}
+
+// idPath returns the Organizations entity path of a parent: o-…/r-…/ou-…/…/ (AWS's Path
+// field).
+func (o *org) idPath(parentID string) string {
+	var chain []string
+	for id := parentID; id != "" && id != o.st.RootID; {
+		u, ok := o.ous[id]
+		if !ok {
+			break
+		}
+		chain = append(chain, id)
+		id = u.ParentID
+	}
+	slices.Reverse(chain)
+	var b strings.Builder
+	b.WriteString(o.st.ID + "/" + o.st.RootID + "/")
+	for _, id := range chain {
+		b.WriteString(id + "/")
+	}
+	return b.String()
+}
+
+// namePath returns the path of OU names from the root to parentID ("" for the root), e.g.
+// "Workloads-1/Prod".
+func (o *org) namePath(parentID string) string {
+	var names []string
+	for id := parentID; id != "" && id != o.st.RootID; {
+		u, ok := o.ous[id]
+		if !ok {
+			break
+		}
+		names = append(names, u.Name)
+		id = u.ParentID
+	}
+	slices.Reverse(names)
+	return strings.Join(names, "/")
+}
+
+// newAccountID returns a fresh 12-digit account ID.
+func (o *org) newAccountID() string {
+	for {
+		id := seededString(o.rng, digits, 12)
+		if _, taken := o.accounts[id]; !taken && id[0] != '0' {
+			return id
+		}
+	}
+}
+
+// newOUID returns a fresh OU ID under the organization's root: ou-<root suffix>-<8 chars>.
+func (o *org) newOUID() string {
+	for {
+		id := "ou-" + strings.TrimPrefix(o.st.RootID, "r-") + "-" + seededString(o.rng, lowerAlnum, 8)
+		if _, taken := o.ous[id]; !taken {
+			return id
+		}
+	}
+}
+
+// settle completes the CreateAccount requests that are due. Callers hold the write lock.
+func (o *org) settle(now time.Time) {
+	for _, r := range o.st.Requests {
+		if r.State != stateInProgress || now.Before(r.Due) {
+			continue
+		}
+		r.Completed = now
+		if slices.ContainsFunc(o.st.Accounts, func(a *orgAccount) bool { return strings.EqualFold(a.Email, r.Email) }) {
+			r.State, r.FailureReason = stateFailed, "EMAIL_ALREADY_EXISTS"
+			continue
+		}
+		a := &orgAccount{
+			ID: o.newAccountID(), Name: r.AccountName, Email: r.Email, ParentID: o.st.RootID,
+			Tags: r.Tags, JoinedMethod: "CREATED", Joined: now,
+		}
+		o.st.Accounts = append(o.st.Accounts, a)
+		o.accounts[a.ID] = a
+		r.State, r.AccountID = stateSucceeded, a.ID
+		if o.onAccountCreated != nil {
+			o.onAccountCreated(a.ID, r.RoleName)
+		}
+	}
+}
+
+// pendingDue reports whether some CreateAccount request is due at now, so that readers can
+// skip taking the write lock in the common case.
+func (o *org) pendingDue(now time.Time) bool {
+	for _, r := range o.st.Requests {
+		if r.State == stateInProgress && !now.Before(r.Due) {
+			return true
+		}
+	}
+	return false
+}
+
+// read runs f under the read lock after settling due requests.
+func (o *org) read(now time.Time, f func()) {
+	o.mu.RLock()
+	due := o.pendingDue(now)
+	o.mu.RUnlock()
+	if due {
+		o.mu.Lock()
+		o.settle(now)
+		o.mu.Unlock()
+	}
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	f()
+}
+
+// write runs f under the write lock after settling due requests.
+func (o *org) write(now time.Time, f func()) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.settle(now)
+	f()
+}
+
+// hasAccount reports whether id is an active account of the organization.
+func (o *org) hasAccount(now time.Time, id string) bool {
+	var ok bool
+	o.read(now, func() { _, ok = o.accounts[id] })
+	return ok
+}
+
+func (o *org) orgID() string {
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	return o.st.ID
+}
+
+func (o *org) management() string {
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	return o.st.Management
+}
+
+// snapshot returns a deep copy of the state.
+func (o *org) snapshot(now time.Time) orgState {
+	var st orgState
+	o.read(now, func() {
+		st = o.st
+		st.RootTags = maps.Clone(o.st.RootTags)
+		st.Accounts = make([]*orgAccount, len(o.st.Accounts))
+		for i, a := range o.st.Accounts {
+			c := *a
+			c.Tags = maps.Clone(a.Tags)
+			st.Accounts[i] = &c
+		}
+		st.OUs = make([]*orgOU, len(o.st.OUs))
+		for i, u := range o.st.OUs {
+			c := *u
+			c.Tags = maps.Clone(u.Tags)
+			st.OUs[i] = &c
+		}
+		st.Requests = make([]*createAccountRequest, len(o.st.Requests))
+		for i, r := range o.st.Requests {
+			c := *r
+			c.Tags = maps.Clone(r.Tags)
+			st.Requests[i] = &c
+		}
+	})
+	return st
+}
+
+// validate checks the invariants of a loaded or seeded state.
+func (st *orgState) validate() error {
+	if !orgIDRe.MatchString(st.ID) {
+		return fmt.Errorf("organization id %q: want o- and 10 lower-case letters or digits", st.ID)
+	}
+	if !rootIDRe.MatchString(st.RootID) {
+		return fmt.Errorf("root id %q: want r- and 4 lower-case letters or digits", st.RootID)
+	}
+	parents := map[string]bool{st.RootID: true}
+	for _, u := range st.OUs {
+		if !ouIDRe.MatchString(u.ID) || parents[u.ID] {
+			return fmt.Errorf("organizational unit id %q: invalid or duplicate", u.ID)
+		}
+		if !parents[u.ParentID] {
+			return fmt.Errorf("organizational unit %s: parent %q is not defined before it", u.ID, u.ParentID)
+		}
+		parents[u.ID] = true
+	}
+	seen := map[string]bool{}
+	mgmt := false
+	for _, a := range st.Accounts {
+		if !accountIDRe.MatchString(a.ID) || seen[a.ID] {
+			return fmt.Errorf("account id %q: invalid or duplicate", a.ID)
+		}
+		seen[a.ID] = true
+		if !parents[a.ParentID] {
+			return fmt.Errorf("account %s: unknown parent %q", a.ID, a.ParentID)
+		}
+		mgmt = mgmt || a.ID == st.Management
+	}
+	if !mgmt {
+		return fmt.Errorf("management account %q is not an account of the organization", st.Management)
+	}
+	return nil
+}
+
+// OrgView is a read-only copy of the organization for tests and the CLI.
+type OrgView struct {
+	ID                string
+	ARN               string
+	RootID            string
+	ManagementAccount string
+	// Regions are the enabled regions, in the order configured; the first is the default.
+	Regions  []string
+	OUs      []OUView
+	Accounts []AccountView
+}
+
+// OUView is one organizational unit. Path is the slash-separated list of OU names from the
+// root, e.g. "Workloads-1/Prod".
+type OUView struct {
+	ID       string
+	Name     string
+	Path     string
+	ParentID string
+	Tags     map[string]string
+}
+
+// AccountView is one account. OUPath is the Path of its parent OU, "" for the root.
+type AccountView struct {
+	ID         string
+	Name       string
+	Email      string
+	OUID       string
+	OUPath     string
+	Tags       map[string]string
+	Management bool
+}
+
+// Members returns the accounts other than the management account.
+func (v OrgView) Members() []AccountView {
+	return slices.DeleteFunc(slices.Clone(v.Accounts), func(a AccountView) bool { return a.Management })
+}
+
+// Account returns the account with the given ID or name.
+func (v OrgView) Account(idOrName string) (AccountView, bool) {
+	i := slices.IndexFunc(v.Accounts, func(a AccountView) bool { return a.ID == idOrName || a.Name == idOrName })
+	if i < 0 {
+		return AccountView{}, false
+	}
+	return v.Accounts[i], true
+}
+
+func (o *org) view(now time.Time, regions []string) OrgView {
+	var v OrgView
+	o.read(now, func() {
+		v = OrgView{
+			ID: o.st.ID, ARN: o.arn(), RootID: o.st.RootID, ManagementAccount: o.st.Management,
+			Regions: slices.Clone(regions),
+		}
+		for _, u := range o.st.OUs {
+			v.OUs = append(v.OUs, OUView{
+				ID: u.ID, Name: u.Name, Path: o.namePath(u.ID), ParentID: u.ParentID, Tags: maps.Clone(u.Tags),
+			})
+		}
+		for _, a := range o.st.Accounts {
+			v.Accounts = append(v.Accounts, AccountView{
+				ID: a.ID, Name: a.Name, Email: a.Email, OUID: a.ParentID, OUPath: o.namePath(a.ParentID),
+				Tags: maps.Clone(a.Tags), Management: a.ID == o.st.Management,
+			})
+		}
+	})
+	return v
+}
+
+// orgErr builds an Organizations error (HTTP 400, Sender).
+func orgErr(code, msg string) *awsproto.Error { return awsproto.Errorf(400, code, "%s", msg) }
+
+func errAccountNotFound() *awsproto.Error {
+	return orgErr("AccountNotFoundException", "You specified an account that doesn't exist.")
+}
+
+func errParentNotFound() *awsproto.Error {
+	return orgErr("ParentNotFoundException", "We can't find a root or OU with the ParentId that you specified.")
+}
+
+func errOUNotFound() *awsproto.Error {
+	return orgErr("OrganizationalUnitNotFoundException",
+		"We can't find an organizational unit (OU) with the OrganizationalUnitId that you specified.")
+}
+
+func errTargetNotFound() *awsproto.Error {
+	return orgErr("TargetNotFoundException",
+		"We can't find a root, OU, account, or policy with the TargetId that you specified.")
+}
+
+func errChildNotFound() *awsproto.Error {
+	return orgErr("ChildNotFoundException",
+		"We can't find an organizational unit (OU) or AWS account with the ChildId that you specified.")
+}
+
+// tagsOf returns the tag map of a taggable resource (root, OU or account), creating it on
+// demand when create is set. Callers hold the lock matching create.
+func (o *org) tagsOf(id string, create bool) (map[string]string, *awsproto.Error) {
+	var tags *map[string]string
+	switch {
+	case id == o.st.RootID:
+		tags = &o.st.RootTags
+	case o.ous[id] != nil:
+		tags = &o.ous[id].Tags
+	case o.accounts[id] != nil:
+		tags = &o.accounts[id].Tags
+	default:
+		if !accountIDRe.MatchString(id) && !ouIDRe.MatchString(id) && !rootIDRe.MatchString(id) &&
+			!strings.HasPrefix(id, "p-") {
+			return nil, orgErr("InvalidInputException", "You provided a value that does not match the required pattern.")
+		}
+		return nil, errTargetNotFound()
+	}
+	if *tags == nil && create {
+		*tags = map[string]string{}
+	}
+	return *tags, nil
+}
