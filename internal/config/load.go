@@ -68,8 +68,14 @@ func Load(path string) (*File, error) {
 }
 
 // Parse validates configuration source; path is used in errors and to resolve relative paths.
-func Parse(path string, src []byte) (*File, error) {
-	f := &File{Path: path, Dir: filepath.Dir(path), Source: src}
+func Parse(path string, src []byte) (f *File, err error) {
+	defer func() {
+		// goccy/go-yaml panics on some malformed input; that is a YAML error, not a crash.
+		if r := recover(); r != nil {
+			f, err = nil, Errors{{File: path, Message: fmt.Sprintf("not valid YAML (%v)", r)}}
+		}
+	}()
+	f = &File{Path: path, Dir: filepath.Dir(path), Source: src}
 	tree, err := parser.ParseBytes(src, 0)
 	if err != nil {
 		return nil, Errors{yamlError(path, err)}

@@ -81,3 +81,21 @@ func TestParseErrors(t *testing.T) {
 		})
 	}
 }
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(valid))
+	f.Add([]byte("1000000A: }\nregions: !00 "))
+	f.Add([]byte("stackSets:\n  - name: [unclosed\n"))
+	f.Fuzz(func(t *testing.T, src []byte) {
+		file, err := config.Parse("f.yaml", src)
+		if err == nil && file == nil {
+			t.Fatal("nil file without error")
+		}
+		if err != nil {
+			var errs config.Errors
+			if !errors.As(err, &errs) || len(errs) == 0 {
+				t.Fatalf("error %T is not config.Errors: %v", err, err)
+			}
+		}
+	})
+}

@@ -47,14 +47,19 @@ type Info struct {
 
 // Parse reads a YAML or JSON template. CloudFormation's short-form tags (!Ref, !Sub…) are
 // accepted; only the Parameters and Resources sections are interpreted.
-func Parse(body []byte) (*Info, error) {
+func Parse(body []byte) (info *Info, err error) {
+	defer func() {
+		// goccy/go-yaml panics on some malformed input; that is a template error, not a crash.
+		if r := recover(); r != nil {
+			info, err = nil, fmt.Errorf("not a valid template: malformed YAML (%v)", r)
+		}
+	}()
 	var raw struct {
 		Description string                    `yaml:"Description" json:"Description"`
 		Parameters  map[string]map[string]any `yaml:"Parameters" json:"Parameters"`
 		Resources   map[string]map[string]any `yaml:"Resources" json:"Resources"`
 	}
 	trimmed := strings.TrimSpace(string(body))
-	var err error
 	if strings.HasPrefix(trimmed, "{") {
 		err = json.Unmarshal(body, &raw)
 	} else {
@@ -66,7 +71,7 @@ func Parse(body []byte) (*Info, error) {
 	if len(raw.Resources) == 0 {
 		return nil, fmt.Errorf("not a valid template: it declares no Resources")
 	}
-	info := &Info{Description: raw.Description}
+	info = &Info{Description: raw.Description}
 	for name, decl := range raw.Parameters {
 		p, err := parameter(name, decl)
 		if err != nil {

@@ -102,3 +102,15 @@ func TestCheck(t *testing.T) {
 		t.Errorf("Mask = %v", got)
 	}
 }
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(tmpl))
+	f.Add([]byte("1000000A: }\nregions: !00 "))
+	f.Add([]byte(`{"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		info, err := templates.Parse(body)
+		if err == nil {
+			info.Check(map[string]string{"Env": "dev"})
+		}
+	})
+}
