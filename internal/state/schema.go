@@ -1,0 +1,113 @@
+package state
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// migrations are applied in order; migrations[i] brings the schema to version i+1. Never edit
+// or reorder one that has shipped: append a new one.
+//
+// Times are Unix nanoseconds (NULL for the zero time); JSON columns hold fleet types as their
+// JSON encoding. Events have no foreign key on purpose: the journal must accept every event,
+// even one about an operation that failed to be recorded.
+var migrations = []string{
+	`
+CREATE TABLE locks (
+	stack_set     TEXT PRIMARY KEY,
+	operation     TEXT NOT NULL,
+	pid           INTEGER NOT NULL,
+	host          TEXT NOT NULL,
+	process_start TEXT NOT NULL,
+	since         INTEGER NOT NULL
+);
+CREATE TABLE operations (
+	n          INTEGER PRIMARY KEY,
+	id         TEXT NOT NULL UNIQUE,
+	stack_set  TEXT NOT NULL,
+	status     TEXT NOT NULL,
+	plan       TEXT NOT NULL,
+	started_at INTEGER,
+	ended_at   INTEGER,
+	reason     TEXT NOT NULL
+);
+CREATE INDEX operations_by_stack_set ON operations (stack_set, started_at, n);
+CREATE TABLE steps (
+	operation  TEXT NOT NULL REFERENCES operations (id) ON DELETE CASCADE,
+	account    TEXT NOT NULL,
+	region     TEXT NOT NULL,
+	idx        INTEGER NOT NULL,
+	status     TEXT NOT NULL,
+	reason     TEXT NOT NULL,
+	updated_at INTEGER,
+	PRIMARY KEY (operation, account, region)
+) WITHOUT ROWID;
+CREATE TABLE instances (
+	stack_set      TEXT NOT NULL,
+	region         TEXT NOT NULL,
+	account        TEXT NOT NULL,
+	stack_id       TEXT NOT NULL,
+	status         TEXT NOT NULL,
+	detail         TEXT NOT NULL,
+	reason         TEXT NOT NULL,
+	deployed       TEXT NOT NULL,
+	last_good      TEXT,
+	outputs        TEXT,
+	last_operation TEXT NOT NULL,
+	updated_at     INTEGER,
+	PRIMARY KEY (stack_set, region, account)
+) WITHOUT ROWID;
+CREATE TABLE events (
+	seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+	operation     TEXT NOT NULL,
+	stack_set     TEXT NOT NULL,
+	time          INTEGER,
+	kind          TEXT NOT NULL,
+	account       TEXT,
+	region        TEXT,
+	status        TEXT NOT NULL,
+	reason        TEXT NOT NULL,
+	logical_id    TEXT NOT NULL,
+	resource_type TEXT NOT NULL
+);
+CREATE INDEX events_by_operation ON events (operation, seq);
+`,
+}
+
+// migrate brings the schema up to date. It reads the version inside the write transaction, so
+// processes opening the same database at once apply each migration exactly once.
+func migrate(ctx context.Context, db *sql.DB) (err error) {
+	tx, err := db.BeginTx(ctx, nil) // IMMEDIATE (see the writer DSN)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (
+	version    INTEGER PRIMARY KEY,
+	applied_at INTEGER NOT NULL
+)`); err != nil {
+		return err
+	}
+	var current int
+	if err := tx.QueryRowContext(ctx, "SELECT coalesce(max(version), 0) FROM schema_version").Scan(&current); err != nil {
+		return err
+	}
+	if current > len(migrations) {
+		return fmt.Errorf("schema version %d is newer than this stackfleet knows (%d): upgrade stackfleet", current, len(migrations))
+	}
+	for v := current + 1; v <= len(migrations); v++ {
+		if _, err := tx.ExecContext(ctx, migrations[v-1]); err != nil {
+			return fmt.Errorf("migration %d: %w", v, err)
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)", v, time.Now().UnixNano()); err != nil {
+			return fmt.Errorf("migration %d: %w", v, err)
+		}
+	}
+	return tx.Commit()
+}
