@@ -30,7 +30,7 @@ type Journal interface {
 	Instances(ctx context.Context, stackSet string) ([]fleet.Instance, error)
 	// Record writes a step's status and the instance change it produced in one transaction:
 	// put (non-nil inst), delete (del), or neither.
-	Record(ctx context.Context, opID string, step fleet.StepRecord, inst *fleet.Instance, del *fleet.Target) error
+	Record(ctx context.Context, opID, stackSet string, step fleet.StepRecord, inst *fleet.Instance, del *fleet.Target) error
 	AppendEvents(ctx context.Context, evs ...fleet.Event) error
 }
 
@@ -227,19 +227,27 @@ func (r *Runner) run(ctx context.Context, d Desired, op fleet.Operation, records
 		final, reason = fleet.OpFailed, fmt.Sprintf("failures exceeded the failure tolerance in %v", res.StoppedRegions)
 	}
 	op.Status, op.Reason, op.EndedAt = final, reason, r.now().UTC()
+	for _, st := range res.Steps {
+		if st == rollout.Failed {
+			op.FailedSteps++
+		}
+	}
+	if final == fleet.OpSucceeded && op.FailedSteps > 0 {
+		op.Reason = fmt.Sprintf("%d instance(s) failed within the failure tolerance", op.FailedSteps)
+	}
 	uctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := r.journal.UpdateOperation(uctx, op.ID, final, reason, op.EndedAt); err != nil {
+	if err := r.journal.UpdateOperation(uctx, op.ID, final, op.Reason, op.EndedAt); err != nil {
 		return op, fmt.Errorf("record operation result: %w", err)
 	}
-	r.emit(fleet.Event{Operation: op.ID, StackSet: op.StackSet, Kind: "operation", Status: string(final), Reason: reason})
+	r.emit(fleet.Event{Operation: op.ID, StackSet: op.StackSet, Kind: "operation", Status: string(final), Reason: op.Reason})
 	return op, nil
 }
 
 // step deploys or deletes one instance and records the result with its step.
 func (r *Runner) step(ctx context.Context, d Desired, op fleet.Operation, a fleet.Action, prev fleet.Instance) rollout.Outcome {
 	rec := fleet.StepRecord{Target: a.Target, Status: string(rollout.Running), UpdatedAt: r.now().UTC()}
-	if err := r.journal.Record(ctx, op.ID, rec, nil, nil); err != nil {
+	if err := r.journal.Record(ctx, op.ID, op.StackSet, rec, nil, nil); err != nil {
 		return rollout.Outcome{Failed: true, Reason: "journal: " + err.Error()}
 	}
 	progress := func(ev ResourceEvent) {
@@ -297,7 +305,7 @@ func (r *Runner) step(ctx context.Context, d Desired, op fleet.Operation, a flee
 	if err != nil {
 		rec.Status, rec.Reason = string(rollout.Failed), err.Error()
 	}
-	if jerr := r.journal.Record(context.WithoutCancel(ctx), op.ID, rec, inst, del); jerr != nil {
+	if jerr := r.journal.Record(context.WithoutCancel(ctx), op.ID, op.StackSet, rec, inst, del); jerr != nil {
 		return rollout.Outcome{Failed: true, Reason: "journal: " + jerr.Error()}
 	}
 	if err != nil {
@@ -317,7 +325,7 @@ func (r *Runner) cancelled(op fleet.Operation, t fleet.Target, byTarget map[flee
 		prev.Status, prev.Detail, prev.LastOperation, prev.UpdatedAt = fleet.Outdated, string(rollout.Cancelled), op.ID, r.now().UTC()
 		inst = &prev
 	}
-	if err := r.journal.Record(ctx, op.ID, rec, inst, nil); err != nil {
+	if err := r.journal.Record(ctx, op.ID, op.StackSet, rec, inst, nil); err != nil {
 		r.log.Warn("record cancelled step", "target", t, "error", err)
 	}
 }

@@ -91,7 +91,7 @@ func (j *memJournal) Instances(_ context.Context, ss string) ([]fleet.Instance, 
 	}
 	return out, nil
 }
-func (j *memJournal) Record(_ context.Context, opID string, step fleet.StepRecord, inst *fleet.Instance, del *fleet.Target) error {
+func (j *memJournal) Record(_ context.Context, opID, _ string, step fleet.StepRecord, inst *fleet.Instance, del *fleet.Target) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.steps[opID][step.Target] = step

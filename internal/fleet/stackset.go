@@ -260,14 +260,39 @@ func (p *Plan) Counts() map[ActionKind]int {
 	return out
 }
 
-// SortActions orders actions by region then account, the order plans are shown in.
-func SortActions(actions []Action) {
+// SortActions orders actions the way plans show them and operations run them: regions in
+// regionOrder first, then the rest alphabetically; accounts by id within a region.
+func SortActions(actions []Action, regionOrder []string) {
+	rank := regionRank(regionOrder)
 	slices.SortFunc(actions, func(a, b Action) int {
-		if c := strings.Compare(a.Target.Region, b.Target.Region); c != 0 {
+		if c := rank(a.Target.Region, b.Target.Region); c != 0 {
 			return c
 		}
 		return strings.Compare(a.Target.Account, b.Target.Account)
 	})
+}
+
+// OrderRegions sorts regions: those named in order first, in that order, then the rest
+// alphabetically.
+func OrderRegions(regions, order []string) []string {
+	out := slices.Clone(regions)
+	slices.SortFunc(out, regionRank(order))
+	return out
+}
+
+func regionRank(order []string) func(a, b string) int {
+	rank := func(r string) int {
+		if i := slices.Index(order, r); i >= 0 {
+			return i
+		}
+		return len(order)
+	}
+	return func(a, b string) int {
+		if d := rank(a) - rank(b); d != 0 {
+			return d
+		}
+		return strings.Compare(a, b)
+	}
 }
 
 // OperationStatus is the status of one operation on a stack set, as StackSets names it.
@@ -294,6 +319,9 @@ type Operation struct {
 	StartedAt time.Time       `json:"startedAt"`
 	EndedAt   time.Time       `json:"endedAt,omitzero"`
 	Reason    string          `json:"reason,omitempty"`
+	// FailedSteps counts the instances that failed in this run (within the tolerance when the
+	// operation SUCCEEDED); reported by the runner, not journaled.
+	FailedSteps int `json:"failedSteps,omitempty"`
 }
 
 // StepRecord is the journaled status of one action of an operation.

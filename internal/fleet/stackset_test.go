@@ -52,3 +52,10 @@ func TestHashParametersIgnoresOrder(t *testing.T) {
 		t.Errorf("hashes %s %s %s: want equal for equal maps, different otherwise", a, b, c)
 	}
 }
+
+func TestOrderRegions(t *testing.T) {
+	got := fleet.OrderRegions([]string{"us-west-2", "eu-west-1", "us-east-1", "ap-south-1"}, []string{"us-east-1", "nowhere-1", "eu-west-1"})
+	if diff := cmp.Diff([]string{"us-east-1", "eu-west-1", "ap-south-1", "us-west-2"}, got); diff != "" {
+		t.Error(diff)
+	}
+}

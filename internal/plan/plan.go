@@ -55,7 +55,7 @@ func Build(in Input) (*fleet.Plan, error) {
 		for _, inst := range in.Recorded[name] {
 			sp.Actions = append(sp.Actions, fleet.Action{Kind: fleet.Delete, Target: inst.Target, Reason: "stack set removed from the configuration"})
 		}
-		fleet.SortActions(sp.Actions)
+		fleet.SortActions(sp.Actions, nil)
 		p.StackSets = append(p.StackSets, sp)
 	}
 	return p, nil
@@ -76,7 +76,7 @@ func stackSetPlan(in Input, s *fleet.StackSet) (fleet.StackSetPlan, error) {
 		for _, inst := range in.Recorded[s.Name] {
 			sp.Actions = append(sp.Actions, fleet.Action{Kind: fleet.Delete, Target: inst.Target, Reason: "destroy"})
 		}
-		fleet.SortActions(sp.Actions)
+		fleet.SortActions(sp.Actions, s.Preferences.RegionOrder)
 		return sp, nil
 	}
 	targets, accts, err := s.Targets(in.Inventory)
@@ -113,7 +113,7 @@ func stackSetPlan(in Input, s *fleet.StackSet) (fleet.StackSetPlan, error) {
 			sp.Actions = append(sp.Actions, fleet.Action{Kind: fleet.Delete, Target: inst.Target, Reason: "target removed"})
 		}
 	}
-	fleet.SortActions(sp.Actions)
+	fleet.SortActions(sp.Actions, s.Preferences.RegionOrder)
 	return sp, nil
 }
 

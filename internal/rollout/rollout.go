@@ -11,7 +11,6 @@ import (
 	"context"
 	"maps"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/stackfleet/stackfleet/internal/fleet"
@@ -98,7 +97,7 @@ func Run(ctx context.Context, steps []Step, prefs fleet.Preferences, deploy Depl
 			res.Steps[i] = Pending
 		}
 	}
-	regions := Order(slices.Collect(maps.Keys(byRegion)), prefs.RegionOrder)
+	regions := fleet.OrderRegions(slices.Collect(maps.Keys(byRegion)), prefs.RegionOrder)
 
 	r := &runner{steps: steps, prefs: prefs, deploy: deploy, mu: &mu, emit: emit}
 	if prefs.RegionConcurrency == fleet.Parallel {
@@ -213,22 +212,4 @@ func (r *runner) region(ctx context.Context, region string, idx []int, statuses 
 		r.mu.Unlock()
 	}
 	return stopped
-}
-
-// Order sorts regions: those named in order first, in that order, then the rest alphabetically.
-func Order(regions, order []string) []string {
-	out := slices.Clone(regions)
-	rank := func(r string) int {
-		if i := slices.Index(order, r); i >= 0 {
-			return i
-		}
-		return len(order)
-	}
-	slices.SortStableFunc(out, func(a, b string) int {
-		if d := rank(a) - rank(b); d != 0 {
-			return d
-		}
-		return strings.Compare(a, b)
-	})
-	return out
 }

@@ -225,10 +225,3 @@ func TestInterruptedLeavesStepsPending(t *testing.T) {
 		t.Errorf("Interrupted=%v Failed=%v, want interrupted and not failed", res.Interrupted, res.Failed())
 	}
 }
-
-func TestOrder(t *testing.T) {
-	got := rollout.Order([]string{"us-west-2", "eu-west-1", "us-east-1", "ap-south-1"}, []string{"us-east-1", "nowhere-1", "eu-west-1"})
-	if diff := cmp.Diff([]string{"us-east-1", "eu-west-1", "ap-south-1", "us-west-2"}, got); diff != "" {
-		t.Error(diff)
-	}
-}
