@@ -1,0 +1,136 @@
+package cli_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stackfleet/stackfleet/internal/cli"
+	"github.com/stackfleet/stackfleet/internal/sandbox"
+)
+
+// benchFleet starts a sandbox with accounts × regions, writes a one-stack-set config targeting
+// every member, and points the AWS environment at it. It returns the config path.
+func benchFleet(b *testing.B, accounts int, regions []string, delay time.Duration, rollout string) (*sandbox.Sandbox, string) {
+	b.Helper()
+	sb, err := sandbox.New(sandbox.Options{Accounts: accounts, OUs: 4, Seed: 3, Regions: regions, ResourceDelay: delay})
+	if err != nil {
+		b.Fatal(err)
+	}
+	url, err := sb.Start("127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { sb.Close() })
+	creds := sb.ManagementCredentials()
+	for k, v := range map[string]string{
+		"AWS_ENDPOINT_URL": url, "AWS_ACCESS_KEY_ID": creds.AccessKeyID, "AWS_SECRET_ACCESS_KEY": creds.SecretAccessKey,
+		"AWS_REGION": creds.Region, "AWS_CONFIG_FILE": os.DevNull, "AWS_SHARED_CREDENTIALS_FILE": os.DevNull,
+	} {
+		b.Setenv(k, v)
+	}
+	dir := b.TempDir()
+	regionList := ""
+	for i, r := range regions {
+		if i > 0 {
+			regionList += ", "
+		}
+		regionList += r
+	}
+	cfg := fmt.Sprintf(`version: 1
+organization: {source: aws}
+regions: [%s]
+execution: {role: "arn:aws:iam::{account}:role/OrganizationAccountAccessRole"}
+stackSets:
+  - name: bench
+    template: t.yaml
+    targets: {ous: [Root]}
+    rollout: {%s}
+`, regionList, rollout)
+	tmpl := "Resources:\n  Topic: {Type: AWS::SNS::Topic}\nOutputs:\n  Arn: {Value: !Ref Topic}\n"
+	if err := os.WriteFile(filepath.Join(dir, "t.yaml"), []byte(tmpl), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	path := filepath.Join(dir, "stackfleet.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	return sb, path
+}
+
+func run(b *testing.B, args ...string) {
+	b.Helper()
+	if code := cli.Main(context.Background(), args, nil, io.Discard, os.Stderr); code != 0 {
+		b.Fatalf("stackfleet %v exited %d", args, code)
+	}
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func maxRSSMB() float64 {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return float64(ru.Maxrss) / 1024
+}
+
+// BenchmarkFleet4000 plans and applies 1,000 accounts × 4 regions at max concurrency 100 with
+// zero simulated duration, then re-applies with nothing to do. The sandbox runs in the same
+// process, so CPU and memory include it.
+//
+//	go test ./internal/cli -run '^$' -bench Fleet4000 -benchtime 1x
+func BenchmarkFleet4000(b *testing.B) {
+	regions := []string{"us-east-1", "eu-west-1", "ap-northeast-1", "us-west-2"}
+	for b.Loop() {
+		sb, cfg := benchFleet(b, 1000, regions, 0, "maxConcurrentCount: 100, failureToleranceCount: 10")
+		instances := 4000.0
+		cpu0, t0 := cpuTime(), time.Now()
+		run(b, "plan", "-c", cfg)
+		run(b, "apply", "-c", cfg, "--auto-approve", "--poll-interval", "50ms")
+		wall, cpu := time.Since(t0), cpuTime()-cpu0
+		c := sb.Counters()
+		b.ReportMetric(wall.Seconds(), "apply-s")
+		b.ReportMetric(float64(c.Calls("cloudformation", ""))/instances, "cfn-calls/instance")
+		b.ReportMetric(float64(c.Writes("cloudformation"))/instances, "cfn-writes/instance")
+		b.ReportMetric(float64(cpu.Microseconds())/1000/instances, "cpu-ms/instance")
+
+		sb.ResetCounters()
+		t1 := time.Now()
+		run(b, "apply", "-c", cfg, "--auto-approve")
+		b.ReportMetric(time.Since(t1).Seconds(), "noop-apply-s")
+		b.ReportMetric(float64(sb.Counters().Writes("cloudformation")), "noop-cfn-writes")
+		b.ReportMetric(maxRSSMB(), "peak-rss-MB")
+		runtime.GC()
+	}
+}
+
+// BenchmarkPaced200x2 applies 200 accounts × 2 sequential regions at concurrency 50 with a
+// simulated 5 s per stack: the ideal is ceil(200/50) × 5 s per region = 40 s. It reports the
+// efficiency (ideal / wall) and the read calls per instance.
+//
+//	go test ./internal/cli -run '^$' -bench Paced200x2 -benchtime 1x
+func BenchmarkPaced200x2(b *testing.B) {
+	for b.Loop() {
+		sb, cfg := benchFleet(b, 200, []string{"us-east-1", "eu-west-1"}, 5*time.Second,
+			"maxConcurrentCount: 50, failureToleranceCount: 49, regionOrder: [us-east-1, eu-west-1]")
+		run(b, "plan", "-c", cfg)
+		sb.ResetCounters()
+		t0 := time.Now()
+		run(b, "apply", "-c", cfg, "--auto-approve")
+		wall := time.Since(t0)
+		c := sb.Counters()
+		reads := c.Calls("cloudformation", "") - c.Writes("cloudformation")
+		b.ReportMetric(wall.Seconds(), "apply-s")
+		b.ReportMetric(40/wall.Seconds()*100, "efficiency-%")
+		b.ReportMetric(float64(reads)/400, "cfn-reads/instance")
+	}
+}

@@ -1,0 +1,258 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/stackfleet/stackfleet/internal/fleet"
+	"github.com/stackfleet/stackfleet/internal/plan"
+)
+
+type planFlags struct {
+	out           string
+	only          []string
+	showUnchanged bool
+	noRefresh     bool
+}
+
+func addFleetCommands(root *cobra.Command, g *globals) {
+	root.AddCommand(newPlanCmd(g), newApplyCmd(g), newStatusCmd(g), newOutputsCmd(g), newDestroyCmd(g),
+		newSandboxCmd(g), newDemoCmd(g))
+}
+
+func newPlanCmd(g *globals) *cobra.Command {
+	var pf planFlags
+	cmd := &cobra.Command{
+		Use:   "plan",
+		Short: "Show what apply would do to every stack instance",
+		Long: `plan resolves each stack set's targets from the organization, compares them with the
+recorded state and, for instances that changed, with live CloudFormation (a change set that is
+created, read and deleted), and prints per instance: create, update (resources added, modified,
+replaced, removed; parameter changes with NoEcho values masked), delete, or no change — grouped
+by region with totals. --out saves the plan for 'stackfleet apply plan.json'.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			w, err := openWorkspace(ctx, g, true, true)
+			if err != nil {
+				return err
+			}
+			defer w.Close()
+			p, err := w.plan(ctx, pf.only, false, !pf.noRefresh)
+			if err != nil {
+				return err
+			}
+			if pf.out != "" {
+				if err := writePlan(pf.out, p); err != nil {
+					return operationalErr(err)
+				}
+			}
+			if g.json() {
+				return json.NewEncoder(g.stdout).Encode(p)
+			}
+			renderPlan(g.stdout, p, pf.showUnchanged)
+			if pf.out != "" {
+				fmt.Fprintf(g.stdout, "\nSaved the plan to %s. Apply exactly this plan with:\n  stackfleet apply %s\n", pf.out, pf.out)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&pf.out, "out", "", "save the plan to this file")
+	cmd.Flags().StringSliceVar(&pf.only, "stack-set", nil, "plan only these stack sets (repeatable)")
+	cmd.Flags().BoolVar(&pf.showUnchanged, "show-unchanged", false, "list unchanged instances too")
+	cmd.Flags().BoolVar(&pf.noRefresh, "no-refresh", false, "do not preview updates with change sets (faster; no resource detail)")
+	return cmd
+}
+
+// plan computes the plan from the workspace, previewing updates with live change sets.
+func (w *workspace) plan(ctx context.Context, only []string, destroy, refresh bool) (*fleet.Plan, error) {
+	for _, name := range only {
+		if w.stackSet(name) == nil {
+			return nil, usageErr(fmt.Errorf("--stack-set %s: no such stack set in %s", name, w.file.Path))
+		}
+	}
+	rec, err := w.recorded(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p, err := plan.Build(plan.Input{
+		StackSets: w.resolved.StackSets, Templates: w.resolved.Templates, Inventory: w.inventory, Recorded: rec,
+		ConfigHash: w.configHash(), InventoryHash: w.inventoryHash(), Now: time.Now(), Destroy: destroy, Only: only,
+	})
+	if err != nil {
+		return nil, usageErr(err)
+	}
+	if refresh {
+		if err := w.preview(ctx, p); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// preview fills the resource changes of updates from live change sets. A preview that fails
+// (e.g. the role cannot be assumed) is shown as the action's reason, not a plan failure: apply
+// would report the same instance as failed.
+func (w *workspace) preview(ctx context.Context, p *fleet.Plan) error {
+	var mu sync.Mutex
+	eg, ctx := errgroup.WithContext(ctx)
+	eg.SetLimit(32)
+	for si := range p.StackSets {
+		sp := &p.StackSets[si]
+		s := w.stackSet(sp.Name)
+		if s == nil {
+			continue
+		}
+		for ai := range sp.Actions {
+			a := &sp.Actions[ai]
+			if a.Kind != fleet.Update {
+				continue
+			}
+			eg.Go(func() error {
+				changes, err := w.deployer().Preview(ctx, a.Target, s, a.Parameters)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					a.Reason += "; preview failed: " + err.Error()
+					return nil
+				}
+				a.Changes = changes
+				if len(changes) == 0 && len(a.ParamChanges) == 0 && !strings.Contains(a.Reason, "template changed") {
+					a.Reason += "; CloudFormation reports no resource changes"
+				}
+				return nil
+			})
+		}
+	}
+	if err := eg.Wait(); err != nil {
+		return operationalErr(err)
+	}
+	return nil
+}
+
+func writePlan(path string, p *fleet.Plan) error {
+	b, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("save plan: %w", err)
+	}
+	return os.Rename(tmp, path)
+}
+
+func readPlan(path string) (*fleet.Plan, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read plan: %w", err)
+	}
+	var p fleet.Plan
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, fmt.Errorf("%s is not a stackfleet plan: %w", path, err)
+	}
+	if p.ConfigHash == "" {
+		return nil, fmt.Errorf("%s is not a stackfleet plan (no configHash)", path)
+	}
+	return &p, nil
+}
+
+var actionSymbol = map[fleet.ActionKind]string{
+	fleet.Create: "+", fleet.Update: "~", fleet.Delete: "-", fleet.Unmanage: "!", fleet.NoChange: "=",
+}
+
+// renderPlan prints the plan by stack set and region. Within a region, instances with the same
+// action, reason and changes are one group listing their accounts, so a plan over a thousand
+// accounts stays readable; unchanged instances are counted unless showUnchanged.
+func renderPlan(out io.Writer, p *fleet.Plan, showUnchanged bool) {
+	for _, sp := range p.StackSets {
+		fmt.Fprintf(out, "Stack set %s", sp.Name)
+		if sp.TemplateHash != "" {
+			fmt.Fprintf(out, " (template %s)", sp.TemplateHash[:8])
+		}
+		fmt.Fprintln(out)
+		for _, a := range sp.Actions {
+			if a.Kind == fleet.Create && len(a.Changes) > 0 {
+				parts := make([]string, len(a.Changes))
+				for i, c := range a.Changes {
+					parts[i] = fmt.Sprintf("%s (%s)", c.LogicalID, c.Type)
+				}
+				fmt.Fprintf(out, "  each create adds %s\n", strings.Join(parts, ", "))
+				break
+			}
+		}
+		type group struct {
+			key      string
+			action   fleet.Action
+			accounts []string
+		}
+		var region string
+		var groups []*group
+		flush := func() {
+			for _, g := range groups {
+				a := g.action
+				if a.Kind == fleet.NoChange && a.Reason == "" && !showUnchanged {
+					fmt.Fprintf(out, "    = %d unchanged\n", len(g.accounts))
+					continue
+				}
+				line := fmt.Sprintf("    %s %-9s %d: ", actionSymbol[a.Kind], a.Kind, len(g.accounts))
+				if a.Reason != "" {
+					line += a.Reason
+				}
+				fmt.Fprintln(out, strings.TrimRight(line, ": "))
+				for i := 0; i < len(g.accounts); i += 6 {
+					fmt.Fprintf(out, "        %s\n", strings.Join(g.accounts[i:min(i+6, len(g.accounts))], " "))
+				}
+				for _, c := range a.ParamChanges {
+					fmt.Fprintf(out, "        parameter %s: %q → %q\n", c.Name, c.Old, c.New)
+				}
+				if a.Kind == fleet.Create {
+					continue
+				}
+				for _, c := range a.Changes {
+					line := fmt.Sprintf("        %s %s (%s)", c.Action, c.LogicalID, c.Type)
+					if c.Replacement == "True" || c.Replacement == "Conditional" {
+						line += " replacement: " + c.Replacement
+					}
+					fmt.Fprintln(out, line)
+				}
+			}
+			groups = nil
+		}
+		for _, a := range sp.Actions {
+			if a.Target.Region != region {
+				flush()
+				region = a.Target.Region
+				fmt.Fprintf(out, "  %s\n", region)
+			}
+			key := fmt.Sprint(a.Kind, a.Reason, a.ParamChanges, a.Changes)
+			if showUnchanged && a.Kind == fleet.NoChange {
+				key += a.Target.Account
+			}
+			var g *group
+			for _, x := range groups {
+				if x.key == key {
+					g = x
+				}
+			}
+			if g == nil {
+				g = &group{key: key, action: a}
+				groups = append(groups, g)
+			}
+			g.accounts = append(g.accounts, a.Target.Account)
+		}
+		flush()
+	}
+	c := p.Counts()
+	fmt.Fprintf(out, "\nPlan: %d to create, %d to update, %d to delete, %d to retain (unmanage), %d unchanged.\n",
+		c[fleet.Create], c[fleet.Update], c[fleet.Delete], c[fleet.Unmanage], c[fleet.NoChange])
+}

@@ -1,0 +1,156 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/stackfleet/stackfleet/internal/awsclient"
+	"github.com/stackfleet/stackfleet/internal/cfn"
+	"github.com/stackfleet/stackfleet/internal/config"
+	"github.com/stackfleet/stackfleet/internal/fleet"
+	"github.com/stackfleet/stackfleet/internal/orgs"
+	"github.com/stackfleet/stackfleet/internal/state"
+)
+
+// workspace is everything a fleet command works with, loaded in the order that lets bad input
+// fail before anything touches AWS: configuration, then inventory, then resolution.
+type workspace struct {
+	file      *config.File
+	clients   *awsclient.Clients
+	inventory *fleet.Inventory
+	resolved  *config.Resolved
+	store     *state.Store
+	// timing is shared by every deploy of this process: instances of a stack set take about as
+	// long as each other, so polls are timed from what earlier instances took.
+	timing      *cfn.Timing
+	pollInitial time.Duration
+}
+
+func (w *workspace) Close() error {
+	if w.store != nil {
+		return w.store.Close()
+	}
+	return nil
+}
+
+// openWorkspace loads the configuration; with needAWS it also builds clients and reads the
+// inventory, and with resolve it resolves the stack sets (templates, parameters).
+func openWorkspace(ctx context.Context, g *globals, needAWS, resolve bool) (*workspace, error) {
+	f, err := config.Load(g.config)
+	if err != nil {
+		var cerrs config.Errors
+		if errors.As(err, &cerrs) {
+			return nil, usageErr(cerrs)
+		}
+		return nil, usageErr(fmt.Errorf("%w (use --config or STACKFLEET_CONFIG to point at stackfleet.yaml)", err))
+	}
+	w := &workspace{file: f, timing: cfn.NewTiming(), pollInitial: g.pollInitial}
+	if needAWS {
+		if err := w.loadInventory(ctx, g); err != nil {
+			return nil, err
+		}
+		if resolve {
+			r, err := f.Resolve(w.inventory)
+			if err != nil {
+				return nil, usageErr(err)
+			}
+			w.resolved = r
+		}
+	}
+	// State is opened last: a configuration that does not load or resolve leaves it untouched.
+	store, err := state.Open(ctx, filepath.Join(f.Dir, ".stackfleet"))
+	if err != nil {
+		return nil, operationalErr(fmt.Errorf("open state: %w", err))
+	}
+	w.store = store
+	return w, nil
+}
+
+func (w *workspace) loadInventory(ctx context.Context, g *globals) error {
+	f := w.file
+	clients, err := awsclient.New(ctx, awsclient.Options{
+		Region: g.region, Profile: g.profile, Endpoint: g.endpoint,
+		RoleARNPattern: f.Execution.Role, ExternalID: f.Execution.ExternalID, SessionName: f.Execution.SessionName,
+		Logger: g.log,
+	})
+	if err != nil {
+		return operationalErr(fmt.Errorf("AWS configuration: %w", err))
+	}
+	w.clients = clients
+	switch f.Organization.Source {
+	case "file":
+		path := f.Organization.File
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(f.Dir, path)
+		}
+		inv, err := orgs.LoadFile(path)
+		if err != nil {
+			return usageErr(fmt.Errorf("inventory: %w", err))
+		}
+		w.inventory = inv
+	default:
+		inv, err := orgs.Read(ctx, clients.Base())
+		if err != nil {
+			return operationalErr(fmt.Errorf("read the organization: %w", err))
+		}
+		w.inventory = inv
+	}
+	return nil
+}
+
+// configHash pins a plan to the configuration and every template it uses.
+func (w *workspace) configHash() string {
+	parts := []string{string(w.file.Source)}
+	if w.resolved != nil {
+		for _, s := range w.resolved.StackSets {
+			parts = append(parts, s.Name, string(s.TemplateBody))
+		}
+	}
+	return fleet.Hash(parts...)
+}
+
+// inventoryHash pins a plan to the organization it was computed against.
+func (w *workspace) inventoryHash() string {
+	inv := *w.inventory
+	inv.OUs = slices.Clone(inv.OUs)
+	inv.Accounts = slices.Clone(inv.Accounts)
+	slices.SortFunc(inv.OUs, func(a, b fleet.OU) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(inv.Accounts, func(a, b fleet.Account) int { return strings.Compare(a.ID, b.ID) })
+	b, _ := json.Marshal(inv)
+	return fleet.Hash(string(b))
+}
+
+// recorded reads every recorded instance, by stack set.
+func (w *workspace) recorded(ctx context.Context) (map[string][]fleet.Instance, error) {
+	names, err := w.store.StackSets(ctx)
+	if err != nil {
+		return nil, operationalErr(fmt.Errorf("read state: %w", err))
+	}
+	out := map[string][]fleet.Instance{}
+	for _, n := range names {
+		insts, err := w.store.Instances(ctx, n)
+		if err != nil {
+			return nil, operationalErr(fmt.Errorf("read state: %w", err))
+		}
+		if len(insts) > 0 {
+			out[n] = insts
+		}
+	}
+	return out, nil
+}
+
+// stackSet returns the resolved stack set with the given name.
+func (w *workspace) stackSet(name string) *fleet.StackSet {
+	for _, s := range w.resolved.StackSets {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
+}
