@@ -95,7 +95,7 @@ func (w *workspace) loadInventory(ctx context.Context, g *globals) error {
 		}
 		w.inventory = inv
 	default:
-		inv, err := orgs.Read(ctx, clients.Base())
+		inv, err := orgs.Read(ctx, clients.Base(), orgs.ReadOptions{Tags: f.NeedsTags()})
 		if err != nil {
 			return operationalErr(fmt.Errorf("read the organization: %w", err))
 		}

@@ -125,6 +125,22 @@ func (f *File) resolveStackSet(i int, sc StackSet, inv *fleet.Inventory) (*fleet
 	return s, info, errs
 }
 
+// NeedsTags reports whether any selector of the configuration uses account tags, i.e. whether
+// the inventory must include them (reading tags costs one call per account).
+func (f *File) NeedsTags() bool {
+	for _, s := range f.StackSets {
+		if len(s.Targets.AccountTags) > 0 {
+			return true
+		}
+		for _, o := range s.Overrides {
+			if len(o.Match.Tags) > 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // checkParameters checks the effective parameters of every instance against the template and
 // reports each distinct problem once, at the field whose value caused it.
 func (f *File) checkParameters(i int, s *fleet.StackSet, info *templates.Info, inv *fleet.Inventory) Errors {

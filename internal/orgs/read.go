@@ -34,17 +34,24 @@ type API interface {
 	ListTagsForResource(context.Context, *organizations.ListTagsForResourceInput, ...func(*organizations.Options)) (*organizations.ListTagsForResourceOutput, error)
 }
 
+// ReadOptions say what Read fetches beyond the structure of the organization.
+type ReadOptions struct {
+	// Tags reads every account's tags: one ListTagsForResource per account, the bulk of the
+	// calls for a large organization, so callers ask only when some selector uses tags.
+	Tags bool
+}
+
 // Read reads the organization with cfg's credentials, which must be the management account's
 // or a delegated administrator's.
-func Read(ctx context.Context, cfg aws.Config) (*fleet.Inventory, error) {
-	return ReadFrom(ctx, organizations.NewFromConfig(cfg))
+func Read(ctx context.Context, cfg aws.Config, opts ReadOptions) (*fleet.Inventory, error) {
+	return ReadFrom(ctx, organizations.NewFromConfig(cfg), opts)
 }
 
 // ReadFrom reads the organization through api: its management account, root, every OU (walked
 // level by level from the root) and every account with its status and tags. OUs and accounts
 // are sorted by id, so the same organization always yields the same inventory (plans pin its
 // hash).
-func ReadFrom(ctx context.Context, api API) (*fleet.Inventory, error) {
+func ReadFrom(ctx context.Context, api API, opts ReadOptions) (*fleet.Inventory, error) {
 	org, err := api.DescribeOrganization(ctx, &organizations.DescribeOrganizationInput{})
 	if err != nil {
 		return nil, orgError("describe organization", err)
@@ -104,6 +111,9 @@ func ReadFrom(ctx context.Context, api API) (*fleet.Inventory, error) {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(Concurrency)
 	for i := range inv.Accounts {
+		if !opts.Tags {
+			break
+		}
 		g.Go(func() error {
 			tags, err := accountTags(gctx, api, inv.Accounts[i].ID)
 			inv.Accounts[i].Tags = tags // each goroutine owns one element

@@ -145,7 +145,7 @@ func bigOrg(n int) *fakeOrg {
 
 func TestReadFrom(t *testing.T) {
 	f := bigOrg(50)
-	inv, err := orgs.ReadFrom(t.Context(), f)
+	inv, err := orgs.ReadFrom(t.Context(), f, orgs.ReadOptions{Tags: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +171,7 @@ func sortInventory(inv *fleet.Inventory) {
 func TestReadFromAccessDenied(t *testing.T) {
 	f := bigOrg(1)
 	f.denied = true
-	_, err := orgs.ReadFrom(t.Context(), f)
+	_, err := orgs.ReadFrom(t.Context(), f, orgs.ReadOptions{Tags: true})
 	if _, ok := errors.AsType[smithy.APIError](err); !ok || !strings.Contains(err.Error(), "delegated administrator") {
 		t.Errorf("ReadFrom without access = %v, want the API error with a hint", err)
 	}
@@ -181,7 +181,7 @@ func TestReadFromHonoursContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	f := bigOrg(10)
-	if _, err := orgs.ReadFrom(ctx, &cancelled{f}); !errors.Is(err, context.Canceled) {
+	if _, err := orgs.ReadFrom(ctx, &cancelled{f}, orgs.ReadOptions{Tags: true}); !errors.Is(err, context.Canceled) {
 		t.Errorf("ReadFrom with a cancelled context = %v", err)
 	}
 }
@@ -194,4 +194,20 @@ func (c *cancelled) DescribeOrganization(ctx context.Context, in *organizations.
 		return nil, err
 	}
 	return c.fakeOrg.DescribeOrganization(ctx, in, o...)
+}
+
+func TestReadFromWithoutTags(t *testing.T) {
+	f := bigOrg(20)
+	inv, err := orgs.ReadFrom(t.Context(), f, orgs.ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(inv.Accounts) != len(f.accounts) {
+		t.Fatalf("%d accounts, want %d", len(inv.Accounts), len(f.accounts))
+	}
+	for _, a := range inv.Accounts {
+		if a.Tags != nil {
+			t.Fatalf("account %s has tags %v although tags were not asked for", a.ID, a.Tags)
+		}
+	}
 }

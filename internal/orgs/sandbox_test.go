@@ -43,7 +43,7 @@ func TestReadSandboxOrganization(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	got, err := orgs.Read(t.Context(), cfg)
+	got, err := orgs.Read(t.Context(), cfg, orgs.ReadOptions{Tags: true})
 	if err != nil {
 		t.Fatal(err)
 	}
