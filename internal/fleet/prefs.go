@@ -25,18 +25,18 @@ const (
 
 // Limit is a count or a percentage of the accounts in a region; at most one is set.
 type Limit struct {
-	Count      *int
-	Percentage *int
+	Count      *int `json:"count,omitempty"`
+	Percentage *int `json:"percentage,omitempty"`
 }
 
 // Preferences are the operation preferences of a stack set, with StackSets semantics.
 // The zero value is StackSets' default: concurrency 1, tolerance 0, sequential regions, strict.
 type Preferences struct {
-	MaxConcurrent     Limit
-	FailureTolerance  Limit
-	RegionOrder       []string
-	RegionConcurrency RegionConcurrency
-	Mode              ConcurrencyMode
+	MaxConcurrent     Limit             `json:"maxConcurrent,omitzero"`
+	FailureTolerance  Limit             `json:"failureTolerance,omitzero"`
+	RegionOrder       []string          `json:"regionOrder,omitempty"`
+	RegionConcurrency RegionConcurrency `json:"regionConcurrency,omitempty"`
+	Mode              ConcurrencyMode   `json:"mode,omitempty"`
 }
 
 // Validate reports the first preference StackSets would reject.

@@ -214,8 +214,9 @@ type ResourceChange struct {
 
 // ParamChange is one parameter whose value differs; NoEcho values are masked.
 type ParamChange struct {
-	Name     string `json:"name"`
-	Old, New string
+	Name string `json:"name"`
+	Old  string `json:"old"`
+	New  string `json:"new"`
 }
 
 // Action is the plan for one instance. Parameters holds the effective values to deploy
