@@ -43,6 +43,7 @@ type Info struct {
 	Parameters   []Parameter
 	Resources    []Resource // sorted by logical id
 	Capabilities []string   // CAPABILITY_IAM / CAPABILITY_NAMED_IAM the template needs
+	Outputs      []string   // declared output keys, sorted
 }
 
 // Parse reads a YAML or JSON template. CloudFormation's short-form tags (!Ref, !Sub…) are
@@ -58,6 +59,7 @@ func Parse(body []byte) (info *Info, err error) {
 		Description string                    `yaml:"Description" json:"Description"`
 		Parameters  map[string]map[string]any `yaml:"Parameters" json:"Parameters"`
 		Resources   map[string]map[string]any `yaml:"Resources" json:"Resources"`
+		Outputs     map[string]any            `yaml:"Outputs" json:"Outputs"`
 	}
 	trimmed := strings.TrimSpace(string(body))
 	if strings.HasPrefix(trimmed, "{") {
@@ -98,6 +100,10 @@ func Parse(body []byte) (info *Info, err error) {
 		}
 	}
 	slices.SortFunc(info.Resources, func(a, b Resource) int { return strings.Compare(a.LogicalID, b.LogicalID) })
+	for k := range raw.Outputs {
+		info.Outputs = append(info.Outputs, k)
+	}
+	slices.Sort(info.Outputs)
 	switch {
 	case named:
 		info.Capabilities = []string{"CAPABILITY_NAMED_IAM"}

@@ -37,6 +37,9 @@ Resources:
       RoleName: !Sub "${AWS::StackName}-role"
   Bucket:
     Type: AWS::S3::Bucket
+Outputs:
+  RoleArn: {Value: !GetAtt Role.Arn}
+  BucketName: {Value: !Ref Bucket}
 `
 
 func TestParse(t *testing.T) {
@@ -49,6 +52,9 @@ func TestParse(t *testing.T) {
 		t.Error(diff)
 	}
 	if diff := cmp.Diff([]string{"CAPABILITY_NAMED_IAM"}, info.Capabilities); diff != "" {
+		t.Error(diff)
+	}
+	if diff := cmp.Diff([]string{"BucketName", "RoleArn"}, info.Outputs); diff != "" {
 		t.Error(diff)
 	}
 	if len(info.Parameters) != 5 {

@@ -1,0 +1,172 @@
+// Package pipeline ships workloads through ordered stages (beta → gamma → prod) in waves, with
+// validation after each wave and stage — bake time, CloudWatch alarms, HTTP health checks, test
+// commands, manual approval, deployment windows — and automatic rollback of failing waves to each
+// instance's last known good version.
+//
+// The package holds the pure parts (wave generation, window arithmetic, the release state
+// machine) and small consumer-side interfaces; adapters (CloudFormation, CloudWatch, HTTP, exec,
+// SQLite) live elsewhere.
+package pipeline
+
+import (
+	"time"
+
+	"github.com/stackfleet/stackfleet/internal/fleet"
+)
+
+// Spec is a pipeline resolved from the configuration.
+type Spec struct {
+	Name   string
+	Stacks []Stack
+	// Stages in execution order (the configuration's `after` edges, topologically sorted).
+	Stages []Stage
+	// Supersede: a new release cancels queued (not yet started) releases instead of queueing
+	// behind them. Releases never deploy to the same stage at once either way.
+	Supersede bool
+	// RollbackEarlierWaves also rolls back the stage's earlier waves (newest first) when a wave fails.
+	RollbackEarlierWaves bool
+}
+
+// Stack is one CloudFormation stack the pipeline deploys to every target of a stage.
+type Stack struct {
+	Name         string // stack name in each target
+	TemplateFile string
+	TemplateBody []byte
+	Parameters   map[string]string // base parameters; stages override
+	Tags         map[string]string
+	Capabilities []string
+	Outputs      []string // declared output keys (for templated gates)
+}
+
+// Stage is one environment: targets cut into waves, validated, behind optional gates.
+type Stage struct {
+	Name string
+	// RolePattern is the role assumed in each target ("arn:aws:iam::{account}:role/X").
+	RolePattern string
+	// Parameters override the stacks' parameters in this stage, by stack name.
+	Parameters map[string]map[string]string
+	// Waves are the stage's targets in deployment order; every wave has at least one target.
+	Waves [][]fleet.Target
+	// WaveChecks run after each wave; StageChecks once after the last wave.
+	WaveChecks, StageChecks Checks
+	// Approval requires 'stackfleet approve' before the stage starts.
+	Approval bool
+	// Windows restrict when a wave may start; empty means always.
+	Windows []Window
+	// Soak is how long a release must stay in this stage, healthy, before the next stage may take it.
+	Soak time.Duration
+	// MaxConcurrent bounds the instances of one wave deployed at once (0: all of the wave).
+	MaxConcurrent int
+}
+
+// Checks is the validation of a wave or a stage.
+type Checks struct {
+	// Bake must pass with every alarm healthy.
+	Bake time.Duration
+	// Alarms are watched during the deploy and the bake.
+	Alarms AlarmSpec
+	Health []HealthCheck
+	Tests  []TestCommand
+}
+
+// Empty reports whether there is nothing to check.
+func (c Checks) Empty() bool {
+	return c.Bake == 0 && c.Alarms.Empty() && len(c.Health) == 0 && len(c.Tests) == 0
+}
+
+// AlarmSpec selects CloudWatch alarms in each target account and region. Names, prefixes and ARNs
+// are templates over the target ({{.Account}}, {{.Region}}, {{.Outputs.Key}}, {{.Stack}}).
+type AlarmSpec struct {
+	Names, Prefixes, ARNs []string
+	// InsufficientDataFails makes INSUFFICIENT_DATA fail like ALARM (default: ignored).
+	InsufficientDataFails bool
+	// MissingFails makes an alarm named in Names/ARNs that does not exist fail the check.
+	MissingFails bool
+}
+
+// Empty reports whether no alarm is watched.
+func (a AlarmSpec) Empty() bool { return len(a.Names)+len(a.Prefixes)+len(a.ARNs) == 0 }
+
+// HealthCheck is an HTTP(S) probe of a target; URL is a template like Alarms'.
+type HealthCheck struct {
+	URL string
+	// Status expected (default 200); Body, if set, is a regular expression the body must match.
+	Status int
+	Body   string
+	// Retries after the first failed attempt, Interval apart; Timeout per attempt.
+	Retries  int
+	Interval time.Duration
+	Timeout  time.Duration
+}
+
+// TestCommand runs after a wave, once per target, with STACKFLEET_ACCOUNT, STACKFLEET_REGION,
+// STACKFLEET_STACK and STACKFLEET_OUTPUT_<KEY> in its environment; exit code 0 passes.
+type TestCommand struct {
+	Name    string
+	Command string // run with sh -c, in Dir
+	Dir     string
+	Timeout time.Duration
+}
+
+// Window is a recurring period when waves may start: on Days, from Start to End (minutes after
+// midnight in Location; End ≤ Start crosses midnight). Regions, if set, limit it to those regions.
+type Window struct {
+	Days       []time.Weekday
+	Start, End int
+	Location   *time.Location
+	Regions    []string
+}
+
+// ReleaseStatus is the state of a release.
+type ReleaseStatus string
+
+// Release statuses.
+const (
+	Queued     ReleaseStatus = "QUEUED"
+	Running    ReleaseStatus = "RUNNING"
+	Succeeded  ReleaseStatus = "SUCCEEDED"
+	Failed     ReleaseStatus = "FAILED"      // a wave failed and was rolled back
+	Superseded ReleaseStatus = "SUPERSEDED"  // a newer release replaced it before it started
+	Rejected   ReleaseStatus = "REJECTED"    // an approval was rejected
+	RolledBack ReleaseStatus = "ROLLED_BACK" // rolled back by hand
+)
+
+// Done reports whether the release will not move again.
+func (s ReleaseStatus) Done() bool { return s != Queued && s != Running }
+
+// Phase is where a running release is within its current stage.
+type Phase string
+
+// Phases of a running release; time-based phases store their start so that a restart resumes
+// with the remaining time.
+const (
+	PhaseSoak      Phase = "soak"      // waiting for the previous stage's soak
+	PhaseApproval  Phase = "approval"  // waiting for 'stackfleet approve'
+	PhaseWindow    Phase = "window"    // waiting for a deployment window
+	PhaseDeploy    Phase = "deploy"    // deploying a wave
+	PhaseVerify    Phase = "verify"    // health checks and tests of a wave or stage
+	PhaseBake      Phase = "bake"      // baking a wave or stage, alarms watched
+	PhaseRollback  Phase = "rollback"  // rolling back after a failure
+	PhaseStageDone Phase = "stage-done"
+)
+
+// Position is where a release is: stage and wave indexes, the phase and when it began.
+// Wave == len(stage.Waves) means the stage-level checks.
+type Position struct {
+	Stage, Wave int
+	Phase       Phase
+	Since       time.Time
+}
+
+// Release is one version of a pipeline moving through its stages.
+type Release struct {
+	ID       string
+	Pipeline string
+	// Version identifies the templates and parameters the release deploys.
+	Version   string
+	Status    ReleaseStatus
+	Position  Position
+	CreatedAt time.Time
+	EndedAt   time.Time
+	Reason    string
+}
