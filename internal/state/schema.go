@@ -74,6 +74,56 @@ CREATE TABLE events (
 );
 CREATE INDEX events_by_operation ON events (operation, seq);
 `,
+	// 2: release pipelines. A release keeps the resolved spec it deploys (content) so that resume
+	// and rollback never read the current configuration. Template bodies are content-addressed
+	// and never deleted: they are what rollback redeploys. Blob tables keep their rowid, as
+	// WITHOUT ROWID suits small rows only. Gate records are read in rowid order, which is
+	// insertion order because they are deleted only with their release.
+	`
+CREATE TABLE releases (
+	n           INTEGER PRIMARY KEY,
+	id          TEXT NOT NULL UNIQUE,
+	pipeline    TEXT NOT NULL,
+	version     TEXT NOT NULL,
+	status      TEXT NOT NULL,
+	stage       INTEGER NOT NULL,
+	wave        INTEGER NOT NULL,
+	phase       TEXT NOT NULL,
+	phase_since INTEGER,
+	created_at  INTEGER,
+	ended_at    INTEGER,
+	reason      TEXT NOT NULL,
+	content     BLOB NOT NULL
+);
+CREATE INDEX releases_by_pipeline ON releases (pipeline, created_at, n);
+CREATE TABLE approvals (
+	release    TEXT NOT NULL REFERENCES releases (id) ON DELETE CASCADE,
+	stage      TEXT NOT NULL,
+	approved   INTEGER NOT NULL,
+	decided_by TEXT NOT NULL,
+	comment    TEXT NOT NULL,
+	decided_at INTEGER,
+	PRIMARY KEY (release, stage)
+) WITHOUT ROWID;
+CREATE TABLE templates (
+	hash      TEXT PRIMARY KEY,
+	body      BLOB NOT NULL,
+	stored_at INTEGER NOT NULL
+);
+CREATE TABLE gate_records (
+	seq     INTEGER PRIMARY KEY,
+	release TEXT NOT NULL REFERENCES releases (id) ON DELETE CASCADE,
+	stage   INTEGER NOT NULL,
+	wave    INTEGER NOT NULL,
+	gate    TEXT NOT NULL,
+	target  TEXT NOT NULL,
+	status  TEXT NOT NULL,
+	reason  TEXT NOT NULL,
+	output  TEXT NOT NULL,
+	time    INTEGER
+);
+CREATE INDEX gate_records_by_release ON gate_records (release, seq);
+`,
 }
 
 // migrate brings the schema up to date. It reads the version inside the write transaction, so
