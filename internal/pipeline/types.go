@@ -9,6 +9,10 @@
 package pipeline
 
 import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/stackfleet/stackfleet/internal/fleet"
@@ -109,7 +113,7 @@ type TestCommand struct {
 }
 
 // Window is a recurring period when waves may start: on Days, from Start to End (minutes after
-// midnight in Location; End ≤ Start crosses midnight). Regions, if set, limit it to those regions.
+// midnight in Location; End < Start crosses midnight; Start == End never opens). Regions, if set, limit it to those regions.
 type Window struct {
 	Days       []time.Weekday
 	Start, End int
@@ -140,13 +144,13 @@ type Phase string
 // Phases of a running release; time-based phases store their start so that a restart resumes
 // with the remaining time.
 const (
-	PhaseSoak      Phase = "soak"      // waiting for the previous stage's soak
-	PhaseApproval  Phase = "approval"  // waiting for 'stackfleet approve'
-	PhaseWindow    Phase = "window"    // waiting for a deployment window
-	PhaseDeploy    Phase = "deploy"    // deploying a wave
-	PhaseVerify    Phase = "verify"    // health checks and tests of a wave or stage
-	PhaseBake      Phase = "bake"      // baking a wave or stage, alarms watched
-	PhaseRollback  Phase = "rollback"  // rolling back after a failure
+	PhaseSoak      Phase = "soak"     // waiting for the previous stage's soak
+	PhaseApproval  Phase = "approval" // waiting for 'stackfleet approve'
+	PhaseWindow    Phase = "window"   // waiting for a deployment window
+	PhaseDeploy    Phase = "deploy"   // deploying a wave
+	PhaseVerify    Phase = "verify"   // health checks and tests of a wave or stage
+	PhaseBake      Phase = "bake"     // baking a wave or stage, alarms watched
+	PhaseRollback  Phase = "rollback" // rolling back after a failure
 	PhaseStageDone Phase = "stage-done"
 )
 
@@ -169,4 +173,50 @@ type Release struct {
 	CreatedAt time.Time
 	EndedAt   time.Time
 	Reason    string
+}
+
+// windowJSON is Window's stored form: the zone by name, so a release's content survives restarts.
+type windowJSON struct {
+	Days       []time.Weekday `json:"days"`
+	Start, End int
+	Zone       string   `json:"zone"`
+	Regions    []string `json:"regions,omitempty"`
+}
+
+// MarshalJSON stores the location by its IANA name.
+func (w Window) MarshalJSON() ([]byte, error) {
+	zone := "UTC"
+	if w.Location != nil {
+		zone = w.Location.String()
+	}
+	return json.Marshal(windowJSON{Days: w.Days, Start: w.Start, End: w.End, Zone: zone, Regions: w.Regions})
+}
+
+// UnmarshalJSON loads the location by name.
+func (w *Window) UnmarshalJSON(b []byte) error {
+	var j windowJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	loc, err := time.LoadLocation(j.Zone)
+	if err != nil {
+		return fmt.Errorf("window time zone: %w", err)
+	}
+	*w = Window{Days: j.Days, Start: j.Start, End: j.End, Location: loc, Regions: j.Regions}
+	return nil
+}
+
+// VersionOf identifies what a release of spec deploys: every stack's template and parameters
+// and every stage's parameter overrides.
+func VersionOf(spec Spec) string {
+	var parts []string
+	for _, s := range spec.Stacks {
+		parts = append(parts, s.Name, string(s.TemplateBody), fleet.HashParameters(s.Parameters))
+	}
+	for _, st := range spec.Stages {
+		for _, name := range slices.Sorted(maps.Keys(st.Parameters)) {
+			parts = append(parts, st.Name, name, fleet.HashParameters(st.Parameters[name]))
+		}
+	}
+	return fleet.Hash(parts...)[:12]
 }

@@ -1,0 +1,747 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/stackfleet/stackfleet/internal/apply"
+	"github.com/stackfleet/stackfleet/internal/fleet"
+)
+
+// Deployer deploys one stack in one target of a stage, under the stage's role. Deploy must be
+// idempotent: a resumed release calls it again for targets it may already have deployed.
+type Deployer interface {
+	Deploy(ctx context.Context, stage Stage, t fleet.Target, req apply.DeployRequest) (apply.DeployResult, error)
+	Delete(ctx context.Context, stage Stage, t fleet.Target, stackName string) error
+}
+
+// GateTarget is what a gate checks: one target with the outputs of the pipeline's stacks there.
+type GateTarget struct {
+	Account, Region, Stack string
+	Outputs                map[string]string
+}
+
+// CheckResult is the verdict of one gate on one target.
+type CheckResult struct {
+	OK             bool
+	Reason, Output string
+}
+
+// Gates evaluates alarms, health checks and tests (adapters: CloudWatch, HTTP, exec).
+type Gates interface {
+	Alarms(ctx context.Context, stage Stage, spec AlarmSpec, t GateTarget) CheckResult
+	Health(ctx context.Context, hc HealthCheck, t GateTarget) CheckResult
+	Test(ctx context.Context, tc TestCommand, t GateTarget) CheckResult
+}
+
+// Decision is a recorded approval or rejection of a stage for a release.
+type Decision struct {
+	Approved bool
+	By       string
+	Comment  string
+}
+
+// GateRecord is one gate verdict kept for 'pipeline status'.
+type GateRecord struct {
+	Stage, Wave          int
+	Gate, Target, Status string
+	Reason, Output       string
+	At                   time.Time
+}
+
+// Journal is the durable state a release needs.
+type Journal interface {
+	UpdateRelease(ctx context.Context, r Release) error
+	Instances(ctx context.Context, key string) ([]fleet.Instance, error)
+	PutInstance(ctx context.Context, in fleet.Instance) error
+	DeleteInstance(ctx context.Context, key string, t fleet.Target) error
+	PutTemplate(ctx context.Context, hash string, body []byte) error
+	Template(ctx context.Context, hash string) ([]byte, error)
+	Approval(ctx context.Context, releaseID, stage string) (*Decision, error)
+	AddGateRecords(ctx context.Context, releaseID string, recs ...GateRecord) error
+	AppendEvents(ctx context.Context, evs ...fleet.Event) error
+	// AcquireStage takes the stage for the release (one release per stage at a time); it returns
+	// an error wrapping ErrStageBusy while another live release holds it.
+	AcquireStage(ctx context.Context, pipeline, stage, releaseID string) error
+	ReleaseStage(ctx context.Context, pipeline, stage, releaseID string) error
+	// Superseded reports whether a newer release should replace this one before it starts a stage.
+	Superseded(ctx context.Context, r Release) (bool, error)
+}
+
+// ErrStageBusy is wrapped by Journal.AcquireStage while another release holds the stage.
+var ErrStageBusy = errors.New("stage busy")
+
+// Observer sees every event of a release as it happens.
+type Observer func(fleet.Event)
+
+// Engine moves releases through their pipeline.
+type Engine struct {
+	Deployer Deployer
+	Gates    Gates
+	Journal  Journal
+	Observe  Observer
+	Log      *slog.Logger
+	// Poll is how often alarms are read during deploys and bakes, and approvals and busy stages
+	// re-checked (default 10 s).
+	Poll time.Duration
+}
+
+// InstanceKey is the key of a pipeline stack's instances in the journal.
+func InstanceKey(pipeline, stack string) string { return "pipeline/" + pipeline + "/" + stack }
+
+// errWaveFailed marks a failed wave; its message is the reason.
+type waveError struct{ reason string }
+
+func (e *waveError) Error() string { return e.reason }
+
+func (e *Engine) poll() time.Duration {
+	if e.Poll <= 0 {
+		return 10 * time.Second
+	}
+	return e.Poll
+}
+
+func (e *Engine) emit(r *Release, kind, status, reason string, t *fleet.Target) {
+	ev := fleet.Event{Time: time.Now().UTC(), Operation: r.ID, StackSet: r.Pipeline, Kind: kind, Status: status, Reason: reason, Target: t}
+	if e.Observe != nil {
+		e.Observe(ev)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := e.Journal.AppendEvents(ctx, ev); err != nil && e.Log != nil {
+		e.Log.Warn("journal event", "release", r.ID, "error", err)
+	}
+}
+
+// move records a new position; a phase change restarts its clock, a resumed phase keeps it.
+func (e *Engine) move(ctx context.Context, r *Release, stage, wave int, phase Phase) error {
+	if r.Position.Stage != stage || r.Position.Wave != wave || r.Position.Phase != phase || r.Position.Since.IsZero() {
+		r.Position = Position{Stage: stage, Wave: wave, Phase: phase, Since: time.Now().UTC()}
+	}
+	return e.Journal.UpdateRelease(context.WithoutCancel(ctx), *r)
+}
+
+func (e *Engine) finish(ctx context.Context, r *Release, status ReleaseStatus, reason string) error {
+	r.Status, r.Reason, r.EndedAt = status, reason, time.Now().UTC()
+	if err := e.Journal.UpdateRelease(context.WithoutCancel(ctx), *r); err != nil {
+		return err
+	}
+	e.emit(r, "release", string(status), reason, nil)
+	return nil
+}
+
+// Run moves r through spec from its recorded position until it succeeds, fails (after rolling
+// back), is rejected or superseded, or ctx ends (the position stays recorded for Resume: call Run
+// again with the release as read from the journal).
+func (e *Engine) Run(ctx context.Context, spec Spec, r Release) (Release, error) {
+	if r.Status.Done() {
+		return r, nil
+	}
+	for _, s := range spec.Stacks {
+		if err := e.Journal.PutTemplate(ctx, fleet.Hash(string(s.TemplateBody)), s.TemplateBody); err != nil {
+			return r, fmt.Errorf("record template: %w", err)
+		}
+	}
+	if r.Status == Queued {
+		r.Status = Running
+		e.emit(&r, "release", string(Running), fmt.Sprintf("version %s", r.Version), nil)
+	} else {
+		where := "the start"
+		if r.Position.Stage < len(spec.Stages) {
+			st := spec.Stages[r.Position.Stage]
+			where = fmt.Sprintf("stage %s %s", st.Name, waveName(st, r.Position.Wave))
+		}
+		e.emit(&r, "release", "RESUMED", fmt.Sprintf("at %s, %s since %s", where, r.Position.Phase, r.Position.Since.Format(time.RFC3339)), nil)
+	}
+	held := ""
+	defer func() {
+		if held != "" {
+			_ = e.Journal.ReleaseStage(context.WithoutCancel(ctx), spec.Name, held, r.ID)
+		}
+	}()
+	take := func(stage string) error {
+		if held == stage {
+			return nil
+		}
+		if err := e.acquire(ctx, spec, &r, stage); err != nil {
+			return err
+		}
+		if held != "" {
+			_ = e.Journal.ReleaseStage(context.WithoutCancel(ctx), spec.Name, held, r.ID)
+		}
+		held = stage
+		return nil
+	}
+	var soakFrom time.Time // when the previous stage finished
+	for si := r.Position.Stage; si < len(spec.Stages); si++ {
+		st := spec.Stages[si]
+		atPos := si == r.Position.Stage
+		switch {
+		case atPos && r.Position.Phase == PhaseStageDone:
+			soakFrom = r.Position.Since
+			continue
+		case atPos && r.Position.Phase == PhaseRollback:
+			// Killed while rolling back: finish the rollback (it is idempotent).
+			if err := take(st.Name); err != nil {
+				return r, err
+			}
+			if err := e.rollback(ctx, spec, &r, si, r.Position.Wave); err != nil {
+				return r, err
+			}
+			return r, e.finish(ctx, &r, Failed, r.Reason+"; rolled back")
+		}
+		inStage := atPos && r.Position.Phase != "" && r.Position.Phase != PhaseSoak && r.Position.Phase != PhaseApproval
+		if !inStage && si > 0 && spec.Stages[si-1].Soak > 0 {
+			// The soak is stored as its start: a restart waits only for what is left.
+			if !(atPos && r.Position.Phase == PhaseSoak) {
+				if soakFrom.IsZero() {
+					soakFrom = time.Now().UTC()
+				}
+				r.Position = Position{Stage: si, Phase: PhaseSoak, Since: soakFrom}
+				if err := e.Journal.UpdateRelease(context.WithoutCancel(ctx), r); err != nil {
+					return r, err
+				}
+			}
+			prev := spec.Stages[si-1]
+			end := r.Position.Since.Add(prev.Soak)
+			e.emit(&r, "stage", "SOAKING", fmt.Sprintf("%s soaks until %s before %s", prev.Name, end.Format(time.RFC3339), st.Name), nil)
+			if err := sleepUntil(ctx, end); err != nil {
+				return r, err
+			}
+		}
+		// Take the stage before leaving the previous one: a release is always somewhere.
+		if err := take(st.Name); err != nil {
+			if errors.Is(err, errSuperseded) {
+				return r, e.finish(ctx, &r, Superseded, "a newer release replaced it")
+			}
+			return r, err
+		}
+		if st.Approval && !inStage {
+			if err := e.move(ctx, &r, si, 0, PhaseApproval); err != nil {
+				return r, err
+			}
+			e.emit(&r, "stage", "WAITING_APPROVAL", fmt.Sprintf("run 'stackfleet approve %s %s' (or reject)", spec.Name, st.Name), nil)
+			d, err := e.waitApproval(ctx, r, st.Name)
+			if err != nil {
+				return r, err
+			}
+			if !d.Approved {
+				return r, e.finish(ctx, &r, Rejected, fmt.Sprintf("stage %s rejected by %s: %s", st.Name, d.By, d.Comment))
+			}
+			e.emit(&r, "stage", "APPROVED", fmt.Sprintf("%s by %s", st.Name, d.By), nil)
+		}
+		first := 0
+		if inStage {
+			first = r.Position.Wave
+		} else {
+			e.emit(&r, "stage", "STARTED", st.Name, nil)
+		}
+		for wi := first; wi <= len(st.Waves); wi++ {
+			if err := e.wave(ctx, spec, &r, si, wi); err != nil {
+				var we *waveError
+				if !errors.As(err, &we) {
+					return r, err
+				}
+				r.Reason = fmt.Sprintf("stage %s %s: %s", st.Name, waveName(st, wi), we.reason)
+				e.emit(&r, "wave", "FAILED", r.Reason, nil)
+				if rerr := e.rollback(ctx, spec, &r, si, wi); rerr != nil {
+					return r, fmt.Errorf("%s; rollback: %w", r.Reason, rerr)
+				}
+				return r, e.finish(ctx, &r, Failed, r.Reason+"; rolled back")
+			}
+		}
+		if err := e.move(ctx, &r, si, len(st.Waves), PhaseStageDone); err != nil {
+			return r, err
+		}
+		soakFrom = r.Position.Since
+		e.emit(&r, "stage", "SUCCEEDED", st.Name, nil)
+	}
+	return r, e.finish(ctx, &r, Succeeded, "")
+}
+
+var errSuperseded = errors.New("superseded")
+
+// acquire waits for the stage to be free (another release deploying to it), unless a newer
+// release supersedes this one meanwhile.
+func (e *Engine) acquire(ctx context.Context, spec Spec, r *Release, stage string) error {
+	announced := false
+	for {
+		err := e.Journal.AcquireStage(ctx, spec.Name, stage, r.ID)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, ErrStageBusy) {
+			return err
+		}
+		if sup, serr := e.Journal.Superseded(ctx, *r); serr == nil && sup {
+			return errSuperseded
+		}
+		if !announced {
+			e.emit(r, "stage", "QUEUED", err.Error(), nil)
+			announced = true
+		}
+		if err := sleepFor(ctx, e.poll()); err != nil {
+			return err
+		}
+	}
+}
+
+func (e *Engine) waitApproval(ctx context.Context, r Release, stage string) (*Decision, error) {
+	for {
+		d, err := e.Journal.Approval(ctx, r.ID, stage)
+		if err != nil {
+			return nil, err
+		}
+		if d != nil {
+			return d, nil
+		}
+		if err := sleepFor(ctx, e.poll()); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func waveName(st Stage, wi int) string {
+	if wi >= len(st.Waves) {
+		return "stage checks"
+	}
+	return fmt.Sprintf("wave %d/%d", wi+1, len(st.Waves))
+}
+
+// wave runs wave wi of stage si (wi == len(waves): the stage-level checks over every target).
+func (e *Engine) wave(ctx context.Context, spec Spec, r *Release, si, wi int) error {
+	st := spec.Stages[si]
+	checks, targets := st.WaveChecks, []fleet.Target(nil)
+	if wi < len(st.Waves) {
+		targets = st.Waves[wi]
+	} else {
+		checks = st.StageChecks
+		for _, w := range st.Waves {
+			targets = append(targets, w...)
+		}
+		if checks.Empty() {
+			return nil
+		}
+	}
+	resumed := r.Position.Stage == si && r.Position.Wave == wi
+	phase := r.Position.Phase
+	name := st.Name + " " + waveName(st, wi)
+
+	if wi < len(st.Waves) && (!resumed || phase == PhaseWindow || phase == PhaseDeploy || phase == PhaseApproval || phase == PhaseSoak || phase == "") {
+		if len(st.Windows) > 0 {
+			if err := e.move(ctx, r, si, wi, PhaseWindow); err != nil {
+				return err
+			}
+			if err := e.waitWindow(ctx, r, st, targets); err != nil {
+				return err
+			}
+		}
+		if err := e.move(ctx, r, si, wi, PhaseDeploy); err != nil {
+			return err
+		}
+		e.emit(r, "wave", "DEPLOYING", fmt.Sprintf("%s: %d targets", name, len(targets)), nil)
+		if err := e.watching(ctx, st, checks.Alarms, spec, targets, func(ctx context.Context) error {
+			return e.deployWave(ctx, spec, r, st, targets)
+		}); err != nil {
+			return err
+		}
+		phase = PhaseVerify
+	}
+	if phase != PhaseBake {
+		if err := e.move(ctx, r, si, wi, PhaseVerify); err != nil {
+			return err
+		}
+		if err := e.verify(ctx, spec, r, si, wi, checks, targets); err != nil {
+			return err
+		}
+	}
+	if checks.Bake > 0 || !checks.Alarms.Empty() {
+		if err := e.move(ctx, r, si, wi, PhaseBake); err != nil {
+			return err
+		}
+		end := r.Position.Since.Add(checks.Bake)
+		e.emit(r, "wave", "BAKING", fmt.Sprintf("%s: until %s (%s left)", name, end.Format(time.RFC3339), max(time.Until(end), 0).Round(time.Second)), nil)
+		if err := e.watching(ctx, st, checks.Alarms, spec, targets, func(ctx context.Context) error {
+			return sleepUntil(ctx, end)
+		}); err != nil {
+			return err
+		}
+	}
+	e.emit(r, "wave", "SUCCEEDED", name, nil)
+	return nil
+}
+
+// watching runs fn while reading the alarms of every target every Poll; an alarm in ALARM
+// cancels fn and fails the wave. The alarms are read once more after fn returns.
+func (e *Engine) watching(ctx context.Context, st Stage, spec AlarmSpec, p Spec, targets []fleet.Target, fn func(context.Context) error) error {
+	if spec.Empty() {
+		return fn(ctx)
+	}
+	wctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	done := make(chan error, 1)
+	go func() { done <- fn(wctx) }()
+	tick := time.NewTicker(e.poll())
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			if cause := context.Cause(wctx); cause != nil && !errors.Is(cause, context.Canceled) {
+				return cause
+			}
+			if err != nil {
+				return err
+			}
+			return e.checkAlarms(ctx, st, spec, p, targets)
+		case <-tick.C:
+			if err := e.checkAlarms(ctx, st, spec, p, targets); err != nil {
+				cancel(err)
+				<-done
+				return err
+			}
+		}
+	}
+}
+
+func (e *Engine) checkAlarms(ctx context.Context, st Stage, spec AlarmSpec, p Spec, targets []fleet.Target) error {
+	for _, t := range targets {
+		gt, err := e.gateTarget(ctx, p, t)
+		if err != nil {
+			return err
+		}
+		if res := e.Gates.Alarms(ctx, st, spec, gt); !res.OK {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return &waveError{reason: res.Reason}
+		}
+	}
+	return nil
+}
+
+// gateTarget gathers the outputs of every stack of the pipeline in t.
+func (e *Engine) gateTarget(ctx context.Context, p Spec, t fleet.Target) (GateTarget, error) {
+	gt := GateTarget{Account: t.Account, Region: t.Region, Outputs: map[string]string{}}
+	for i, s := range p.Stacks {
+		if i == 0 {
+			gt.Stack = s.Name
+		}
+		insts, err := e.Journal.Instances(ctx, InstanceKey(p.Name, s.Name))
+		if err != nil {
+			return gt, err
+		}
+		for _, in := range insts {
+			if in.Target == t {
+				maps.Copy(gt.Outputs, in.Outputs)
+			}
+		}
+	}
+	return gt, nil
+}
+
+func (e *Engine) verify(ctx context.Context, p Spec, r *Release, si, wi int, checks Checks, targets []fleet.Target) error {
+	if len(checks.Health) == 0 && len(checks.Tests) == 0 {
+		return nil
+	}
+	var recs []GateRecord
+	var failure string
+	for _, t := range targets {
+		gt, err := e.gateTarget(ctx, p, t)
+		if err != nil {
+			return err
+		}
+		for _, hc := range checks.Health {
+			res := e.Gates.Health(ctx, hc, gt)
+			recs = append(recs, record(si, wi, "health "+hc.URL, t, res))
+			if !res.OK && failure == "" {
+				failure = res.Reason
+			}
+		}
+		for _, tc := range checks.Tests {
+			res := e.Gates.Test(ctx, tc, gt)
+			recs = append(recs, record(si, wi, "test "+tc.Name, t, res))
+			if !res.OK && failure == "" {
+				failure = res.Reason
+				if res.Output != "" {
+					failure += "\n" + indentOutput(res.Output)
+				}
+			}
+		}
+		if failure != "" {
+			break
+		}
+	}
+	if err := e.Journal.AddGateRecords(context.WithoutCancel(ctx), r.ID, recs...); err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if failure != "" {
+		return &waveError{reason: failure}
+	}
+	return nil
+}
+
+func indentOutput(out string) string {
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	if len(lines) > 20 {
+		lines = append([]string{"…"}, lines[len(lines)-20:]...)
+	}
+	return "    | " + strings.Join(lines, "\n    | ")
+}
+
+func record(si, wi int, gate string, t fleet.Target, res CheckResult) GateRecord {
+	status := "PASSED"
+	if !res.OK {
+		status = "FAILED"
+	}
+	return GateRecord{Stage: si, Wave: wi, Gate: gate, Target: t.String(), Status: status, Reason: res.Reason, Output: res.Output, At: time.Now().UTC()}
+}
+
+// waitWindow waits until every region of the wave is inside a deployment window.
+func (e *Engine) waitWindow(ctx context.Context, r *Release, st Stage, targets []fleet.Target) error {
+	regions := map[string]bool{}
+	for _, t := range targets {
+		regions[t.Region] = true
+	}
+	announced := false
+	for {
+		now := time.Now()
+		latest := now
+		for region := range regions {
+			next, ok := NextOpen(st.Windows, region, now)
+			if !ok {
+				return &waveError{reason: fmt.Sprintf("no deployment window ever opens for %s", region)}
+			}
+			latest = maxTime(latest, next)
+		}
+		open := true
+		for region := range regions {
+			open = open && Open(st.Windows, region, latest)
+		}
+		if !latest.After(now) && open {
+			return nil
+		}
+		if !announced {
+			e.emit(r, "wave", "WAITING_WINDOW", fmt.Sprintf("next window opens %s", latest.Format(time.RFC3339)), nil)
+			announced = true
+		}
+		if err := sleepUntil(ctx, latest); err != nil {
+			return err
+		}
+	}
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// deployWave deploys every stack of the pipeline to the wave's targets, stacks in order.
+func (e *Engine) deployWave(ctx context.Context, p Spec, r *Release, st Stage, targets []fleet.Target) error {
+	si := r.Position.Stage
+	for _, s := range p.Stacks {
+		key := InstanceKey(p.Name, s.Name)
+		insts, err := e.Journal.Instances(ctx, key)
+		if err != nil {
+			return err
+		}
+		byTarget := map[fleet.Target]fleet.Instance{}
+		for _, in := range insts {
+			byTarget[in.Target] = in
+		}
+		params := maps.Clone(s.Parameters)
+		if params == nil {
+			params = map[string]string{}
+		}
+		maps.Copy(params, st.Parameters[s.Name])
+		version := fleet.Version{TemplateHash: fleet.Hash(string(s.TemplateBody)), ParamsHash: fleet.HashParameters(params), Parameters: params}
+
+		var mu sync.Mutex
+		var failure string
+		g, gctx := errgroup.WithContext(ctx)
+		if st.MaxConcurrent > 0 {
+			g.SetLimit(st.MaxConcurrent)
+		}
+		for _, t := range targets {
+			g.Go(func() error {
+				prev, known := byTarget[t]
+				inst := prev
+				inst.StackSet, inst.Target = key, t
+				if !known || inst.LastOperation != r.ID {
+					// First touch by this release: what runs now is the version to go back to.
+					inst.LastGood = nil
+					if known && prev.Status == fleet.Current && prev.Deployed.TemplateHash != "" {
+						good := prev.Deployed
+						inst.LastGood = &good
+					}
+					inst.LastOperation = r.ID
+					inst.Detail = "RUNNING"
+					if err := e.Journal.PutInstance(context.WithoutCancel(gctx), inst); err != nil {
+						return err
+					}
+				}
+				tt := t
+				e.emit(r, "step", "RUNNING", s.Name, &tt)
+				res, err := e.Deployer.Deploy(gctx, st, t, apply.DeployRequest{
+					StackName: s.Name, TemplateBody: s.TemplateBody, Parameters: params, Tags: s.Tags,
+					Capabilities: s.Capabilities, Token: fmt.Sprintf("sf-%s-s%d", r.ID, si),
+				})
+				if err != nil {
+					if gctx.Err() != nil {
+						return gctx.Err()
+					}
+					inst.Status, inst.Detail, inst.Reason, inst.UpdatedAt = fleet.Outdated, "FAILED", err.Error(), time.Now().UTC()
+					_ = e.Journal.PutInstance(context.WithoutCancel(gctx), inst)
+					e.emit(r, "step", "FAILED", err.Error(), &tt)
+					mu.Lock()
+					if failure == "" {
+						failure = fmt.Sprintf("deploy of %s to %s failed: %v", s.Name, t, err)
+					}
+					mu.Unlock()
+					return nil
+				}
+				inst.StackID, inst.Outputs = res.StackID, res.Outputs
+				inst.Status, inst.Detail, inst.Reason, inst.Deployed, inst.UpdatedAt = fleet.Current, "SUCCEEDED", "", version, time.Now().UTC()
+				if err := e.Journal.PutInstance(context.WithoutCancel(gctx), inst); err != nil {
+					return err
+				}
+				e.emit(r, "step", "SUCCEEDED", s.Name, &tt)
+				return nil
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return err
+		}
+		if failure != "" {
+			return &waveError{reason: failure}
+		}
+	}
+	return nil
+}
+
+// rollback returns the failing wave (and, if configured, the stage's earlier waves, newest
+// first) to each instance's last known good version.
+func (e *Engine) rollback(ctx context.Context, p Spec, r *Release, si, wi int) error {
+	st := p.Stages[si]
+	if err := e.move(ctx, r, si, wi, PhaseRollback); err != nil {
+		return err
+	}
+	waves := []int{min(wi, len(st.Waves)-1)}
+	if wi >= len(st.Waves) || p.RollbackEarlierWaves {
+		waves = nil
+		for w := min(wi, len(st.Waves)-1); w >= 0; w-- {
+			waves = append(waves, w)
+		}
+	}
+	for _, w := range waves {
+		e.emit(r, "rollback", "ROLLING_BACK", fmt.Sprintf("%s wave %d/%d", st.Name, w+1, len(st.Waves)), nil)
+		if err := e.RollbackTargets(ctx, p, st, r.ID, st.Waves[w]); err != nil {
+			return err
+		}
+		e.emit(r, "rollback", "ROLLED_BACK", fmt.Sprintf("%s wave %d/%d", st.Name, w+1, len(st.Waves)), nil)
+	}
+	return nil
+}
+
+// RollbackTargets returns the instances release touched in targets to their last known good
+// version (the version they ran before release first deployed them), stacks in reverse order. An
+// instance with no earlier version is deleted. Instances release did not touch are left alone.
+func (e *Engine) RollbackTargets(ctx context.Context, p Spec, st Stage, releaseID string, targets []fleet.Target) error {
+	stacks := slices.Clone(p.Stacks)
+	slices.Reverse(stacks)
+	for _, s := range stacks {
+		key := InstanceKey(p.Name, s.Name)
+		insts, err := e.Journal.Instances(ctx, key)
+		if err != nil {
+			return err
+		}
+		byTarget := map[fleet.Target]fleet.Instance{}
+		for _, in := range insts {
+			byTarget[in.Target] = in
+		}
+		var mu sync.Mutex
+		var errs []string
+		g, gctx := errgroup.WithContext(ctx)
+		if st.MaxConcurrent > 0 {
+			g.SetLimit(st.MaxConcurrent)
+		}
+		for _, t := range targets {
+			inst, ok := byTarget[t]
+			if !ok || inst.LastOperation != releaseID {
+				continue
+			}
+			g.Go(func() error {
+				tt := t
+				if inst.LastGood == nil {
+					if err := e.Deployer.Delete(gctx, st, t, s.Name); err != nil {
+						mu.Lock()
+						errs = append(errs, fmt.Sprintf("%s: %v", t, err))
+						mu.Unlock()
+						return nil
+					}
+					e.emit(&Release{ID: releaseID, Pipeline: p.Name}, "step", "DELETED", s.Name+": no earlier version", &tt)
+					return e.Journal.DeleteInstance(context.WithoutCancel(gctx), key, t)
+				}
+				good := *inst.LastGood
+				body, err := e.Journal.Template(gctx, good.TemplateHash)
+				if err != nil {
+					return fmt.Errorf("template %s of the last good version of %s: %w", good.TemplateHash, t, err)
+				}
+				res, err := e.Deployer.Deploy(gctx, st, t, apply.DeployRequest{
+					StackName: s.Name, TemplateBody: body, Parameters: good.Parameters, Tags: s.Tags,
+					Capabilities: s.Capabilities, Token: "sf-rb-" + releaseID,
+				})
+				if err != nil {
+					mu.Lock()
+					errs = append(errs, fmt.Sprintf("%s: %v", t, err))
+					mu.Unlock()
+					return nil
+				}
+				inst.Deployed, inst.Outputs, inst.StackID = good, res.Outputs, res.StackID
+				inst.Status, inst.Detail, inst.Reason, inst.UpdatedAt = fleet.Current, "ROLLED_BACK", "rolled back by release "+releaseID, time.Now().UTC()
+				e.emit(&Release{ID: releaseID, Pipeline: p.Name}, "step", "ROLLED_BACK", s.Name, &tt)
+				return e.Journal.PutInstance(context.WithoutCancel(gctx), inst)
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return err
+		}
+		if len(errs) > 0 {
+			slices.Sort(errs)
+			return fmt.Errorf("rollback of %s failed in %d target(s): %s", s.Name, len(errs), strings.Join(errs, "; "))
+		}
+	}
+	return nil
+}
+
+// sleepUntil waits until t or ctx ends; timers are virtual under testing/synctest.
+func sleepUntil(ctx context.Context, t time.Time) error {
+	return sleepFor(ctx, time.Until(t))
+}
+
+func sleepFor(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C:
+		return nil
+	}
+}

@@ -1,0 +1,402 @@
+package pipeline_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/stackfleet/stackfleet/internal/apply"
+	"github.com/stackfleet/stackfleet/internal/fleet"
+	"github.com/stackfleet/stackfleet/internal/pipeline"
+)
+
+// memJournal is an in-memory Journal.
+type memJournal struct {
+	mu        sync.Mutex
+	releases  map[string]pipeline.Release
+	instances map[string]map[fleet.Target]fleet.Instance
+	templates map[string][]byte
+	approvals map[string]*pipeline.Decision
+	stages    map[string]string
+	gates     []pipeline.GateRecord
+	events    []fleet.Event
+}
+
+var _ pipeline.Journal = (*memJournal)(nil)
+
+func newJournal() *memJournal {
+	return &memJournal{releases: map[string]pipeline.Release{}, instances: map[string]map[fleet.Target]fleet.Instance{},
+		templates: map[string][]byte{}, approvals: map[string]*pipeline.Decision{}, stages: map[string]string{}}
+}
+
+func (j *memJournal) UpdateRelease(_ context.Context, r pipeline.Release) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.releases[r.ID] = r
+	return nil
+}
+func (j *memJournal) Instances(_ context.Context, key string) ([]fleet.Instance, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return slices.Collect(maps.Values(j.instances[key])), nil
+}
+func (j *memJournal) PutInstance(_ context.Context, in fleet.Instance) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.instances[in.StackSet] == nil {
+		j.instances[in.StackSet] = map[fleet.Target]fleet.Instance{}
+	}
+	j.instances[in.StackSet][in.Target] = in
+	return nil
+}
+func (j *memJournal) DeleteInstance(_ context.Context, key string, t fleet.Target) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	delete(j.instances[key], t)
+	return nil
+}
+func (j *memJournal) PutTemplate(_ context.Context, hash string, body []byte) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.templates[hash] = body
+	return nil
+}
+func (j *memJournal) Template(_ context.Context, hash string) ([]byte, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	b, ok := j.templates[hash]
+	if !ok {
+		return nil, errors.New("no template " + hash)
+	}
+	return b, nil
+}
+func (j *memJournal) Approval(_ context.Context, id, stage string) (*pipeline.Decision, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.approvals[id+"/"+stage], nil
+}
+func (j *memJournal) decide(id, stage string, ok bool) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.approvals[id+"/"+stage] = &pipeline.Decision{Approved: ok, By: "tester", Comment: "because"}
+}
+func (j *memJournal) AddGateRecords(_ context.Context, _ string, recs ...pipeline.GateRecord) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.gates = append(j.gates, recs...)
+	return nil
+}
+func (j *memJournal) AppendEvents(_ context.Context, evs ...fleet.Event) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.events = append(j.events, evs...)
+	return nil
+}
+func (j *memJournal) AcquireStage(_ context.Context, p, stage, id string) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if h, ok := j.stages[p+"/"+stage]; ok && h != id {
+		return fmt.Errorf("%w: %s holds %s", pipeline.ErrStageBusy, h, stage)
+	}
+	j.stages[p+"/"+stage] = id
+	return nil
+}
+func (j *memJournal) ReleaseStage(_ context.Context, p, stage, id string) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.stages[p+"/"+stage] == id {
+		delete(j.stages, p+"/"+stage)
+	}
+	return nil
+}
+func (j *memJournal) Superseded(context.Context, pipeline.Release) (bool, error) { return false, nil }
+
+// fakeDeployer keeps a stack per target; a stack's outputs echo its parameters.
+type fakeDeployer struct {
+	mu     sync.Mutex
+	stacks map[fleet.Target]map[string]string // outputs
+	fail   map[fleet.Target]string            // template body that fails there → reason
+	calls  []string
+}
+
+func newDeployer() *fakeDeployer {
+	return &fakeDeployer{stacks: map[fleet.Target]map[string]string{}, fail: map[fleet.Target]string{}}
+}
+
+func (d *fakeDeployer) Deploy(_ context.Context, _ pipeline.Stage, t fleet.Target, req apply.DeployRequest) (apply.DeployResult, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.calls = append(d.calls, fmt.Sprintf("deploy %s %s", t, req.Parameters["Version"]))
+	if d.fail[t] == string(req.TemplateBody) {
+		return apply.DeployResult{}, errors.New("Queue (AWS::SQS::Queue) CREATE_FAILED: boom")
+	}
+	out := maps.Clone(req.Parameters)
+	d.stacks[t] = out
+	return apply.DeployResult{StackID: "arn:" + t.String(), Outputs: out}, nil
+}
+
+func (d *fakeDeployer) Delete(_ context.Context, _ pipeline.Stage, t fleet.Target, _ string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.calls = append(d.calls, "delete "+t.String())
+	delete(d.stacks, t)
+	return nil
+}
+
+func (d *fakeDeployer) outputs(t fleet.Target) map[string]string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return maps.Clone(d.stacks[t])
+}
+
+// fakeGates: alarms by target (ALARM if set), health and tests by function.
+type fakeGates struct {
+	mu     sync.Mutex
+	alarm  map[string]bool // target "acct/region" → in ALARM
+	health func(t pipeline.GateTarget) pipeline.CheckResult
+	test   func(t pipeline.GateTarget) pipeline.CheckResult
+	reads  int
+}
+
+func (g *fakeGates) setAlarm(t fleet.Target, on bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.alarm[t.String()] = on
+}
+
+func (g *fakeGates) Alarms(_ context.Context, _ pipeline.Stage, _ pipeline.AlarmSpec, t pipeline.GateTarget) pipeline.CheckResult {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.reads++
+	if g.alarm[t.Account+"/"+t.Region] {
+		return pipeline.CheckResult{Reason: fmt.Sprintf("alarm app-errors in %s/%s is ALARM", t.Account, t.Region)}
+	}
+	return pipeline.CheckResult{OK: true}
+}
+func (g *fakeGates) Health(_ context.Context, _ pipeline.HealthCheck, t pipeline.GateTarget) pipeline.CheckResult {
+	if g.health != nil {
+		return g.health(t)
+	}
+	return pipeline.CheckResult{OK: true}
+}
+func (g *fakeGates) Test(_ context.Context, _ pipeline.TestCommand, t pipeline.GateTarget) pipeline.CheckResult {
+	if g.test != nil {
+		return g.test(t)
+	}
+	return pipeline.CheckResult{OK: true}
+}
+
+func tg(a string) fleet.Target { return fleet.Target{Account: a, Region: "us-east-1"} }
+
+// spec: stages beta (1 wave) and prod (waves [p1], [p2 p3]) of one stack; version v.
+func spec(version string) pipeline.Spec {
+	checks := pipeline.Checks{Bake: time.Hour, Alarms: pipeline.AlarmSpec{Names: []string{"app-errors"}},
+		Tests: []pipeline.TestCommand{{Name: "smoke", Command: "true"}}}
+	return pipeline.Spec{
+		Name:   "web",
+		Stacks: []pipeline.Stack{{Name: "app", TemplateBody: []byte("Resources: {} # " + version), Parameters: map[string]string{"Version": version}}},
+		Stages: []pipeline.Stage{
+			{Name: "beta", Waves: [][]fleet.Target{{tg("b1")}}, WaveChecks: checks, Soak: 2 * time.Hour},
+			{Name: "prod", Waves: [][]fleet.Target{{tg("p1")}, {tg("p2"), tg("p3")}}, WaveChecks: checks},
+		},
+	}
+}
+
+func newEngine(d *fakeDeployer, g *fakeGates, j *memJournal) *pipeline.Engine {
+	return &pipeline.Engine{Deployer: d, Gates: g, Journal: j, Poll: time.Minute}
+}
+
+func release(id, version string) pipeline.Release {
+	return pipeline.Release{ID: id, Pipeline: "web", Version: version, Status: pipeline.Queued, CreatedAt: time.Now()}
+}
+
+func TestReleaseMovesThroughStagesWithBakesAndSoak(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d, g, j := newDeployer(), &fakeGates{alarm: map[string]bool{}}, newJournal()
+		start := time.Now()
+		r, err := newEngine(d, g, j).Run(t.Context(), spec("v1"), release("r1", "v1"))
+		if err != nil || r.Status != pipeline.Succeeded {
+			t.Fatalf("Run() = %s %q, %v; want SUCCEEDED", r.Status, r.Reason, err)
+		}
+		// beta wave bake 1h, soak 2h, prod two waves of 1h bake each.
+		if got, want := time.Since(start), 5*time.Hour; got != want {
+			t.Errorf("release took %s of virtual time, want %s", got, want)
+		}
+		if got := d.outputs(tg("p3"))["Version"]; got != "v1" {
+			t.Errorf("p3 runs %q, want v1", got)
+		}
+		if g.reads == 0 {
+			t.Error("alarms were never read")
+		}
+	})
+}
+
+func TestAlarmDuringBakeRollsBackTheWaveToItsOutputs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d, g, j := newDeployer(), &fakeGates{alarm: map[string]bool{}}, newJournal()
+		e := newEngine(d, g, j)
+		if r, err := e.Run(t.Context(), spec("v1"), release("r1", "v1")); err != nil || r.Status != pipeline.Succeeded {
+			t.Fatalf("first release: %s %v", r.Status, err)
+		}
+		before := map[string]map[string]string{"p1": d.outputs(tg("p1")), "p2": d.outputs(tg("p2")), "p3": d.outputs(tg("p3"))}
+
+		// Release 2: an alarm goes off in p2 half an hour into the second prod wave's bake.
+		go func() {
+			for {
+				time.Sleep(time.Minute)
+				j.mu.Lock()
+				rel := j.releases["r2"]
+				j.mu.Unlock()
+				if rel.Position.Stage == 1 && rel.Position.Wave == 1 && rel.Position.Phase == pipeline.PhaseBake {
+					time.Sleep(30 * time.Minute)
+					g.setAlarm(tg("p2"), true)
+					return
+				}
+			}
+		}()
+		r, err := e.Run(t.Context(), spec("v2"), release("r2", "v2"))
+		if err != nil || r.Status != pipeline.Failed {
+			t.Fatalf("second release: %s %v; want FAILED", r.Status, err)
+		}
+		if want := "stage prod wave 2/2: alarm app-errors in p2/us-east-1 is ALARM; rolled back"; r.Reason != want {
+			t.Errorf("reason = %q, want %q", r.Reason, want)
+		}
+		for _, a := range []string{"p2", "p3"} {
+			if diff := cmp.Diff(before[a], d.outputs(tg(a))); diff != "" {
+				t.Errorf("%s outputs after rollback (-before +after):\n%s", a, diff)
+			}
+		}
+		if got := d.outputs(tg("p1"))["Version"]; got != "v2" {
+			t.Errorf("p1 (earlier wave, not rolled back by default) runs %s, want v2", got)
+		}
+		insts, _ := j.Instances(t.Context(), pipeline.InstanceKey("web", "app"))
+		for _, in := range insts {
+			if in.Target == tg("p2") && (in.Deployed.Parameters["Version"] != "v1" || in.Detail != "ROLLED_BACK") {
+				t.Errorf("p2 instance after rollback: %+v", in)
+			}
+		}
+	})
+}
+
+func TestResourceFailureRollsBackEarlierWavesNewestFirst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d, g, j := newDeployer(), &fakeGates{alarm: map[string]bool{}}, newJournal()
+		e := newEngine(d, g, j)
+		if _, err := e.Run(t.Context(), spec("v1"), release("r1", "v1")); err != nil {
+			t.Fatal(err)
+		}
+		s := spec("v2")
+		s.RollbackEarlierWaves = true
+		d.fail[tg("p3")] = string(s.Stacks[0].TemplateBody)
+		d.calls = nil
+		r, err := e.Run(t.Context(), s, release("r2", "v2"))
+		if err != nil || r.Status != pipeline.Failed {
+			t.Fatalf("Run() = %s %v, want FAILED", r.Status, err)
+		}
+		var rollbacks []string
+		for _, c := range d.calls {
+			if c == "deploy p1/us-east-1 v1" || c == "deploy p2/us-east-1 v1" || c == "deploy p3/us-east-1 v1" {
+				rollbacks = append(rollbacks, c)
+			}
+		}
+		// Wave 2 (p2; p3 failed but was touched) first, then wave 1 (p1).
+		if len(rollbacks) != 3 || rollbacks[2] != "deploy p1/us-east-1 v1" {
+			t.Errorf("rollback deploys %v: want wave 2's targets, then p1", rollbacks)
+		}
+		for _, a := range []string{"p1", "p2", "p3"} {
+			if got := d.outputs(tg(a))["Version"]; got != "v1" {
+				t.Errorf("%s runs %s after rollback, want v1", a, got)
+			}
+		}
+		if got := d.outputs(tg("b1"))["Version"]; got != "v2" {
+			t.Errorf("beta (an earlier stage) runs %s, want v2", got)
+		}
+	})
+}
+
+func TestFailedTestRollsBackAndKeepsOutput(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d, j := newDeployer(), newJournal()
+		g := &fakeGates{alarm: map[string]bool{}, test: func(t pipeline.GateTarget) pipeline.CheckResult {
+			return pipeline.CheckResult{Reason: "test smoke exited 1", Output: "GET /health: 503\n"}
+		}}
+		r, err := newEngine(d, g, j).Run(t.Context(), spec("v1"), release("r1", "v1"))
+		if err != nil || r.Status != pipeline.Failed {
+			t.Fatalf("Run() = %s %v, want FAILED", r.Status, err)
+		}
+		if want := "stage beta wave 1/1: test smoke exited 1\n    | GET /health: 503; rolled back"; r.Reason != want {
+			t.Errorf("reason = %q, want %q", r.Reason, want)
+		}
+		if _, ok := d.stacks[tg("b1")]; ok {
+			t.Error("a first deploy that failed its test should be deleted (no earlier version)")
+		}
+		if len(j.gates) != 1 || j.gates[0].Status != "FAILED" || j.gates[0].Output == "" {
+			t.Errorf("gate records = %+v", j.gates)
+		}
+	})
+}
+
+func TestApprovalGate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d, g, j := newDeployer(), &fakeGates{alarm: map[string]bool{}}, newJournal()
+		s := spec("v1")
+		s.Stages[1].Approval = true
+		go func() {
+			time.Sleep(10 * time.Hour)
+			j.decide("r1", "prod", true)
+		}()
+		start := time.Now()
+		r, err := newEngine(d, g, j).Run(t.Context(), s, release("r1", "v1"))
+		if err != nil || r.Status != pipeline.Succeeded {
+			t.Fatalf("Run() = %s %v", r.Status, err)
+		}
+		// Approved at 10h (+ at most one poll), then two prod waves of 1h.
+		if got := time.Since(start); got < 12*time.Hour || got > 12*time.Hour+time.Minute {
+			t.Errorf("took %s, want 12h (+ one poll)", got)
+		}
+
+		j.decide("r2", "prod", false)
+		r, _ = newEngine(d, g, j).Run(t.Context(), s, release("r2", "v2"))
+		if r.Status != pipeline.Rejected || r.Reason != "stage prod rejected by tester: because" {
+			t.Errorf("rejected release = %s %q", r.Status, r.Reason)
+		}
+	})
+}
+
+func TestRestartMidBakeWaitsOnlyTheRemainingTime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d, g, j := newDeployer(), &fakeGates{alarm: map[string]bool{}}, newJournal()
+		s := spec("v1")
+		s.Stages = s.Stages[:1] // beta only: deploy, 1h bake
+		ctx, cancel := context.WithCancel(t.Context())
+		start := time.Now()
+		go func() {
+			time.Sleep(40 * time.Minute)
+			cancel() // the process dies 40 minutes into the bake
+		}()
+		r, err := newEngine(d, g, j).Run(ctx, s, release("r1", "v1"))
+		if !errors.Is(err, context.Canceled) || r.Position.Phase != pipeline.PhaseBake {
+			t.Fatalf("interrupted Run() = %s at %+v, %v", r.Status, r.Position, err)
+		}
+		stored := j.releases["r1"]
+		d.calls = nil
+		r, err = newEngine(d, g, j).Run(t.Context(), s, stored)
+		if err != nil || r.Status != pipeline.Succeeded {
+			t.Fatalf("resumed Run() = %s %v", r.Status, err)
+		}
+		if got := time.Since(start); got != time.Hour {
+			t.Errorf("bake ended %s after the start, want 1h (40m before the restart + 20m after)", got)
+		}
+		if len(d.calls) != 0 {
+			t.Errorf("resume redeployed: %v", d.calls)
+		}
+	})
+}
