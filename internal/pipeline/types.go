@@ -113,7 +113,8 @@ type TestCommand struct {
 }
 
 // Window is a recurring period when waves may start: on Days, from Start to End (minutes after
-// midnight in Location; End < Start crosses midnight; Start == End never opens). Regions, if set, limit it to those regions.
+// midnight in Location; End < Start crosses midnight; Start == End never opens). Regions, if
+// set, limit it to those regions.
 type Window struct {
 	Days       []time.Weekday
 	Start, End int
