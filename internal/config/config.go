@@ -9,6 +9,7 @@ type Config struct {
 	Regions      []string     `yaml:"regions" desc:"Default regions of every stack set."`
 	Execution    Execution    `yaml:"execution" desc:"The role stackfleet assumes in each target account."`
 	StackSets    []StackSet   `yaml:"stackSets" desc:"Templates deployed to accounts × regions."`
+	Pipelines    []Pipeline   `yaml:"pipelines,omitempty" desc:"Stacks shipped through ordered stages (beta, gamma, prod) in waves, validated by alarms, health checks and tests, rolled back on failure."`
 }
 
 // Organization says where the inventory comes from.

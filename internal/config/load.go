@@ -300,6 +300,7 @@ func (f *File) validate() Errors {
 			add(at("onRemoval"), "%q: use delete or retain", s.OnRemoval)
 		}
 	}
+	errs = append(errs, f.validatePipelines()...)
 	slices.SortStableFunc(errs, func(a, b *Error) int {
 		if a.Line != b.Line {
 			return a.Line - b.Line

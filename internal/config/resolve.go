@@ -138,6 +138,18 @@ func (f *File) NeedsTags() bool {
 			}
 		}
 	}
+	for _, p := range f.Pipelines {
+		for _, st := range p.Stages {
+			if len(st.Targets.AccountTags) > 0 {
+				return true
+			}
+			for _, w := range st.Waves.Explicit {
+				if len(w.AccountTags) > 0 {
+					return true
+				}
+			}
+		}
+	}
 	return false
 }
 
