@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io/fs"
 	"os"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/stackfleet/stackfleet/examples"
 	"github.com/stackfleet/stackfleet/internal/sandbox"
+	"github.com/stackfleet/stackfleet/internal/state"
 )
 
 func newDemoCmd(g *globals) *cobra.Command {
@@ -88,6 +90,9 @@ has nothing to do. No AWS account or network access is needed.`,
 						c.Calls("cloudformation", ""), c.Writes("cloudformation"))
 				}
 			}
+			if err := demoPipeline(ctx, g, sb, cfg, url); err != nil {
+				return err
+			}
 			fmt.Fprintf(g.stdout, "\nDone. Try it yourself: stackfleet sandbox (prints the AWS_* exports), then\n  stackfleet plan --config %s\n", cfg)
 			return nil
 		},
@@ -118,4 +123,75 @@ func writeExamples(dir string) error {
 		}
 		return os.WriteFile(target, b, 0o644)
 	})
+}
+
+// demoPipeline releases the example's web pipeline twice: 1.0.0 goes through beta, gamma and
+// prod; 1.1.0 trips the error alarm in a prod wave (set through the sandbox's admin API while the
+// wave bakes) and is rolled back automatically, its outputs restored.
+func demoPipeline(ctx context.Context, g *globals, sb *sandbox.Sandbox, cfg, url string) error {
+	run := func(args ...string) int {
+		fmt.Fprintf(g.stdout, "\n$ stackfleet %s\n", strings.Join(args, " "))
+		return Main(ctx, append(args, "--config", cfg, "--endpoint", url, "--poll", "200ms"), g.stdin, g.stdout, g.stderr)
+	}
+	show := func(args ...string) int {
+		fmt.Fprintf(g.stdout, "\n$ stackfleet %s\n", strings.Join(args, " "))
+		return Main(ctx, append(args, "--config", cfg, "--endpoint", url), g.stdin, g.stdout, g.stderr)
+	}
+	if code := run("release", "web"); code != ExitOK {
+		return &exitError{code, fmt.Errorf("demo: the first release of web exited %d", code)}
+	}
+	if code := show("outputs", "web/web-app", "--key", "Version", "--in-region", "eu-west-1"); code != ExitOK {
+		return &exitError{code, fmt.Errorf("demo: outputs exited %d", code)}
+	}
+
+	// Version 1.1.0: the prod error alarm goes off while prod's second wave bakes.
+	b, err := os.ReadFile(cfg)
+	if err != nil {
+		return operationalErr(err)
+	}
+	if err := os.WriteFile(cfg, []byte(strings.Replace(string(b), `Version: "1.0.0"`, `Version: "1.1.0"`, 1)), 0o644); err != nil {
+		return operationalErr(err)
+	}
+	fmt.Fprintln(g.stdout, "\n# stackfleet.yaml now releases web-app 1.1.0; its error alarm will go off in prod's second wave")
+	done := make(chan int, 1)
+	go func() { done <- run("release", "web") }()
+	tripped := false
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case code := <-done:
+			if code != ExitDeployFail || !tripped {
+				return &exitError{ExitOperational, fmt.Errorf("demo: the second release exited %d (alarm tripped: %v), want a rollback", code, tripped)}
+			}
+			fmt.Fprintln(g.stdout, "\n# The failing wave was rolled back: its instances run 1.0.0 again, with 1.0.0's outputs.")
+			show("pipeline", "status", "web")
+			show("outputs", "web/web-app", "--key", "Version", "--in-region", "us-east-1")
+			return nil
+		case <-tick.C:
+			if !tripped && demoReleaseAt(ctx, cfg, "web", 2, 1, "bake") {
+				for _, a := range sb.Org().Accounts {
+					for _, r := range sb.Regions() {
+						_ = sb.SetAlarmState(a.ID, r, "web-app-errors", "ALARM", "Threshold Crossed: 12 errors in the last minute (demo)")
+					}
+				}
+				tripped = true
+			}
+		}
+	}
+}
+
+// demoReleaseAt reports whether the pipeline's unfinished release is at stage/wave/phase.
+func demoReleaseAt(ctx context.Context, cfg, name string, stage, wave int, phase string) bool {
+	st, err := state.Open(ctx, filepath.Join(filepath.Dir(cfg), ".stackfleet"))
+	if err != nil {
+		return false
+	}
+	defer st.Close()
+	active, err := st.ActiveReleases(ctx, name)
+	if err != nil || len(active) == 0 {
+		return false
+	}
+	p := active[0].Position
+	return p.Stage == stage && p.Wave == wave && string(p.Phase) == phase
 }

@@ -27,6 +27,7 @@ type planFlags struct {
 func addFleetCommands(root *cobra.Command, g *globals) {
 	root.AddCommand(newPlanCmd(g), newApplyCmd(g), newStatusCmd(g), newOutputsCmd(g), newDestroyCmd(g),
 		newSandboxCmd(g), newDemoCmd(g))
+	addPipelineCommands(root, g)
 }
 
 func newPlanCmd(g *globals) *cobra.Command {

@@ -2,9 +2,13 @@ package cli_test
 
 import (
 	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,7 +29,7 @@ func TestMain(m *testing.M) {
 // (12 accounts in 2 OUs, regions us-east-1 and eu-west-1), reachable through the standard AWS
 // environment variables, and the commands below.
 //
-//	sandbox-fail TYPE|LOGICALID [ACCOUNT_INDEX|-] [REGION]  fail a resource (in one member account)
+//	sandbox-fail TYPE|LOGICALID [ACCOUNT_INDEX|ACCOUNT_ID|-] [REGION]  fail a resource (in one member account)
 //	sandbox-writes cloudformation N                         assert the CloudFormation write count since the last reset
 //	sandbox-reset                                           reset the call counters
 //	sandbox-accounts                                        write member account ids, one per line, to $WORK/accounts
@@ -60,6 +64,7 @@ func TestScripts(t *testing.T) {
 			env.Setenv("MGMT_ACCOUNT", creds.Account)
 			env.Setenv("ORG_ID", sb.Org().ID)
 			env.Values[sandboxKey{}] = sb
+			env.Values[healthKey{}] = new(atomic.Bool)
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
@@ -68,6 +73,11 @@ func TestScripts(t *testing.T) {
 			"sandbox-reset":    func(ts *testscript.TestScript, _ bool, _ []string) { sb(ts).ResetCounters() },
 			"sandbox-accounts": sandboxAccounts,
 			"state-count":      stateCount,
+			"state-outputs":    stateOutputs,
+			"sandbox-alarm":    sandboxAlarm,
+			"wait-phase":       waitPhase,
+			"health-server":    healthServer,
+			"same-bake-end":    sameBakeEnd,
 			"expand":           expand,
 			"wait-current":     waitCurrent,
 			"sandbox-delay":    sandboxDelay,
@@ -106,9 +116,13 @@ func sandboxFail(ts *testscript.TestScript, _ bool, args []string) {
 		r.LogicalID = args[0]
 	}
 	if len(args) > 1 && args[1] != "-" {
-		i, err := strconv.Atoi(args[1])
-		ts.Check(err)
-		r.Account = members(ts)[i]
+		if len(args[1]) == 12 {
+			r.Account = args[1]
+		} else {
+			i, err := strconv.Atoi(args[1])
+			ts.Check(err)
+			r.Account = members(ts)[i]
+		}
 	}
 	if len(args) > 2 {
 		r.Region = args[2]
@@ -227,6 +241,131 @@ func sandboxOnce(ts *testscript.TestScript, _ bool, args []string) {
 	if got != want {
 		ts.Fatalf("%s %s called in %d account-regions, want %d", args[0], args[1], got, want)
 	}
+}
+
+// stateOutputs asserts how many instances under KEY have output NAME equal to VALUE.
+func stateOutputs(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 4 {
+		ts.Fatalf("usage: state-outputs KEY OUTPUT VALUE N")
+	}
+	want, err := strconv.Atoi(args[3])
+	ts.Check(err)
+	ctx := context.Background()
+	st, err := state.Open(ctx, ts.MkAbs(".stackfleet"))
+	ts.Check(err)
+	defer st.Close()
+	insts, err := st.Instances(ctx, args[0])
+	ts.Check(err)
+	got := 0
+	for _, in := range insts {
+		if in.Outputs[args[1]] == args[2] {
+			got++
+		}
+	}
+	if (got == want) == neg {
+		ts.Fatalf("%d instances of %s have %s=%s, want %d", got, args[0], args[1], args[2], want)
+	}
+}
+
+// sandboxAlarm sets the state of alarm NAME in every member account of REGION that has it.
+func sandboxAlarm(ts *testscript.TestScript, _ bool, args []string) {
+	if len(args) != 3 {
+		ts.Fatalf("usage: sandbox-alarm REGION NAME STATE")
+	}
+	set := 0
+	for _, a := range members(ts) {
+		if sb(ts).SetAlarmState(a, args[0], args[1], args[2], "set by the test") == nil {
+			set++
+		}
+	}
+	if set == 0 {
+		ts.Fatalf("no account has alarm %s in %s", args[1], args[0])
+	}
+}
+
+// waitPhase waits (60 s deadline) until the pipeline's unfinished release is at STAGE (index)
+// WAVE (index) in PHASE.
+func waitPhase(ts *testscript.TestScript, _ bool, args []string) {
+	if len(args) != 4 {
+		ts.Fatalf("usage: wait-phase PIPELINE STAGE WAVE PHASE")
+	}
+	stage, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	wave, err := strconv.Atoi(args[2])
+	ts.Check(err)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if st, err := state.Open(ctx, ts.MkAbs(".stackfleet")); err == nil {
+			active, _ := st.ActiveReleases(ctx, args[0])
+			st.Close()
+			if len(active) > 0 {
+				p := active[0].Position
+				if p.Stage == stage && p.Wave == wave && string(p.Phase) == args[3] {
+					return
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			ts.Fatalf("release of %s never reached stage %d wave %d %s", args[0], stage, wave, args[3])
+		case <-tick.C:
+		}
+	}
+}
+
+// healthServer serves /ok (200 "healthy") until 'health-server fail', then 503; its URL is
+// $HEALTH_URL.
+func healthServer(ts *testscript.TestScript, _ bool, args []string) {
+	if len(args) == 1 && args[0] == "fail" {
+		ts.Value(healthKey{}).(*atomic.Bool).Store(true)
+		return
+	}
+	failing := ts.Value(healthKey{}).(*atomic.Bool)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if failing.Load() {
+			http.Error(w, "unhealthy", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "healthy")
+	}))
+	ts.Defer(srv.Close)
+	ts.Setenv("HEALTH_URL", srv.URL)
+}
+
+type healthKey struct{}
+
+// sameBakeEnd asserts that a bake was announced twice (before a kill and after the resume) with
+// the same end time: the resumed release waited only for what was left.
+func sameBakeEnd(ts *testscript.TestScript, _ bool, _ []string) {
+	ctx := context.Background()
+	st, err := state.Open(ctx, ts.MkAbs(".stackfleet"))
+	ts.Check(err)
+	defer st.Close()
+	evs, _, err := st.Events(ctx, "", 0, 100000)
+	ts.Check(err)
+	ends := map[string][]string{}
+	for _, e := range evs {
+		if e.Kind == "wave" && e.Status == "BAKING" {
+			wave, rest, _ := strings.Cut(e.Reason, ": until ")
+			end, _, _ := strings.Cut(rest, " (")
+			ends[wave] = append(ends[wave], end)
+		}
+	}
+	for wave, list := range ends {
+		if len(list) >= 2 {
+			for _, e := range list[1:] {
+				if e != list[0] {
+					ts.Fatalf("%s: bake end moved from %s to %s on resume", wave, list[0], e)
+				}
+			}
+			ts.Logf("%s: bake announced %d times, always ending %s", wave, len(list), list[0])
+			return
+		}
+	}
+	ts.Fatalf("no bake was announced twice: %v", ends)
 }
 
 // expand replaces $VARS in a file with the script's environment (e.g. $MGMT_ACCOUNT, $ORG_ID).

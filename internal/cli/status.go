@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stackfleet/stackfleet/internal/fleet"
+	"github.com/stackfleet/stackfleet/internal/pipeline"
 )
 
 func newStatusCmd(g *globals) *cobra.Command {
@@ -158,9 +159,10 @@ func indent(rows [][]string) [][]string {
 func newOutputsCmd(g *globals) *cobra.Command {
 	var ous, accounts, regions, keys []string
 	cmd := &cobra.Command{
-		Use:   "outputs STACK_SET",
+		Use:   "outputs STACK_SET | PIPELINE/STACK",
 		Short: "Every instance's outputs by account → region → key (table, JSON or CSV)",
-		Long: `outputs prints the recorded outputs of every instance of a stack set.
+		Long: `outputs prints the recorded outputs of every instance of a stack set, or of one stack of a
+release pipeline (PIPELINE/STACK, e.g. web/web-app).
 
   --output text   a table: ACCOUNT REGION KEY VALUE
   --output json   {"stackSet": NAME, "outputs": {ACCOUNT: {REGION: {KEY: VALUE}}}}
@@ -175,7 +177,11 @@ Filters combine (AND); each may be repeated. --ou needs the organization (one re
 				return err
 			}
 			defer w.Close()
-			insts, err := w.store.Instances(ctx, args[0])
+			key := args[0]
+			if p, stack, ok := strings.Cut(key, "/"); ok {
+				key = pipeline.InstanceKey(p, stack)
+			}
+			insts, err := w.store.Instances(ctx, key)
 			if err != nil {
 				return operationalErr(err)
 			}

@@ -28,6 +28,7 @@ type memJournal struct {
 	stages    map[string]string
 	gates     []pipeline.GateRecord
 	events    []fleet.Event
+	supersede map[string]bool // releases a newer one supersedes
 }
 
 var _ pipeline.Journal = (*memJournal)(nil)
@@ -117,7 +118,11 @@ func (j *memJournal) ReleaseStage(_ context.Context, p, stage, id string) error 
 	}
 	return nil
 }
-func (j *memJournal) Superseded(context.Context, pipeline.Release) (bool, error) { return false, nil }
+func (j *memJournal) Superseded(_ context.Context, r pipeline.Release) (bool, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.supersede != nil && j.supersede[r.ID], nil
+}
 
 // fakeDeployer keeps a stack per target; a stack's outputs echo its parameters.
 type fakeDeployer struct {
@@ -397,6 +402,68 @@ func TestRestartMidBakeWaitsOnlyTheRemainingTime(t *testing.T) {
 		}
 		if len(d.calls) != 0 {
 			t.Errorf("resume redeployed: %v", d.calls)
+		}
+	})
+}
+
+// eventTime returns when release id first emitted kind/status with reason (zero if never).
+func (j *memJournal) eventTime(id, kind, status, reason string) time.Time {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for _, e := range j.events {
+		if e.Operation == id && e.Kind == kind && e.Status == status && (reason == "" || e.Reason == reason) {
+			return e.Time
+		}
+	}
+	return time.Time{}
+}
+
+func TestTwoReleasesNeverShareAStage(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d, g, j := newDeployer(), &fakeGates{alarm: map[string]bool{}}, newJournal()
+		e := newEngine(d, g, j)
+		var wg sync.WaitGroup
+		results := make([]pipeline.Release, 2)
+		for i, id := range []string{"r1", "r2"} {
+			wg.Go(func() {
+				if i == 1 {
+					time.Sleep(time.Minute) // r2 is started while r1 bakes in beta
+				}
+				results[i], _ = e.Run(t.Context(), spec("v"+id), release(id, id))
+			})
+		}
+		wg.Wait()
+		for _, r := range results {
+			if r.Status != pipeline.Succeeded {
+				t.Fatalf("release %s: %s %s", r.ID, r.Status, r.Reason)
+			}
+		}
+		// r2 enters beta only once r1 took prod (after beta's 2h soak), and prod only after r1 is done.
+		r1Prod := j.eventTime("r1", "stage", "STARTED", "prod")
+		if r2Beta := j.eventTime("r2", "stage", "STARTED", "beta"); r2Beta.Before(r1Prod) {
+			t.Errorf("r2 entered beta at %s, before r1 left it for prod at %s", r2Beta, r1Prod)
+		}
+		r1Done := j.eventTime("r1", "release", "SUCCEEDED", "")
+		if r2Prod := j.eventTime("r2", "stage", "STARTED", "prod"); r2Prod.Before(r1Done) {
+			t.Errorf("r2 entered prod at %s, before r1 finished at %s", r2Prod, r1Done)
+		}
+		if j.eventTime("r2", "stage", "QUEUED", "").IsZero() {
+			t.Error("r2 never reported waiting for a busy stage")
+		}
+	})
+}
+
+func TestSupersededReleaseStopsBeforeItsFirstStage(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d, g, j := newDeployer(), &fakeGates{alarm: map[string]bool{}}, newJournal()
+		j.supersede = map[string]bool{"r2": true}
+		j.stages["web/beta"] = "r1" // r1 deploys to beta
+		r, err := newEngine(d, g, j).Run(t.Context(), spec("v2"), release("r2", "v2"))
+		if err != nil || r.Status != pipeline.Superseded {
+			t.Fatalf("Run() = %s %v, want SUPERSEDED", r.Status, err)
+		}
+		if len(d.calls) != 0 {
+			t.Errorf("a superseded release deployed: %v", d.calls)
 		}
 	})
 }

@@ -1,0 +1,361 @@
+package cli
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stackfleet/stackfleet/internal/awsclient"
+	"github.com/stackfleet/stackfleet/internal/cfn"
+	"github.com/stackfleet/stackfleet/internal/fleet"
+	"github.com/stackfleet/stackfleet/internal/gates"
+	"github.com/stackfleet/stackfleet/internal/pipeline"
+	"github.com/stackfleet/stackfleet/internal/state"
+)
+
+func addPipelineCommands(root *cobra.Command, g *globals) {
+	status := &cobra.Command{Use: "pipeline", Short: "Release pipelines: status"}
+	status.AddCommand(newPipelineStatusCmd(g))
+	root.AddCommand(newReleaseCmd(g), newDecideCmd(g, true), newDecideCmd(g, false), newRollbackCmd(g), status)
+}
+
+// pipelineSpec resolves the named pipeline from the configuration.
+func (w *workspace) pipelineSpec(name string) (pipeline.Spec, error) {
+	specs, err := w.file.ResolvePipelines(w.inventory)
+	if err != nil {
+		return pipeline.Spec{}, usageErr(err)
+	}
+	var names []string
+	for _, s := range specs {
+		if s.Name == name {
+			return s, nil
+		}
+		names = append(names, s.Name)
+	}
+	return pipeline.Spec{}, usageErr(fmt.Errorf("no pipeline %q in %s (pipelines: %s)", name, w.file.Path, strings.Join(names, ", ")))
+}
+
+func newReleaseID(now time.Time) string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return "rel-" + now.UTC().Format("20060102T150405") + "-" + hex.EncodeToString(b[:])
+}
+
+func (w *workspace) engine(g *globals, spec pipeline.Spec, observe pipeline.Observer, poll time.Duration) *pipeline.Engine {
+	c := &stageClients{g: g, external: w.file.Execution.ExternalID, session: w.file.Execution.SessionName,
+		timing: cfn.NewTiming(), byRole: map[string]*awsclient.Clients{}}
+	return &pipeline.Engine{
+		Deployer: pipelineDeployer{c: c, poll: g.pollInitial},
+		Gates:    pipelineGates{c: c, health: &gates.Health{Client: http.DefaultClient}},
+		Journal:  releaseJournal{store: w.store, spec: spec},
+		Observe:  observe, Log: g.log, Poll: poll,
+	}
+}
+
+func releaseObserver(g *globals) pipeline.Observer {
+	if g.json() {
+		jv := newJSONView(g.stdout)
+		return jv.observe
+	}
+	var mu sync.Mutex
+	return func(e fleet.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		if e.Kind == "step" && e.Status == "RUNNING" {
+			return
+		}
+		line := fmt.Sprintf("%s %-8s %-16s", e.Time.Local().Format("15:04:05"), e.Kind, e.Status)
+		if e.Target != nil {
+			line += " " + e.Target.String()
+		}
+		if e.Reason != "" {
+			line += " " + e.Reason
+		}
+		fmt.Fprintln(g.stdout, strings.TrimRight(line, " "))
+	}
+}
+
+func newReleaseCmd(g *globals) *cobra.Command {
+	var resume bool
+	var poll time.Duration
+	cmd := &cobra.Command{
+		Use:   "release PIPELINE",
+		Short: "Start a release of a pipeline (or --resume the unfinished one) and follow it to the end",
+		Long: `release starts a release — the pipeline's templates and parameters as they are now, identified by
+a version id — and moves it stage by stage, wave by wave: deploy, health checks and tests, bake with
+alarms watched. A failing wave is rolled back to each instance's last known good version (and the
+stage's earlier waves too with rollback.earlierWaves), and the release stops. Approval gates wait
+for 'stackfleet approve'; waves wait for their deployment windows.
+
+Positions, bakes and soaks are journaled as start times: after a crash or Ctrl-C, 'release
+--resume' continues where it stopped, with only the remaining bake time.
+
+Exit codes: 0 the release succeeded; 1 it failed and was rolled back, was rejected or superseded;
+2 bad configuration; 3 interrupted (resume it) or could not run.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			w, err := openWorkspace(ctx, g, true, false)
+			if err != nil {
+				return err
+			}
+			defer w.Close()
+			spec, err := w.pipelineSpec(args[0])
+			if err != nil {
+				return err
+			}
+			var rel pipeline.Release
+			if resume {
+				active, err := w.store.ActiveReleases(ctx, spec.Name)
+				if err != nil {
+					return operationalErr(err)
+				}
+				if len(active) == 0 {
+					return usageErr(fmt.Errorf("pipeline %s has no unfinished release to resume", spec.Name))
+				}
+				var content []byte
+				rel, content, err = w.store.ReleaseByID(ctx, active[0].ID)
+				if err != nil {
+					return operationalErr(err)
+				}
+				if err := json.Unmarshal(content, &spec); err != nil {
+					return operationalErr(fmt.Errorf("release %s: stored content: %w", rel.ID, err))
+				}
+			} else {
+				if active, err := w.store.ActiveReleases(ctx, spec.Name); err == nil && len(active) > 0 {
+					fmt.Fprintf(g.stderr, "note: release %s of %s is unfinished (%s); if its process died, run 'stackfleet release %s --resume'\n",
+						active[0].ID, spec.Name, active[0].Status, spec.Name)
+				}
+				now := time.Now()
+				rel = pipeline.Release{ID: newReleaseID(now), Pipeline: spec.Name, Version: pipeline.VersionOf(spec), Status: pipeline.Queued, CreatedAt: now.UTC()}
+				content, err := json.Marshal(spec)
+				if err != nil {
+					return operationalErr(err)
+				}
+				if err := w.store.CreateRelease(ctx, rel, content); err != nil {
+					return operationalErr(err)
+				}
+				if !g.json() {
+					fmt.Fprintf(g.stdout, "Release %s of %s, version %s: %d stages\n", rel.ID, spec.Name, rel.Version, len(spec.Stages))
+				}
+			}
+			rel, err = w.engine(g, spec, releaseObserver(g), poll).Run(ctx, spec, rel)
+			if err != nil {
+				if ctx.Err() != nil {
+					return &exitError{ExitOperational, fmt.Errorf("interrupted (%s); run 'stackfleet release %s --resume'", rel.Position.Phase, spec.Name)}
+				}
+				return operationalErr(err)
+			}
+			switch rel.Status {
+			case pipeline.Succeeded:
+				return nil
+			default:
+				return &exitError{ExitDeployFail, fmt.Errorf("release %s %s: %s", rel.ID, rel.Status, rel.Reason)}
+			}
+		},
+	}
+	cmd.Flags().BoolVar(&resume, "resume", false, "continue the pipeline's unfinished release")
+	cmd.Flags().DurationVar(&poll, "poll", 10*time.Second, "how often alarms, approvals and busy stages are checked")
+	return cmd
+}
+
+func newDecideCmd(g *globals, approve bool) *cobra.Command {
+	var releaseID, comment string
+	verb := map[bool]string{true: "approve", false: "reject"}[approve]
+	cmd := &cobra.Command{
+		Use:   verb + " PIPELINE STAGE",
+		Short: strings.ToUpper(verb[:1]) + verb[1:] + " a stage of the pipeline's unfinished release (its approval gate)",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			w, err := openWorkspace(ctx, g, false, false)
+			if err != nil {
+				return err
+			}
+			defer w.Close()
+			id := releaseID
+			if id == "" {
+				active, err := w.store.ActiveReleases(ctx, args[0])
+				if err != nil {
+					return operationalErr(err)
+				}
+				if len(active) == 0 {
+					return usageErr(fmt.Errorf("pipeline %s has no unfinished release", args[0]))
+				}
+				id = active[0].ID
+			}
+			err = w.store.Decide(ctx, state.Approval{Release: id, Stage: args[1], Approved: approve, By: whoami(), Comment: comment, At: time.Now().UTC()})
+			if err != nil {
+				return usageErr(err)
+			}
+			fmt.Fprintf(g.stdout, "%sd stage %s of release %s\n", verb, args[1], id)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&releaseID, "release", "", "release id (default: the pipeline's oldest unfinished release)")
+	cmd.Flags().StringVar(&comment, "comment", "", "why, recorded with the decision")
+	return cmd
+}
+
+func newRollbackCmd(g *globals) *cobra.Command {
+	var releaseID string
+	cmd := &cobra.Command{
+		Use:   "rollback PIPELINE",
+		Short: "Roll back every instance a release deployed to its last known good version",
+		Long: `rollback returns every instance the release deployed (default: the pipeline's newest release) to
+the version it ran before that release, stages newest first, and marks the release ROLLED_BACK.
+It refuses while the release is running in another process.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			w, err := openWorkspace(ctx, g, true, false)
+			if err != nil {
+				return err
+			}
+			defer w.Close()
+			id := releaseID
+			if id == "" {
+				rels, err := w.store.Releases(ctx, args[0], 1)
+				if err != nil {
+					return operationalErr(err)
+				}
+				if len(rels) == 0 {
+					return usageErr(fmt.Errorf("pipeline %s has no release", args[0]))
+				}
+				id = rels[0].ID
+			}
+			rel, content, err := w.store.ReleaseByID(ctx, id)
+			if err != nil {
+				return usageErr(err)
+			}
+			var spec pipeline.Spec
+			if err := json.Unmarshal(content, &spec); err != nil {
+				return operationalErr(err)
+			}
+			e := w.engine(g, spec, releaseObserver(g), time.Second)
+			j := e.Journal
+			for _, st := range spec.Stages {
+				if err := j.AcquireStage(ctx, spec.Name, st.Name, "rollback-"+rel.ID); err != nil {
+					return &exitError{ExitOperational, fmt.Errorf("cannot roll back now: %w", err)}
+				}
+				defer j.ReleaseStage(context.WithoutCancel(ctx), spec.Name, st.Name, "rollback-"+rel.ID)
+			}
+			for i := len(spec.Stages) - 1; i >= 0; i-- {
+				st := spec.Stages[i]
+				var targets []fleet.Target
+				for _, wv := range slices.Backward(st.Waves) {
+					targets = append(targets, wv...)
+				}
+				fmt.Fprintf(g.stdout, "rolling back stage %s (%d targets)\n", st.Name, len(targets))
+				if err := e.RollbackTargets(ctx, spec, st, rel.ID, targets); err != nil {
+					return &exitError{ExitDeployFail, err}
+				}
+			}
+			rel.Status, rel.Reason, rel.EndedAt = pipeline.RolledBack, "rolled back by "+whoami(), time.Now().UTC()
+			if err := w.store.UpdateRelease(ctx, rel); err != nil {
+				return operationalErr(err)
+			}
+			fmt.Fprintf(g.stdout, "release %s ROLLED_BACK\n", rel.ID)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&releaseID, "release", "", "release id (default: the pipeline's newest release)")
+	return cmd
+}
+
+func newPipelineStatusCmd(g *globals) *cobra.Command {
+	var releaseID string
+	cmd := &cobra.Command{
+		Use:   "status PIPELINE",
+		Short: "Show a release's stages, waves and gates: state, start, remaining bake, failure reason",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			w, err := openWorkspace(ctx, g, false, false)
+			if err != nil {
+				return err
+			}
+			defer w.Close()
+			rels, err := w.store.Releases(ctx, args[0], 10)
+			if err != nil {
+				return operationalErr(err)
+			}
+			if len(rels) == 0 {
+				return usageErr(fmt.Errorf("pipeline %s has no release yet ('stackfleet release %s' starts one)", args[0], args[0]))
+			}
+			id := releaseID
+			if id == "" {
+				id = rels[0].ID
+			}
+			rel, content, err := w.store.ReleaseByID(ctx, id)
+			if err != nil {
+				return usageErr(err)
+			}
+			var spec pipeline.Spec
+			if err := json.Unmarshal(content, &spec); err != nil {
+				return operationalErr(err)
+			}
+			recs, err := w.store.GateRecords(ctx, rel.ID)
+			if err != nil {
+				return operationalErr(err)
+			}
+			view := pipeline.Describe(spec, rel, time.Now())
+			if g.json() {
+				return json.NewEncoder(g.stdout).Encode(map[string]any{"releases": rels, "release": rel, "stages": view, "gates": recs})
+			}
+			renderPipelineStatus(g.stdout, rels, rel, view, recs)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&releaseID, "release", "", "release id (default: the newest)")
+	return cmd
+}
+
+func renderPipelineStatus(out io.Writer, rels []pipeline.Release, rel pipeline.Release, stages []pipeline.StageView, recs []state.GateRecord) {
+	fmt.Fprintf(out, "Release %s of %s, version %s: %s", rel.ID, rel.Pipeline, rel.Version, rel.Status)
+	if rel.Reason != "" {
+		fmt.Fprintf(out, "\n  reason: %s", rel.Reason)
+	}
+	fmt.Fprintln(out)
+	for _, st := range stages {
+		fmt.Fprintf(out, "  stage %-10s %s\n", st.Name, st.State)
+		for _, wv := range st.Waves {
+			line := fmt.Sprintf("    %-12s %-10s %d targets", wv.Name, wv.State, wv.Targets)
+			if !wv.Since.IsZero() {
+				line += " since " + wv.Since.Local().Format("2006-01-02 15:04:05")
+			}
+			if wv.BakeLeft > 0 {
+				line += fmt.Sprintf(", bake %s left", wv.BakeLeft.Round(time.Second))
+			}
+			fmt.Fprintln(out, line)
+		}
+	}
+	var failed []state.GateRecord
+	for _, r := range recs {
+		if r.Status != "PASSED" {
+			failed = append(failed, r)
+		}
+	}
+	if len(failed) > 0 {
+		fmt.Fprintln(out, "  failed gates:")
+		for _, r := range failed {
+			fmt.Fprintf(out, "    %s %s: %s\n", r.Gate, r.Target, r.Reason)
+		}
+	}
+	if len(rels) > 1 {
+		fmt.Fprintln(out, "Recent releases:")
+		for _, r := range rels {
+			fmt.Fprintf(out, "  %s %-11s version %s created %s\n", r.ID, r.Status, r.Version, r.CreatedAt.Local().Format("2006-01-02 15:04"))
+		}
+	}
+}

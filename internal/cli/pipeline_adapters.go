@@ -1,0 +1,201 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/stackfleet/stackfleet/internal/apply"
+	"github.com/stackfleet/stackfleet/internal/awsclient"
+	"github.com/stackfleet/stackfleet/internal/cfn"
+	"github.com/stackfleet/stackfleet/internal/fleet"
+	"github.com/stackfleet/stackfleet/internal/gates"
+	"github.com/stackfleet/stackfleet/internal/pipeline"
+	"github.com/stackfleet/stackfleet/internal/state"
+)
+
+// releaseJournal adapts the SQLite store to the release engine's Journal.
+type releaseJournal struct {
+	store *state.Store
+	spec  pipeline.Spec
+}
+
+var _ pipeline.Journal = releaseJournal{}
+
+func (j releaseJournal) UpdateRelease(ctx context.Context, r pipeline.Release) error {
+	return j.store.UpdateRelease(ctx, r)
+}
+func (j releaseJournal) Instances(ctx context.Context, key string) ([]fleet.Instance, error) {
+	return j.store.Instances(ctx, key)
+}
+func (j releaseJournal) PutInstance(ctx context.Context, in fleet.Instance) error {
+	return j.store.PutInstance(ctx, in)
+}
+func (j releaseJournal) DeleteInstance(ctx context.Context, key string, t fleet.Target) error {
+	return j.store.DeleteInstance(ctx, key, t)
+}
+func (j releaseJournal) PutTemplate(ctx context.Context, hash string, body []byte) error {
+	return j.store.PutTemplate(ctx, hash, body)
+}
+func (j releaseJournal) Template(ctx context.Context, hash string) ([]byte, error) {
+	return j.store.Template(ctx, hash)
+}
+func (j releaseJournal) Approval(ctx context.Context, id, stage string) (*pipeline.Decision, error) {
+	a, err := j.store.Approval(ctx, id, stage)
+	if err != nil || a == nil {
+		return nil, err
+	}
+	return &pipeline.Decision{Approved: a.Approved, By: a.By, Comment: a.Comment}, nil
+}
+func (j releaseJournal) AddGateRecords(ctx context.Context, id string, recs ...pipeline.GateRecord) error {
+	out := make([]state.GateRecord, len(recs))
+	for i, r := range recs {
+		out[i] = state.GateRecord{Release: id, Stage: r.Stage, Wave: r.Wave, Gate: r.Gate, Target: r.Target,
+			Status: r.Status, Reason: r.Reason, Output: r.Output, At: r.At}
+	}
+	return j.store.AddGateRecords(ctx, out...)
+}
+func (j releaseJournal) AppendEvents(ctx context.Context, evs ...fleet.Event) error {
+	return j.store.AppendEvents(ctx, evs...)
+}
+
+func stageLock(p, stage string) string { return "pipeline:" + p + "/" + stage }
+
+func (j releaseJournal) AcquireStage(ctx context.Context, p, stage, id string) error {
+	_, err := j.store.Acquire(ctx, stageLock(p, stage), id)
+	var le *state.LockedError
+	if errors.As(err, &le) {
+		return fmt.Errorf("%w: release %s is deploying to %s (pid %d)", pipeline.ErrStageBusy, le.Operation, stage, le.PID)
+	}
+	return err
+}
+func (j releaseJournal) ReleaseStage(ctx context.Context, p, stage, id string) error {
+	return j.store.Release(ctx, stageLock(p, stage), id)
+}
+
+// Superseded: with concurrency supersede, a release waiting for a stage gives way to any newer
+// release of the pipeline.
+func (j releaseJournal) Superseded(ctx context.Context, r pipeline.Release) (bool, error) {
+	if !j.spec.Supersede {
+		return false, nil
+	}
+	active, err := j.store.ActiveReleases(ctx, r.Pipeline)
+	if err != nil {
+		return false, err
+	}
+	for _, a := range active {
+		if a.ID != r.ID && a.CreatedAt.After(r.CreatedAt) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// stageClients hands out AWS clients per stage role pattern (stages may use different roles).
+type stageClients struct {
+	g        *globals
+	external string
+	session  string
+	timing   *cfn.Timing
+	mu       sync.Mutex
+	byRole   map[string]*awsclient.Clients
+}
+
+func (c *stageClients) forStage(ctx context.Context, st pipeline.Stage) (*awsclient.Clients, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cl, ok := c.byRole[st.RolePattern]; ok {
+		return cl, nil
+	}
+	cl, err := awsclient.New(ctx, awsclient.Options{Region: c.g.region, Profile: c.g.profile, Endpoint: c.g.endpoint,
+		RoleARNPattern: st.RolePattern, ExternalID: c.external, SessionName: c.session, Logger: c.g.log})
+	if err != nil {
+		return nil, err
+	}
+	c.byRole[st.RolePattern] = cl
+	return cl, nil
+}
+
+func (c *stageClients) config(ctx context.Context, st pipeline.Stage, t fleet.Target) (aws.Config, error) {
+	cl, err := c.forStage(ctx, st)
+	if err != nil {
+		return aws.Config{}, err
+	}
+	return cl.ForTarget(ctx, t.Account, t.Region)
+}
+
+// pipelineDeployer deploys through the stage's role.
+type pipelineDeployer struct {
+	c    *stageClients
+	poll time.Duration
+}
+
+func (d pipelineDeployer) deployer(ctx context.Context, st pipeline.Stage, t fleet.Target) (*cfn.Deployer, error) {
+	cfg, err := d.c.config(ctx, st, t)
+	if err != nil {
+		return nil, err
+	}
+	return cfn.NewDeployer(cfg, cfn.DeployerOptions{Timing: d.c.timing, PollInitial: d.poll}), nil
+}
+
+func (d pipelineDeployer) Deploy(ctx context.Context, st pipeline.Stage, t fleet.Target, req apply.DeployRequest) (apply.DeployResult, error) {
+	dep, err := d.deployer(ctx, st, t)
+	if err != nil {
+		return apply.DeployResult{}, err
+	}
+	stack, err := dep.Deploy(ctx, cfn.DeployInput{StackName: req.StackName, TemplateBody: req.TemplateBody,
+		Parameters: req.Parameters, Tags: req.Tags, Capabilities: req.Capabilities, ClientToken: req.Token}, nil)
+	if err != nil {
+		return apply.DeployResult{}, err
+	}
+	return apply.DeployResult{StackID: stack.ID, Outputs: stack.Outputs}, nil
+}
+
+func (d pipelineDeployer) Delete(ctx context.Context, st pipeline.Stage, t fleet.Target, name string) error {
+	dep, err := d.deployer(ctx, st, t)
+	if err != nil {
+		return err
+	}
+	return dep.Delete(ctx, name, nil)
+}
+
+// pipelineGates runs alarms through the stage's role, health checks over HTTP and tests with sh.
+type pipelineGates struct {
+	c      *stageClients
+	health *gates.Health
+}
+
+func (g pipelineGates) target(t pipeline.GateTarget) gates.Target {
+	return gates.Target{Account: t.Account, Region: t.Region, Stack: t.Stack, Outputs: t.Outputs}
+}
+
+func (g pipelineGates) Alarms(ctx context.Context, st pipeline.Stage, spec pipeline.AlarmSpec, t pipeline.GateTarget) pipeline.CheckResult {
+	a := &gates.Alarms{Config: func(ctx context.Context, account, region string) (aws.Config, error) {
+		return g.c.config(ctx, st, fleet.Target{Account: account, Region: region})
+	}}
+	return result(a.Check(ctx, spec, g.target(t)))
+}
+
+func (g pipelineGates) Health(ctx context.Context, hc pipeline.HealthCheck, t pipeline.GateTarget) pipeline.CheckResult {
+	return result(g.health.Check(ctx, hc, g.target(t)))
+}
+
+func (g pipelineGates) Test(ctx context.Context, tc pipeline.TestCommand, t pipeline.GateTarget) pipeline.CheckResult {
+	return result(gates.RunTest(ctx, tc, g.target(t)))
+}
+
+func result(r gates.Result) pipeline.CheckResult {
+	return pipeline.CheckResult{OK: r.OK, Reason: r.Reason, Output: r.Output}
+}
+
+func whoami() string {
+	if u := os.Getenv("USER"); u != "" {
+		return u
+	}
+	return "unknown"
+}
