@@ -20,7 +20,7 @@ fi
 go mod download
 go vet ./...
 # The race detector is 5-10x slower; the packages with concurrency get it, the rest run plain.
-race_pkgs=$(go list ./... | grep -E '/internal/(sandbox|rollout|apply|state|awsclient|cfn|cli)' || true)
-plain_pkgs=$(go list ./... | grep -vE '/internal/(sandbox|rollout|apply|state|awsclient|cfn|cli)' || true)
+race_pkgs=$(go list ./... | grep -E '/internal/(sandbox|rollout|apply|state|awsclient|cfn|cli|pipeline|gates)' || true)
+plain_pkgs=$(go list ./... | grep -vE '/internal/(sandbox|rollout|apply|state|awsclient|cfn|cli|pipeline|gates)' || true)
 if [ -n "$race_pkgs" ]; then go test -race -timeout 20m $race_pkgs; fi
 if [ -n "$plain_pkgs" ]; then go test -timeout 20m $plain_pkgs; fi

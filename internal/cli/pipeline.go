@@ -194,6 +194,21 @@ func newDecideCmd(g *globals, approve bool) *cobra.Command {
 				}
 				id = active[0].ID
 			}
+			rel, content, err := w.store.ReleaseByID(ctx, id)
+			if err != nil {
+				return usageErr(fmt.Errorf("release %s: %w", id, err))
+			}
+			var spec pipeline.Spec
+			if err := json.Unmarshal(content, &spec); err != nil {
+				return operationalErr(err)
+			}
+			var stages []string
+			for _, st := range spec.Stages {
+				stages = append(stages, st.Name)
+			}
+			if !slices.Contains(stages, args[1]) {
+				return usageErr(fmt.Errorf("release %s of %s has no stage %q (stages: %s)", rel.ID, rel.Pipeline, args[1], strings.Join(stages, ", ")))
+			}
 			err = w.store.Decide(ctx, state.Approval{Release: id, Stage: args[1], Approved: approve, By: whoami(), Comment: comment, At: time.Now().UTC()})
 			if err != nil {
 				return usageErr(err)

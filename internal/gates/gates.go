@@ -123,6 +123,7 @@ type UnknownOutputError struct {
 	what string
 }
 
+// Error names the template, the key and the outputs available.
 func (e *UnknownOutputError) Error() string {
 	avail := "none"
 	if len(e.Available) > 0 {

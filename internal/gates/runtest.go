@@ -78,6 +78,9 @@ func RunTest(ctx context.Context, tc pipeline.TestCommand, t Target) Result {
 	pw.Close() // the child has its copy; EOF comes when every process holding it is gone
 	if err != nil {
 		pr.Close()
+		if ctx.Err() != nil {
+			return Result{Reason: fmt.Sprintf("test %s interrupted before it started: %v", name, context.Cause(ctx))}
+		}
 		return Result{Reason: fmt.Sprintf("test %s: start: %v", name, err)}
 	}
 	var out tail

@@ -170,6 +170,15 @@ func TestRunTestContextCanceled(t *testing.T) {
 	}
 }
 
+func TestRunTestContextAlreadyCanceled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	got := gates.RunTest(ctx, pipeline.TestCommand{Name: "never", Command: "echo ran"}, target)
+	if diff := cmp.Diff(gates.Result{Reason: "test never interrupted before it started: context canceled"}, got); diff != "" {
+		t.Errorf("RunTest (-want +got):\n%s", diff)
+	}
+}
+
 func TestOutputEnvName(t *testing.T) {
 	for key, want := range map[string]string{
 		"ApiUrl": "STACKFLEET_OUTPUT_APIURL", "api-url.v2": "STACKFLEET_OUTPUT_API_URL_V2", "Zé": "STACKFLEET_OUTPUT_Z_", "": "STACKFLEET_OUTPUT_",

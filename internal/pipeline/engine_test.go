@@ -467,3 +467,29 @@ func TestSupersededReleaseStopsBeforeItsFirstStage(t *testing.T) {
 		}
 	})
 }
+
+func TestWaveWaitsForItsWindow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d, g, j := newDeployer(), &fakeGates{alarm: map[string]bool{}}, newJournal()
+		s := spec("v1")
+		s.Stages = s.Stages[1:] // prod only
+		win, err := pipeline.ParseWindow("Mon-Fri", "09:00-17:00", "Europe/Paris", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Stages[0].Windows = []pipeline.Window{win}
+		// synctest's clock starts at 2000-01-01 00:00 UTC, a Saturday: the first wave waits for
+		// Monday 09:00 in Paris (08:00 UTC, winter time).
+		r, err := newEngine(d, g, j).Run(t.Context(), s, release("r1", "v1"))
+		if err != nil || r.Status != pipeline.Succeeded {
+			t.Fatalf("Run() = %s %v", r.Status, err)
+		}
+		deployed := j.eventTime("r1", "wave", "DEPLOYING", "")
+		if want := time.Date(2000, 1, 3, 8, 0, 0, 0, time.UTC); !deployed.Equal(want) {
+			t.Errorf("first wave deployed at %s, want %s", deployed, want)
+		}
+		if j.eventTime("r1", "wave", "WAITING_WINDOW", "").IsZero() {
+			t.Error("the wait for the window was not reported")
+		}
+	})
+}
