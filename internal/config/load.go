@@ -13,7 +13,6 @@ import (
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
-	"github.com/goccy/go-yaml/token"
 )
 
 // Error is one problem in a configuration file, located at File:Line:Column; Field is the path
@@ -149,54 +148,6 @@ func (f *File) errorAt(field, format string, args ...any) *Error {
 		}
 	}
 	return e
-}
-
-// position finds the YAML key of field (a path like stackSets[0].targets.ous[1]) and returns
-// where it is: the key for mapping members, the item for sequence members.
-func (f *File) position(field string) (line, col int, ok bool) {
-	if f.ast == nil || len(f.ast.Docs) == 0 {
-		return 0, 0, false
-	}
-	node := f.ast.Docs[0].Body
-	var at *token.Token
-	for _, seg := range splitPath(field) {
-		name, idx := seg, []int(nil)
-		for m := indexSuffix.FindStringSubmatch(name); m != nil; m = indexSuffix.FindStringSubmatch(name) {
-			n, _ := strconv.Atoi(m[2])
-			idx = append([]int{n}, idx...)
-			name = m[1]
-		}
-		var values []*ast.MappingValueNode
-		switch n := node.(type) {
-		case *ast.MappingNode:
-			values = n.Values
-		case *ast.MappingValueNode:
-			values = []*ast.MappingValueNode{n}
-		default:
-			return 0, 0, false
-		}
-		found := false
-		for _, mv := range values {
-			if mv.Key != nil && mv.Key.GetToken() != nil && mv.Key.GetToken().Value == name {
-				node, at, found = mv.Value, mv.Key.GetToken(), true
-				break
-			}
-		}
-		if !found {
-			return 0, 0, false
-		}
-		for _, i := range idx {
-			seq, isSeq := node.(*ast.SequenceNode)
-			if !isSeq || i >= len(seq.Values) {
-				return 0, 0, false
-			}
-			node, at = seq.Values[i], seq.Values[i].GetToken()
-		}
-	}
-	if at == nil || at.Position == nil {
-		return 0, 0, false
-	}
-	return at.Position.Line, at.Position.Column, true
 }
 
 var indexSuffix = regexp.MustCompile(`^(.*)\[(\d+)\]$`)

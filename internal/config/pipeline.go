@@ -133,7 +133,7 @@ var capabilityNames = []string{"CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABI
 func (f *File) validatePipelines() Errors {
 	var errs Errors
 	add := func(field, format string, args ...any) {
-		errs = append(errs, f.pipelineErrorAt(field, format, args...))
+		errs = append(errs, f.errorAt(field, format, args...))
 	}
 	c := &f.Config
 
@@ -215,7 +215,7 @@ func (f *File) validatePipelines() Errors {
 func (f *File) validateStage(at string, st Stage, stacks map[string]bool, stageIdx map[string]int) Errors {
 	var errs Errors
 	add := func(field, format string, args ...any) {
-		errs = append(errs, f.pipelineErrorAt(field, format, args...))
+		errs = append(errs, f.errorAt(field, format, args...))
 	}
 	if st.After != nil {
 		for j, name := range *st.After {
@@ -285,7 +285,7 @@ func (f *File) validateStage(at string, st Stage, stacks map[string]bool, stageI
 func (f *File) validateWaves(at, stage string, w Waves, regions []string) Errors {
 	var errs Errors
 	add := func(field, format string, args ...any) {
-		errs = append(errs, f.pipelineErrorAt(field, format, args...))
+		errs = append(errs, f.errorAt(field, format, args...))
 	}
 	if w.Generate != nil && len(w.Explicit) > 0 {
 		add(at+".explicit", "set generate or explicit, not both")
@@ -325,7 +325,7 @@ func wavePolicy(g *WaveGeneration) pipeline.WavePolicy {
 func (f *File) validateChecks(at string, c Checks) Errors {
 	var errs Errors
 	add := func(field, format string, args ...any) {
-		errs = append(errs, f.pipelineErrorAt(field, format, args...))
+		errs = append(errs, f.errorAt(field, format, args...))
 	}
 	if _, msg := duration(c.Bake); msg != "" {
 		add(at+".bake", "%s", msg)
@@ -504,7 +504,7 @@ func (f *File) resolvePipeline(p int, pc Pipeline, inv *fleet.Inventory) (pipeli
 	var errs Errors
 	at := func(field string) string { return fmt.Sprintf("pipelines[%d].%s", p, field) }
 	add := func(field, format string, args ...any) {
-		errs = append(errs, f.pipelineErrorAt(field, format, args...))
+		errs = append(errs, f.errorAt(field, format, args...))
 	}
 	spec := pipeline.Spec{Name: pc.Name, Supersede: pc.Concurrency == "supersede", RollbackEarlierWaves: pc.Rollback.EarlierWaves}
 
@@ -565,7 +565,7 @@ func (f *File) resolvePipeline(p int, pc Pipeline, inv *fleet.Inventory) (pipeli
 func (f *File) resolveStage(at string, sc Stage, outputs []string, checkGates bool, inv *fleet.Inventory) (pipeline.Stage, Errors) {
 	var errs Errors
 	add := func(field, format string, args ...any) {
-		errs = append(errs, f.pipelineErrorAt(field, format, args...))
+		errs = append(errs, f.errorAt(field, format, args...))
 	}
 	st := pipeline.Stage{
 		Name: sc.Name, RolePattern: cmp.Or(sc.Role, f.Execution.Role), Approval: sc.Approval,
@@ -604,12 +604,12 @@ func (f *File) selectTargets(at string, t Targets, regions []string, within map[
 	n := len(*errs)
 	for j, ref := range t.OUs {
 		if _, found := inv.FindOU(ref); !found {
-			*errs = append(*errs, f.pipelineErrorAt(fmt.Sprintf("%s.ous[%d]", at, j), "organizational unit %q is not in the organization (use an ou-… id or a name path like Workloads/Prod)", ref))
+			*errs = append(*errs, f.errorAt(fmt.Sprintf("%s.ous[%d]", at, j), "organizational unit %q is not in the organization (use an ou-… id or a name path like Workloads/Prod)", ref))
 		}
 	}
 	for j, id := range t.Accounts {
 		if _, found := inv.Account(id); !found {
-			*errs = append(*errs, f.pipelineErrorAt(fmt.Sprintf("%s.accounts[%d]", at, j), "account %s is not in the organization", id))
+			*errs = append(*errs, f.errorAt(fmt.Sprintf("%s.accounts[%d]", at, j), "account %s is not in the organization", id))
 		}
 	}
 	if len(*errs) > n {
@@ -617,7 +617,7 @@ func (f *File) selectTargets(at string, t Targets, regions []string, within map[
 	}
 	accts, err := inv.Select(fleet.Selector{OUs: t.OUs, Accounts: t.Accounts, AccountTags: t.AccountTags, Filter: fleet.Filter(t.Filter)})
 	if err != nil {
-		*errs = append(*errs, f.pipelineErrorAt(at, "%v", err))
+		*errs = append(*errs, f.errorAt(at, "%v", err))
 		return nil, false
 	}
 	for _, r := range regions {
@@ -650,7 +650,7 @@ func (f *File) waves(at string, w Waves, targets []fleet.Target, regions []strin
 			continue
 		}
 		if len(wave) == 0 {
-			*errs = append(*errs, f.pipelineErrorAt(wat, "selects no targets of the stage that an earlier wave does not already deploy"))
+			*errs = append(*errs, f.errorAt(wat, "selects no targets of the stage that an earlier wave does not already deploy"))
 			continue
 		}
 		for _, t := range wave {
@@ -665,7 +665,7 @@ func (f *File) waves(at string, w Waves, targets []fleet.Target, regions []strin
 				left = append(left, t)
 			}
 		}
-		*errs = append(*errs, f.pipelineErrorAt(at+".explicit", "%d target%s of the stage %s in no wave, e.g. %s: add a wave for %s",
+		*errs = append(*errs, f.errorAt(at+".explicit", "%d target%s of the stage %s in no wave, e.g. %s: add a wave for %s",
 			len(left), plural(len(left)), map[bool]string{true: "is", false: "are"}[len(left) == 1], left[0], map[bool]string{true: "it", false: "them"}[len(left) == 1]))
 	}
 	return out
@@ -683,7 +683,7 @@ func (f *File) checks(at string, c Checks, outputs []string, checkGates bool, er
 			return
 		}
 		if err := gates.CheckTemplate(tmpl, outputs); err != nil {
-			*errs = append(*errs, f.pipelineErrorAt(field, "%v", err))
+			*errs = append(*errs, f.errorAt(field, "%v", err))
 		}
 	}
 	for _, k := range []struct {
@@ -761,27 +761,16 @@ func (f *File) checkStageParameters(p int, pc Pipeline, infos map[string]*templa
 	}
 	var errs Errors
 	for _, fd := range order {
-		errs = append(errs, f.pipelineErrorAt(fd.field, "%s (template %s; stage%s %s)", fd.msg, fd.template, plural(len(fd.stages)), strings.Join(fd.stages, ", ")))
+		errs = append(errs, f.errorAt(fd.field, "%s (template %s; stage%s %s)", fd.msg, fd.template, plural(len(fd.stages)), strings.Join(fd.stages, ", ")))
 	}
 	return errs
 }
 
-// pipelineErrorAt is errorAt for pipeline fields, which YAML anchors and aliases often share
-// (one set of checks for several stages): a field reached through an alias is located in the
-// anchored node, where the user fixes it.
-func (f *File) pipelineErrorAt(field, format string, args ...any) *Error {
-	e := &Error{File: f.Path, Field: field, Message: fmt.Sprintf(format, args...)}
-	for p := field; p != ""; p = parentPath(p) {
-		if line, col, ok := f.aliasedPosition(p); ok {
-			e.Line, e.Column = line, col
-			break
-		}
-	}
-	return e
-}
-
-// aliasedPosition is position, following anchors, aliases and tags on the way.
-func (f *File) aliasedPosition(field string) (line, col int, ok bool) {
+// position finds the YAML key of field (a path like stackSets[0].targets.ous[1]) and returns
+// where it is: the key for mapping members, the item for sequence members. It follows anchors,
+// aliases and tags on the way, so a field reached through an alias (one set of checks shared by
+// several stages) is located in the anchored node, where the user fixes it.
+func (f *File) position(field string) (line, col int, ok bool) {
 	if f.ast == nil || len(f.ast.Docs) == 0 {
 		return 0, 0, false
 	}
