@@ -83,10 +83,14 @@ func newRoot(g *globals) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "stackfleet",
 		Short: "Deploy CloudFormation stacks across the accounts and regions of an AWS Organization",
-		Long: `stackfleet deploys one template to every account × region of some OUs with StackSets
-semantics (plan, apply, status, outputs, destroy), keeping durable state in .stackfleet/ next to
-the configuration. 'stackfleet sandbox' serves a local multi-account AWS endpoint and
-'stackfleet demo' shows the whole thing with no AWS account.
+		Long: `stackfleet deploys CloudFormation stacks across the accounts and regions of an AWS Organization.
+
+Stack sets put one template into every account × region of some OUs with StackSets semantics
+(plan, apply, status, outputs, destroy). Release pipelines ship workloads through stages in waves
+with bakes, alarms, health checks, tests, approvals, windows and automatic rollback (release,
+approve, reject, rollback, pipeline status). Durable state lives in .stackfleet/ next to the
+configuration. 'stackfleet sandbox' serves a local multi-account AWS endpoint and 'stackfleet demo'
+shows the whole thing with no AWS account.
 
 Exit codes: 0 success; 1 a deployment failed; 2 usage, configuration or template error;
 3 could not run (AWS or state unreachable, lock held, interrupted).`,

@@ -152,10 +152,15 @@ func (v *jsonView) observe(e fleet.Event) {
 	}{"event", e})
 }
 
+// write prints {"type": typ, typ: payload} with "type" first, like the events.
 func (v *jsonView) write(typ string, payload any) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	_ = v.enc.Encode(map[string]any{"type": typ, typ: payload})
+	body, err := json.Marshal(payload)
+	if err != nil {
+		return
+	}
+	_ = v.enc.Encode(json.RawMessage(fmt.Sprintf(`{"type":%q,%q:%s}`, typ, typ, body)))
 }
 
 // table prints rows with aligned columns.

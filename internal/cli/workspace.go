@@ -97,6 +97,9 @@ func (w *workspace) loadInventory(ctx context.Context, g *globals) error {
 	default:
 		inv, err := orgs.Read(ctx, clients.Base(), orgs.ReadOptions{Tags: f.NeedsTags()})
 		if err != nil {
+			if strings.Contains(err.Error(), "get credentials") {
+				err = fmt.Errorf("%w\nhint: no AWS credentials were found; set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), or try the local sandbox: 'stackfleet sandbox' prints what to export", err)
+			}
 			return operationalErr(fmt.Errorf("read the organization: %w", err))
 		}
 		w.inventory = inv
