@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/stackfleet/stackfleet/internal/cli"
@@ -78,6 +81,7 @@ func TestScripts(t *testing.T) {
 			"wait-phase":       waitPhase,
 			"health-server":    healthServer,
 			"same-bake-end":    sameBakeEnd,
+			"sandbox-join":     sandboxJoin,
 			"expand":           expand,
 			"wait-current":     waitCurrent,
 			"sandbox-delay":    sandboxDelay,
@@ -366,6 +370,52 @@ func sameBakeEnd(ts *testscript.TestScript, _ bool, _ []string) {
 		}
 	}
 	ts.Fatalf("no bake was announced twice: %v", ends)
+}
+
+// sandboxJoin creates a member account through the Organizations API (as an administrator
+// would) and moves it into the OU with the given path.
+func sandboxJoin(ts *testscript.TestScript, _ bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: sandbox-join NAME OU_PATH")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	creds := sb(ts).ManagementCredentials()
+	client := organizations.New(organizations.Options{
+		Region:       creds.Region,
+		BaseEndpoint: aws.String(sb(ts).URL()),
+		Credentials:  credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, ""),
+	})
+	out, err := client.CreateAccount(ctx, &organizations.CreateAccountInput{AccountName: aws.String(args[0]), Email: aws.String(args[0] + "@example.com")})
+	ts.Check(err)
+	var account string
+	for account == "" {
+		st, err := client.DescribeCreateAccountStatus(ctx, &organizations.DescribeCreateAccountStatusInput{CreateAccountRequestId: out.CreateAccountStatus.Id})
+		ts.Check(err)
+		switch st.CreateAccountStatus.State {
+		case "SUCCEEDED":
+			account = aws.ToString(st.CreateAccountStatus.AccountId)
+		case "FAILED":
+			ts.Fatalf("create account: %s", st.CreateAccountStatus.FailureReason)
+		default:
+			select {
+			case <-ctx.Done():
+				ts.Fatalf("account %s not created in 30s", args[0])
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}
+	org := sb(ts).Org()
+	for _, ou := range org.OUs {
+		if ou.Path == args[1] {
+			_, err := client.MoveAccount(ctx, &organizations.MoveAccountInput{AccountId: aws.String(account),
+				SourceParentId: aws.String(org.RootID), DestinationParentId: aws.String(ou.ID)})
+			ts.Check(err)
+			ts.Setenv("NEW_ACCOUNT", account)
+			return
+		}
+	}
+	ts.Fatalf("no OU %s", args[1])
 }
 
 // expand replaces $VARS in a file with the script's environment (e.g. $MGMT_ACCOUNT, $ORG_ID).
