@@ -2,7 +2,6 @@ package cfn_test
 
 import (
 	"context"
-	"runtime"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -106,31 +105,3 @@ func BenchmarkCreateStack(b *testing.B) {
 	}
 }
 
-// TestMemoryFor10kStacks reports the heap held by 10,000 five-resource stacks (run with -v;
-// skipped in -short mode).
-func TestMemoryFor10kStacks(t *testing.T) {
-	if testing.Short() {
-		t.Skip("slow")
-	}
-	if testing.CoverMode() != "" || raceEnabled {
-		t.Skip("measures memory without instrumentation")
-	}
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	e, err := cfn.New(cfn.Options{Effects: newFakeEffects()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	start := time.Now()
-	createMany(t, e, 10000)
-	elapsed := time.Since(start)
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	mb := float64(after.HeapAlloc-before.HeapAlloc) / (1 << 20)
-	t.Logf("10000 stacks: %.1f MB heap, %.0f stacks/s", mb, 10000/elapsed.Seconds())
-	if mb > 200 {
-		t.Errorf("10000 stacks hold %.1f MB", mb)
-	}
-	runtime.KeepAlive(e)
-}

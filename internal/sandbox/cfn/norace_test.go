@@ -1,5 +1,0 @@
-//go:build !race
-
-package cfn_test
-
-const raceEnabled = false
