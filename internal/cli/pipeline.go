@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -43,6 +44,23 @@ func (w *workspace) pipelineSpec(name string) (pipeline.Spec, error) {
 		names = append(names, s.Name)
 	}
 	return pipeline.Spec{}, usageErr(fmt.Errorf("no pipeline %q in %s (pipelines: %s)", name, w.file.Path, strings.Join(names, ", ")))
+}
+
+// release reads a release and the pipeline spec it deploys (stored with it, so it does not
+// depend on the current configuration).
+func (w *workspace) release(ctx context.Context, id string) (pipeline.Release, pipeline.Spec, error) {
+	var spec pipeline.Spec
+	rel, content, err := w.store.ReleaseByID(ctx, id)
+	if errors.Is(err, state.ErrNotFound) {
+		return rel, spec, usageErr(fmt.Errorf("release %s: no such release ('stackfleet pipeline status PIPELINE' lists them)", id))
+	}
+	if err != nil {
+		return rel, spec, operationalErr(err)
+	}
+	if err := json.Unmarshal(content, &spec); err != nil {
+		return rel, spec, operationalErr(fmt.Errorf("release %s: stored content: %w", id, err))
+	}
+	return rel, spec, nil
 }
 
 func newReleaseID(now time.Time) string {
@@ -123,13 +141,8 @@ Exit codes: 0 the release succeeded; 1 it failed and was rolled back, was reject
 				if len(active) == 0 {
 					return usageErr(fmt.Errorf("pipeline %s has no unfinished release to resume", spec.Name))
 				}
-				var content []byte
-				rel, content, err = w.store.ReleaseByID(ctx, active[0].ID)
-				if err != nil {
-					return operationalErr(err)
-				}
-				if err := json.Unmarshal(content, &spec); err != nil {
-					return operationalErr(fmt.Errorf("release %s: stored content: %w", rel.ID, err))
+				if rel, spec, err = w.release(ctx, active[0].ID); err != nil {
+					return err
 				}
 			} else {
 				if active, err := w.store.ActiveReleases(ctx, spec.Name); err == nil && len(active) > 0 {
@@ -194,13 +207,9 @@ func newDecideCmd(g *globals, approve bool) *cobra.Command {
 				}
 				id = active[0].ID
 			}
-			rel, content, err := w.store.ReleaseByID(ctx, id)
+			rel, spec, err := w.release(ctx, id)
 			if err != nil {
-				return usageErr(fmt.Errorf("release %s: %w", id, err))
-			}
-			var spec pipeline.Spec
-			if err := json.Unmarshal(content, &spec); err != nil {
-				return operationalErr(err)
+				return err
 			}
 			var stages []string
 			for _, st := range spec.Stages {
@@ -249,13 +258,9 @@ It refuses while the release is running in another process.`,
 				}
 				id = rels[0].ID
 			}
-			rel, content, err := w.store.ReleaseByID(ctx, id)
+			rel, spec, err := w.release(ctx, id)
 			if err != nil {
-				return usageErr(err)
-			}
-			var spec pipeline.Spec
-			if err := json.Unmarshal(content, &spec); err != nil {
-				return operationalErr(err)
+				return err
 			}
 			e := w.engine(g, spec, releaseObserver(g), time.Second)
 			j := e.Journal
@@ -312,13 +317,9 @@ func newPipelineStatusCmd(g *globals) *cobra.Command {
 			if id == "" {
 				id = rels[0].ID
 			}
-			rel, content, err := w.store.ReleaseByID(ctx, id)
+			rel, spec, err := w.release(ctx, id)
 			if err != nil {
-				return usageErr(err)
-			}
-			var spec pipeline.Spec
-			if err := json.Unmarshal(content, &spec); err != nil {
-				return operationalErr(err)
+				return err
 			}
 			recs, err := w.store.GateRecords(ctx, rel.ID)
 			if err != nil {

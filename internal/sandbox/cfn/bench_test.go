@@ -104,4 +104,3 @@ func BenchmarkCreateStack(b *testing.B) {
 		b.Fatalf("status %v", st)
 	}
 }
-
