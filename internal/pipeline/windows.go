@@ -6,6 +6,9 @@ import (
 	"slices"
 	"strings"
 	"time"
+	// Windows name IANA zones; embedding the database makes them work on machines without
+	// /usr/share/zoneinfo (minimal containers, CI images) and the same everywhere.
+	_ "time/tzdata"
 )
 
 // Deployment windows are wall-clock rules evaluated in each window's Location (nil means UTC).
