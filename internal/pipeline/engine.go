@@ -413,11 +413,11 @@ func (e *Engine) watching(ctx context.Context, st Stage, spec AlarmSpec, p Spec,
 }
 
 func (e *Engine) checkAlarms(ctx context.Context, st Stage, spec AlarmSpec, p Spec, targets []fleet.Target) error {
-	for _, t := range targets {
-		gt, err := e.gateTarget(ctx, p, t)
-		if err != nil {
-			return err
-		}
+	gts, err := e.gateTargets(ctx, p, targets)
+	if err != nil {
+		return err
+	}
+	for _, gt := range gts {
 		if res := e.Gates.Alarms(ctx, st, spec, gt); !res.OK {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -428,37 +428,47 @@ func (e *Engine) checkAlarms(ctx context.Context, st Stage, spec AlarmSpec, p Sp
 	return nil
 }
 
-// gateTarget gathers the outputs of every stack of the pipeline in t.
-func (e *Engine) gateTarget(ctx context.Context, p Spec, t fleet.Target) (GateTarget, error) {
-	gt := GateTarget{Account: t.Account, Region: t.Region, Outputs: map[string]string{}}
-	for i, s := range p.Stacks {
-		if i == 0 {
-			gt.Stack = s.Name
-		}
+// gateTargets gathers, for each target, the outputs of every stack of the pipeline there. It
+// reads each stack's instances once, however many targets: alarms are re-read every poll.
+func (e *Engine) gateTargets(ctx context.Context, p Spec, targets []fleet.Target) ([]GateTarget, error) {
+	outputs := make(map[fleet.Target]map[string]string, len(targets))
+	for _, s := range p.Stacks {
 		insts, err := e.Journal.Instances(ctx, InstanceKey(p.Name, s.Name))
 		if err != nil {
-			return gt, err
+			return nil, err
 		}
 		for _, in := range insts {
-			if in.Target == t {
-				maps.Copy(gt.Outputs, in.Outputs)
+			if outputs[in.Target] == nil {
+				outputs[in.Target] = map[string]string{}
 			}
+			maps.Copy(outputs[in.Target], in.Outputs)
 		}
 	}
-	return gt, nil
+	gts := make([]GateTarget, len(targets))
+	for i, t := range targets {
+		gts[i] = GateTarget{Account: t.Account, Region: t.Region, Outputs: outputs[t]}
+		if gts[i].Outputs == nil {
+			gts[i].Outputs = map[string]string{}
+		}
+		if len(p.Stacks) > 0 {
+			gts[i].Stack = p.Stacks[0].Name
+		}
+	}
+	return gts, nil
 }
 
 func (e *Engine) verify(ctx context.Context, p Spec, r *Release, si, wi int, checks Checks, targets []fleet.Target) error {
 	if len(checks.Health) == 0 && len(checks.Tests) == 0 {
 		return nil
 	}
+	gts, err := e.gateTargets(ctx, p, targets)
+	if err != nil {
+		return err
+	}
 	var recs []GateRecord
 	var failure string
-	for _, t := range targets {
-		gt, err := e.gateTarget(ctx, p, t)
-		if err != nil {
-			return err
-		}
+	for i, gt := range gts {
+		t := targets[i]
 		for _, hc := range checks.Health {
 			res := e.Gates.Health(ctx, hc, gt)
 			recs = append(recs, record(si, wi, "health "+hc.URL, t, res))

@@ -29,6 +29,8 @@ type memJournal struct {
 	gates     []pipeline.GateRecord
 	events    []fleet.Event
 	supersede map[string]bool // releases a newer one supersedes
+	// instanceReads counts Instances calls (the alarm watch must not read per target).
+	instanceReads int
 }
 
 var _ pipeline.Journal = (*memJournal)(nil)
@@ -47,6 +49,7 @@ func (j *memJournal) UpdateRelease(_ context.Context, r pipeline.Release) error 
 func (j *memJournal) Instances(_ context.Context, key string) ([]fleet.Instance, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	j.instanceReads++
 	return slices.Collect(maps.Values(j.instances[key])), nil
 }
 func (j *memJournal) PutInstance(_ context.Context, in fleet.Instance) error {
@@ -490,6 +493,30 @@ func TestWaveWaitsForItsWindow(t *testing.T) {
 		}
 		if j.eventTime("r1", "wave", "WAITING_WINDOW", "").IsZero() {
 			t.Error("the wait for the window was not reported")
+		}
+	})
+}
+
+func TestAlarmWatchReadsInstancesOncePerPoll(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d, g, j := newDeployer(), &fakeGates{alarm: map[string]bool{}}, newJournal()
+		s := spec("v1")
+		var wave []fleet.Target
+		for i := range 50 {
+			wave = append(wave, tg(fmt.Sprintf("a%02d", i)))
+		}
+		s.Stages = []pipeline.Stage{{Name: "prod", Waves: [][]fleet.Target{wave}, WaveChecks: s.Stages[0].WaveChecks}}
+		r, err := newEngine(d, g, j).Run(t.Context(), s, release("r1", "v1"))
+		if err != nil || r.Status != pipeline.Succeeded {
+			t.Fatalf("Run() = %s %v", r.Status, err)
+		}
+		// A 1 h bake polled every minute over 50 targets: about 60 polls × 50 alarm reads, but
+		// the journal is read once per poll, not once per target.
+		if g.reads < 50*60 {
+			t.Errorf("alarms read %d times, want every target every poll (≥ %d)", g.reads, 50*60)
+		}
+		if j.instanceReads > 100 {
+			t.Errorf("instances read %d times for ~60 polls, want about one read per poll", j.instanceReads)
 		}
 	})
 }
