@@ -63,6 +63,31 @@ func (w *workspace) release(ctx context.Context, id string) (pipeline.Release, p
 	return rel, spec, nil
 }
 
+// pickRelease is the release a command acts on: id if given, else the pipeline's oldest unfinished
+// release (unfinished) or its newest release.
+func (w *workspace) pickRelease(ctx context.Context, pipelineName, id string, unfinished bool) (string, error) {
+	if id != "" {
+		return id, nil
+	}
+	var rels []pipeline.Release
+	var err error
+	if unfinished {
+		rels, err = w.store.ActiveReleases(ctx, pipelineName)
+	} else {
+		rels, err = w.store.Releases(ctx, pipelineName, 1)
+	}
+	switch {
+	case err != nil:
+		return "", operationalErr(err)
+	case len(rels) > 0:
+		return rels[0].ID, nil
+	case unfinished:
+		return "", usageErr(fmt.Errorf("pipeline %s has no unfinished release", pipelineName))
+	default:
+		return "", usageErr(fmt.Errorf("pipeline %s has no release yet ('stackfleet release %s' starts one)", pipelineName, pipelineName))
+	}
+}
+
 func newReleaseID(now time.Time) string {
 	var b [3]byte
 	_, _ = rand.Read(b[:])
@@ -134,14 +159,11 @@ Exit codes: 0 the release succeeded; 1 it failed and was rolled back, was reject
 			}
 			var rel pipeline.Release
 			if resume {
-				active, err := w.store.ActiveReleases(ctx, spec.Name)
+				id, err := w.pickRelease(ctx, spec.Name, "", true)
 				if err != nil {
-					return operationalErr(err)
+					return err
 				}
-				if len(active) == 0 {
-					return usageErr(fmt.Errorf("pipeline %s has no unfinished release to resume", spec.Name))
-				}
-				if rel, spec, err = w.release(ctx, active[0].ID); err != nil {
+				if rel, spec, err = w.release(ctx, id); err != nil {
 					return err
 				}
 			} else {
@@ -196,16 +218,9 @@ func newDecideCmd(g *globals, approve bool) *cobra.Command {
 				return err
 			}
 			defer w.Close()
-			id := releaseID
-			if id == "" {
-				active, err := w.store.ActiveReleases(ctx, args[0])
-				if err != nil {
-					return operationalErr(err)
-				}
-				if len(active) == 0 {
-					return usageErr(fmt.Errorf("pipeline %s has no unfinished release", args[0]))
-				}
-				id = active[0].ID
+			id, err := w.pickRelease(ctx, args[0], releaseID, true)
+			if err != nil {
+				return err
 			}
 			rel, spec, err := w.release(ctx, id)
 			if err != nil {
@@ -247,16 +262,9 @@ It refuses while the release is running in another process.`,
 				return err
 			}
 			defer w.Close()
-			id := releaseID
-			if id == "" {
-				rels, err := w.store.Releases(ctx, args[0], 1)
-				if err != nil {
-					return operationalErr(err)
-				}
-				if len(rels) == 0 {
-					return usageErr(fmt.Errorf("pipeline %s has no release", args[0]))
-				}
-				id = rels[0].ID
+			id, err := w.pickRelease(ctx, args[0], releaseID, false)
+			if err != nil {
+				return err
 			}
 			rel, spec, err := w.release(ctx, id)
 			if err != nil {
@@ -306,16 +314,13 @@ func newPipelineStatusCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer w.Close()
+			id, err := w.pickRelease(ctx, args[0], releaseID, false)
+			if err != nil {
+				return err
+			}
 			rels, err := w.store.Releases(ctx, args[0], 10)
 			if err != nil {
 				return operationalErr(err)
-			}
-			if len(rels) == 0 {
-				return usageErr(fmt.Errorf("pipeline %s has no release yet ('stackfleet release %s' starts one)", args[0], args[0]))
-			}
-			id := releaseID
-			if id == "" {
-				id = rels[0].ID
 			}
 			rel, spec, err := w.release(ctx, id)
 			if err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -57,7 +58,7 @@ func (w *workspace) status(ctx context.Context, g *globals, only []string, drift
 	if err != nil {
 		return err
 	}
-	names := sortedKeys(rec)
+	names := slices.Sorted(maps.Keys(rec))
 	if w.resolved != nil {
 		for _, s := range w.resolved.StackSets {
 			if !slices.Contains(names, s.Name) {
@@ -129,7 +130,7 @@ func (w *workspace) status(ctx context.Context, g *globals, only []string, drift
 				fmt.Fprintln(g.stdout, "  in sync with the configuration")
 			} else {
 				var parts []string
-				for _, k := range sortedKeys(st.Drift) {
+				for _, k := range slices.Sorted(maps.Keys(st.Drift)) {
 					parts = append(parts, fmt.Sprintf("%d to %s", st.Drift[k], k))
 				}
 				fmt.Fprintf(g.stdout, "  drift from the configuration: %s (run plan for detail)\n", strings.Join(parts, ", "))
@@ -209,7 +210,7 @@ Filters combine (AND); each may be repeated. --ou needs the organization (one re
 						continue
 					}
 				}
-				for _, k := range sortedKeys(in.Outputs) {
+				for _, k := range slices.Sorted(maps.Keys(in.Outputs)) {
 					if !match(keys, k) {
 						continue
 					}
