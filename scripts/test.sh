@@ -18,6 +18,8 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 go mod download
+# go.mod and go.sum say exactly what the code imports.
+if ! go mod tidy -diff >/dev/null; then echo 'go.mod/go.sum are not tidy: run go mod tidy' >&2; go mod tidy -diff >&2 || true; exit 1; fi
 go vet ./...
 # The race detector is 5-10x slower; the packages with concurrency get it, the rest run plain.
 race_pkgs=$(go list ./... | grep -E '/internal/(sandbox|rollout|apply|state|awsclient|cfn|cli|pipeline|gates)' || true)
