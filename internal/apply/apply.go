@@ -119,7 +119,7 @@ func (r *Runner) Start(ctx context.Context, d Desired, sp fleet.StackSetPlan) (f
 			continue
 		}
 		op.Plan.Actions = append(op.Plan.Actions, a)
-		steps = append(steps, fleet.StepRecord{Target: a.Target, Status: string(rollout.Pending), UpdatedAt: op.StartedAt})
+		steps = append(steps, fleet.StepRecord{Target: a.Target, Status: (fleet.StepPending), UpdatedAt: op.StartedAt})
 	}
 	if len(steps) == 0 {
 		return fleet.Operation{StackSet: sp.Name, Status: fleet.OpSucceeded}, nil
@@ -190,19 +190,19 @@ func (r *Runner) run(ctx context.Context, d Desired, op fleet.Operation, records
 	for _, in := range recorded {
 		byTarget[in.Target] = in
 	}
-	status := make(map[fleet.Target]rollout.Status, len(records))
+	status := make(map[fleet.Target]fleet.StepStatus, len(records))
 	for _, rec := range records {
-		status[rec.Target] = rollout.Status(rec.Status)
+		status[rec.Target] = fleet.StepStatus(rec.Status)
 	}
 	steps := make([]rollout.Step, len(op.Plan.Actions))
 	for i, a := range op.Plan.Actions {
-		steps[i] = rollout.Step{Target: a.Target, Status: status[a.Target], Payload: a}
+		steps[i] = rollout.Step{Target: a.Target, Status: status[a.Target]}
 	}
 	r.emit(fleet.Event{Operation: op.ID, StackSet: op.StackSet, Kind: "operation", Status: string(fleet.OpRunning),
 		Reason: fmt.Sprintf("%d steps", len(steps))})
 
-	deploy := func(ctx context.Context, s rollout.Step) rollout.Outcome {
-		a := s.Payload.(fleet.Action)
+	deploy := func(ctx context.Context, i int) rollout.Outcome {
+		a := op.Plan.Actions[i]
 		return r.step(ctx, d, op, a, byTarget[a.Target])
 	}
 	observe := func(e rollout.Event) {
@@ -213,7 +213,7 @@ func (r *Runner) run(ctx context.Context, d Desired, op fleet.Operation, records
 		}
 		t := e.Target
 		r.emit(fleet.Event{Operation: op.ID, StackSet: op.StackSet, Kind: "step", Target: &t, Status: string(e.Status), Reason: e.Reason})
-		if e.Status == rollout.Cancelled {
+		if e.Status == fleet.StepCancelled {
 			r.cancelled(op, t, byTarget)
 		}
 	}
@@ -228,7 +228,7 @@ func (r *Runner) run(ctx context.Context, d Desired, op fleet.Operation, records
 	}
 	op.Status, op.Reason, op.EndedAt = final, reason, r.now().UTC()
 	for _, st := range res.Steps {
-		if st == rollout.Failed {
+		if st == fleet.StepFailed {
 			op.FailedSteps++
 		}
 	}
@@ -246,7 +246,7 @@ func (r *Runner) run(ctx context.Context, d Desired, op fleet.Operation, records
 
 // step deploys or deletes one instance and records the result with its step.
 func (r *Runner) step(ctx context.Context, d Desired, op fleet.Operation, a fleet.Action, prev fleet.Instance) rollout.Outcome {
-	rec := fleet.StepRecord{Target: a.Target, Status: string(rollout.Running), UpdatedAt: r.now().UTC()}
+	rec := fleet.StepRecord{Target: a.Target, Status: (fleet.StepRunning), UpdatedAt: r.now().UTC()}
 	if err := r.journal.Record(ctx, op.ID, op.StackSet, rec, nil, nil); err != nil {
 		return rollout.Outcome{Failed: true, Reason: "journal: " + err.Error()}
 	}
@@ -272,11 +272,11 @@ func (r *Runner) step(ctx context.Context, d Desired, op fleet.Operation, a flee
 		next.StackSet, next.Target, next.LastOperation, next.UpdatedAt = d.Name, a.Target, op.ID, r.now().UTC()
 		if err == nil {
 			next.StackID, next.Outputs = res.StackID, maps.Clone(res.Outputs)
-			next.Status, next.Detail, next.Reason = fleet.Current, string(rollout.Succeeded), ""
+			next.Status, next.Detail, next.Reason = fleet.Current, (fleet.StepSucceeded), ""
 			next.Deployed, next.LastGood = version, &version
 		} else if ctx.Err() == nil {
 			// The stack rolled back to what it ran before (or, for a create, to nothing).
-			next.Status, next.Detail, next.Reason = fleet.Outdated, string(rollout.Failed), err.Error()
+			next.Status, next.Detail, next.Reason = fleet.Outdated, (fleet.StepFailed), err.Error()
 		}
 		if err == nil || ctx.Err() == nil {
 			inst = &next
@@ -288,7 +288,7 @@ func (r *Runner) step(ctx context.Context, d Desired, op fleet.Operation, a flee
 			del = &t
 		} else if ctx.Err() == nil {
 			next := prev
-			next.Status, next.Detail, next.Reason, next.LastOperation, next.UpdatedAt = fleet.Inoperable, string(rollout.Failed), err.Error(), op.ID, r.now().UTC()
+			next.Status, next.Detail, next.Reason, next.LastOperation, next.UpdatedAt = fleet.Inoperable, (fleet.StepFailed), err.Error(), op.ID, r.now().UTC()
 			inst = &next
 		}
 	case fleet.Unmanage:
@@ -301,9 +301,9 @@ func (r *Runner) step(ctx context.Context, d Desired, op fleet.Operation, a flee
 		// Interrupted: leave the step RUNNING; resume re-checks it through the deployer.
 		return rollout.Outcome{Failed: true, Reason: "interrupted"}
 	}
-	rec.Status, rec.UpdatedAt = string(rollout.Succeeded), r.now().UTC()
+	rec.Status, rec.UpdatedAt = (fleet.StepSucceeded), r.now().UTC()
 	if err != nil {
-		rec.Status, rec.Reason = string(rollout.Failed), err.Error()
+		rec.Status, rec.Reason = (fleet.StepFailed), err.Error()
 	}
 	if jerr := r.journal.Record(context.WithoutCancel(ctx), op.ID, op.StackSet, rec, inst, del); jerr != nil {
 		return rollout.Outcome{Failed: true, Reason: "journal: " + jerr.Error()}
@@ -319,10 +319,10 @@ func (r *Runner) step(ctx context.Context, d Desired, op fleet.Operation, a flee
 func (r *Runner) cancelled(op fleet.Operation, t fleet.Target, byTarget map[fleet.Target]fleet.Instance) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	rec := fleet.StepRecord{Target: t, Status: string(rollout.Cancelled), Reason: "operation stopped before reaching it", UpdatedAt: r.now().UTC()}
+	rec := fleet.StepRecord{Target: t, Status: (fleet.StepCancelled), Reason: "operation stopped before reaching it", UpdatedAt: r.now().UTC()}
 	var inst *fleet.Instance
 	if prev, ok := byTarget[t]; ok {
-		prev.Status, prev.Detail, prev.LastOperation, prev.UpdatedAt = fleet.Outdated, string(rollout.Cancelled), op.ID, r.now().UTC()
+		prev.Status, prev.Detail, prev.LastOperation, prev.UpdatedAt = fleet.Outdated, (fleet.StepCancelled), op.ID, r.now().UTC()
 		inst = &prev
 	}
 	if err := r.journal.Record(ctx, op.ID, op.StackSet, rec, inst, nil); err != nil {

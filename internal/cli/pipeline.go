@@ -31,10 +31,10 @@ func addPipelineCommands(root *cobra.Command, g *globals) {
 }
 
 // pipelineSpec resolves the named pipeline from the configuration.
-func (w *workspace) pipelineSpec(name string) (pipeline.Spec, error) {
+func (w *workspace) pipelineSpec(name string) (fleet.Pipeline, error) {
 	specs, err := w.file.ResolvePipelines(w.inventory)
 	if err != nil {
-		return pipeline.Spec{}, usageErr(err)
+		return fleet.Pipeline{}, usageErr(err)
 	}
 	var names []string
 	for _, s := range specs {
@@ -43,13 +43,13 @@ func (w *workspace) pipelineSpec(name string) (pipeline.Spec, error) {
 		}
 		names = append(names, s.Name)
 	}
-	return pipeline.Spec{}, usageErr(fmt.Errorf("no pipeline %q in %s (pipelines: %s)", name, w.file.Path, strings.Join(names, ", ")))
+	return fleet.Pipeline{}, usageErr(fmt.Errorf("no pipeline %q in %s (pipelines: %s)", name, w.file.Path, strings.Join(names, ", ")))
 }
 
 // release reads a release and the pipeline spec it deploys (stored with it, so it does not
 // depend on the current configuration).
-func (w *workspace) release(ctx context.Context, id string) (pipeline.Release, pipeline.Spec, error) {
-	var spec pipeline.Spec
+func (w *workspace) release(ctx context.Context, id string) (fleet.Release, fleet.Pipeline, error) {
+	var spec fleet.Pipeline
 	rel, content, err := w.store.ReleaseByID(ctx, id)
 	if errors.Is(err, state.ErrNotFound) {
 		return rel, spec, usageErr(fmt.Errorf("release %s: no such release ('stackfleet pipeline status PIPELINE' lists them)", id))
@@ -69,7 +69,7 @@ func (w *workspace) pickRelease(ctx context.Context, pipelineName, id string, un
 	if id != "" {
 		return id, nil
 	}
-	var rels []pipeline.Release
+	var rels []fleet.Release
 	var err error
 	if unfinished {
 		rels, err = w.store.ActiveReleases(ctx, pipelineName)
@@ -94,7 +94,7 @@ func newReleaseID(now time.Time) string {
 	return "rel-" + now.UTC().Format("20060102T150405") + "-" + hex.EncodeToString(b[:])
 }
 
-func (w *workspace) engine(g *globals, spec pipeline.Spec, observe pipeline.Observer, poll time.Duration) *pipeline.Engine {
+func (w *workspace) engine(g *globals, spec fleet.Pipeline, observe pipeline.Observer, poll time.Duration) *pipeline.Engine {
 	c := &stageClients{g: g, external: w.file.Execution.ExternalID, session: w.file.Execution.SessionName,
 		timing: cfn.NewTiming(), byRole: map[string]*awsclient.Clients{}}
 	return &pipeline.Engine{
@@ -157,7 +157,7 @@ Exit codes: 0 the release succeeded; 1 it failed and was rolled back, was reject
 			if err != nil {
 				return err
 			}
-			var rel pipeline.Release
+			var rel fleet.Release
 			if resume {
 				id, err := w.pickRelease(ctx, spec.Name, "", true)
 				if err != nil {
@@ -172,7 +172,7 @@ Exit codes: 0 the release succeeded; 1 it failed and was rolled back, was reject
 						active[0].ID, spec.Name, active[0].Status, spec.Name)
 				}
 				now := time.Now()
-				rel = pipeline.Release{ID: newReleaseID(now), Pipeline: spec.Name, Version: pipeline.VersionOf(spec), Status: pipeline.Queued, CreatedAt: now.UTC()}
+				rel = fleet.Release{ID: newReleaseID(now), Pipeline: spec.Name, Version: fleet.VersionOf(spec), Status: fleet.ReleaseQueued, CreatedAt: now.UTC()}
 				content, err := json.Marshal(spec)
 				if err != nil {
 					return operationalErr(err)
@@ -192,7 +192,7 @@ Exit codes: 0 the release succeeded; 1 it failed and was rolled back, was reject
 				return operationalErr(err)
 			}
 			switch rel.Status {
-			case pipeline.Succeeded:
+			case fleet.ReleaseSucceeded:
 				return nil
 			default:
 				return &exitError{ExitDeployFail, fmt.Errorf("release %s %s: %s", rel.ID, rel.Status, rel.Reason)}
@@ -289,7 +289,7 @@ It refuses while the release is running in another process.`,
 					return &exitError{ExitDeployFail, err}
 				}
 			}
-			rel.Status, rel.Reason, rel.EndedAt = pipeline.RolledBack, "rolled back by "+whoami(), time.Now().UTC()
+			rel.Status, rel.Reason, rel.EndedAt = fleet.ReleaseRolledBack, "rolled back by "+whoami(), time.Now().UTC()
 			if err := w.store.UpdateRelease(ctx, rel); err != nil {
 				return operationalErr(err)
 			}
@@ -342,7 +342,7 @@ func newPipelineStatusCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-func renderPipelineStatus(out io.Writer, rels []pipeline.Release, rel pipeline.Release, stages []pipeline.StageView, recs []state.GateRecord) {
+func renderPipelineStatus(out io.Writer, rels []fleet.Release, rel fleet.Release, stages []pipeline.StageView, recs []state.GateRecord) {
 	fmt.Fprintf(out, "Release %s of %s, version %s: %s", rel.ID, rel.Pipeline, rel.Version, rel.Status)
 	if rel.Reason != "" {
 		fmt.Fprintf(out, "\n  reason: %s", rel.Reason)

@@ -22,12 +22,12 @@ import (
 // releaseJournal adapts the SQLite store to the release engine's Journal.
 type releaseJournal struct {
 	store *state.Store
-	spec  pipeline.Spec
+	spec  fleet.Pipeline
 }
 
 var _ pipeline.Journal = releaseJournal{}
 
-func (j releaseJournal) UpdateRelease(ctx context.Context, r pipeline.Release) error {
+func (j releaseJournal) UpdateRelease(ctx context.Context, r fleet.Release) error {
 	return j.store.UpdateRelease(ctx, r)
 }
 func (j releaseJournal) Instances(ctx context.Context, key string) ([]fleet.Instance, error) {
@@ -80,7 +80,7 @@ func (j releaseJournal) ReleaseStage(ctx context.Context, p, stage, id string) e
 
 // Superseded: with concurrency supersede, a release waiting for a stage gives way to any newer
 // release of the pipeline.
-func (j releaseJournal) Superseded(ctx context.Context, r pipeline.Release) (bool, error) {
+func (j releaseJournal) Superseded(ctx context.Context, r fleet.Release) (bool, error) {
 	if !j.spec.Supersede {
 		return false, nil
 	}
@@ -106,7 +106,7 @@ type stageClients struct {
 	byRole   map[string]*awsclient.Clients
 }
 
-func (c *stageClients) forStage(ctx context.Context, st pipeline.Stage) (*awsclient.Clients, error) {
+func (c *stageClients) forStage(ctx context.Context, st fleet.Stage) (*awsclient.Clients, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if cl, ok := c.byRole[st.RolePattern]; ok {
@@ -121,7 +121,7 @@ func (c *stageClients) forStage(ctx context.Context, st pipeline.Stage) (*awscli
 	return cl, nil
 }
 
-func (c *stageClients) config(ctx context.Context, st pipeline.Stage, t fleet.Target) (aws.Config, error) {
+func (c *stageClients) config(ctx context.Context, st fleet.Stage, t fleet.Target) (aws.Config, error) {
 	cl, err := c.forStage(ctx, st)
 	if err != nil {
 		return aws.Config{}, err
@@ -135,7 +135,7 @@ type pipelineDeployer struct {
 	poll time.Duration
 }
 
-func (d pipelineDeployer) deployer(ctx context.Context, st pipeline.Stage, t fleet.Target) (*cfn.Deployer, error) {
+func (d pipelineDeployer) deployer(ctx context.Context, st fleet.Stage, t fleet.Target) (*cfn.Deployer, error) {
 	cfg, err := d.c.config(ctx, st, t)
 	if err != nil {
 		return nil, err
@@ -143,7 +143,7 @@ func (d pipelineDeployer) deployer(ctx context.Context, st pipeline.Stage, t fle
 	return cfn.NewDeployer(cfg, cfn.DeployerOptions{Timing: d.c.timing, PollInitial: d.poll}), nil
 }
 
-func (d pipelineDeployer) Deploy(ctx context.Context, st pipeline.Stage, t fleet.Target, req apply.DeployRequest) (apply.DeployResult, error) {
+func (d pipelineDeployer) Deploy(ctx context.Context, st fleet.Stage, t fleet.Target, req apply.DeployRequest) (apply.DeployResult, error) {
 	dep, err := d.deployer(ctx, st, t)
 	if err != nil {
 		return apply.DeployResult{}, err
@@ -156,7 +156,7 @@ func (d pipelineDeployer) Deploy(ctx context.Context, st pipeline.Stage, t fleet
 	return apply.DeployResult{StackID: stack.ID, Outputs: stack.Outputs}, nil
 }
 
-func (d pipelineDeployer) Delete(ctx context.Context, st pipeline.Stage, t fleet.Target, name string) error {
+func (d pipelineDeployer) Delete(ctx context.Context, st fleet.Stage, t fleet.Target, name string) error {
 	dep, err := d.deployer(ctx, st, t)
 	if err != nil {
 		return err
@@ -170,23 +170,19 @@ type pipelineGates struct {
 	health *gates.Health
 }
 
-func (g pipelineGates) target(t pipeline.GateTarget) gates.Target {
-	return gates.Target{Account: t.Account, Region: t.Region, Stack: t.Stack, Outputs: t.Outputs}
-}
-
-func (g pipelineGates) Alarms(ctx context.Context, st pipeline.Stage, spec pipeline.AlarmSpec, t pipeline.GateTarget) pipeline.CheckResult {
+func (g pipelineGates) Alarms(ctx context.Context, st fleet.Stage, spec fleet.AlarmSpec, t fleet.GateTarget) pipeline.CheckResult {
 	a := &gates.Alarms{Config: func(ctx context.Context, account, region string) (aws.Config, error) {
 		return g.c.config(ctx, st, fleet.Target{Account: account, Region: region})
 	}}
-	return result(a.Check(ctx, spec, g.target(t)))
+	return result(a.Check(ctx, spec, t))
 }
 
-func (g pipelineGates) Health(ctx context.Context, hc pipeline.HealthCheck, t pipeline.GateTarget) pipeline.CheckResult {
-	return result(g.health.Check(ctx, hc, g.target(t)))
+func (g pipelineGates) Health(ctx context.Context, hc fleet.HealthCheck, t fleet.GateTarget) pipeline.CheckResult {
+	return result(g.health.Check(ctx, hc, t))
 }
 
-func (g pipelineGates) Test(ctx context.Context, tc pipeline.TestCommand, t pipeline.GateTarget) pipeline.CheckResult {
-	return result(gates.RunTest(ctx, tc, g.target(t)))
+func (g pipelineGates) Test(ctx context.Context, tc fleet.TestCommand, t fleet.GateTarget) pipeline.CheckResult {
+	return result(gates.RunTest(ctx, tc, t))
 }
 
 func result(r gates.Result) pipeline.CheckResult {

@@ -163,7 +163,7 @@ func stateCount(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	got := 0
 	for _, in := range insts {
-		if (args[1] == "-" || string(in.Status) == args[1]) && (args[2] == "-" || in.Detail == args[2]) {
+		if (args[1] == "-" || string(in.Status) == args[1]) && (args[2] == "-" || string(in.Detail) == args[2]) {
 			got++
 		}
 	}

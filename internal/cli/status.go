@@ -141,7 +141,7 @@ func (w *workspace) status(ctx context.Context, g *globals, only []string, drift
 			if in.Status == fleet.Current && !all {
 				continue
 			}
-			rows = append(rows, []string{in.Target.Account, in.Target.Region, string(in.Status), in.Detail, in.Reason})
+			rows = append(rows, []string{in.Target.Account, in.Target.Region, string(in.Status), string(in.Detail), in.Reason})
 		}
 		if len(rows) > 0 {
 			table(g.stdout, []string{"  ACCOUNT", "REGION", "STATUS", "DETAIL", "REASON"}, indent(rows))

@@ -15,7 +15,7 @@ import (
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/token"
 	"github.com/stackfleet/stackfleet/internal/fleet"
-	"github.com/stackfleet/stackfleet/internal/gates"
+	"github.com/stackfleet/stackfleet/internal/gates/expand"
 	"github.com/stackfleet/stackfleet/internal/pipeline"
 	"github.com/stackfleet/stackfleet/internal/templates"
 )
@@ -251,7 +251,7 @@ func (f *File) validateStage(at string, st Stage, stacks map[string]bool, stageI
 		add(at+".maxConcurrent", "must be at least 0 (got %d)", st.MaxConcurrent)
 	}
 	errs = append(errs, f.validateWaves(at+".waves", st.Name, st.Waves, regions)...)
-	var windows []pipeline.Window
+	var windows []fleet.Window
 	for j, w := range st.Windows {
 		wat := fmt.Sprintf("%s.windows[%d]", at, j)
 		bad := false
@@ -482,9 +482,9 @@ func cycleError(stages []Stage, deps [][]int, done []bool) *orderError {
 // ResolvePipelines reads the pipelines' templates, selects each stage's targets in the inventory,
 // cuts them into waves and orders the stages. Its error is an Errors value with every problem at
 // the config field that caused it; nothing runs for a configuration that does not resolve.
-func (f *File) ResolvePipelines(inv *fleet.Inventory) ([]pipeline.Spec, error) {
+func (f *File) ResolvePipelines(inv *fleet.Inventory) ([]fleet.Pipeline, error) {
 	var (
-		specs []pipeline.Spec
+		specs []fleet.Pipeline
 		errs  Errors
 	)
 	for p, pc := range f.Pipelines {
@@ -500,19 +500,19 @@ func (f *File) ResolvePipelines(inv *fleet.Inventory) ([]pipeline.Spec, error) {
 	return specs, nil
 }
 
-func (f *File) resolvePipeline(p int, pc Pipeline, inv *fleet.Inventory) (pipeline.Spec, Errors) {
+func (f *File) resolvePipeline(p int, pc Pipeline, inv *fleet.Inventory) (fleet.Pipeline, Errors) {
 	var errs Errors
 	at := func(field string) string { return fmt.Sprintf("pipelines[%d].%s", p, field) }
 	add := func(field, format string, args ...any) {
 		errs = append(errs, f.errorAt(field, format, args...))
 	}
-	spec := pipeline.Spec{Name: pc.Name, Supersede: pc.Concurrency == "supersede", RollbackEarlierWaves: pc.Rollback.EarlierWaves}
+	spec := fleet.Pipeline{Name: pc.Name, Supersede: pc.Concurrency == "supersede", RollbackEarlierWaves: pc.Rollback.EarlierWaves}
 
 	infos := map[string]*templates.Info{}
 	var outputs []string
 	for i, sc := range pc.Stacks {
 		sat := at(fmt.Sprintf("stacks[%d]", i))
-		st := pipeline.Stack{Name: sc.Name, TemplateFile: sc.Template, Parameters: params(sc.Parameters),
+		st := fleet.PipelineStack{Name: sc.Name, TemplateFile: sc.Template, Parameters: params(sc.Parameters),
 			Tags: sc.Tags, Capabilities: sc.Capabilities}
 		path := sc.Template
 		if !filepath.IsAbs(path) {
@@ -546,7 +546,7 @@ func (f *File) resolvePipeline(p int, pc Pipeline, inv *fleet.Inventory) (pipeli
 
 	errs = append(errs, f.checkStageParameters(p, pc, infos)...)
 
-	stages := make([]pipeline.Stage, len(pc.Stages))
+	stages := make([]fleet.Stage, len(pc.Stages))
 	for i, sc := range pc.Stages {
 		st, es := f.resolveStage(at(fmt.Sprintf("stages[%d]", i)), sc, outputs, checkGates, inv)
 		errs = append(errs, es...)
@@ -562,12 +562,12 @@ func (f *File) resolvePipeline(p int, pc Pipeline, inv *fleet.Inventory) (pipeli
 	return spec, errs
 }
 
-func (f *File) resolveStage(at string, sc Stage, outputs []string, checkGates bool, inv *fleet.Inventory) (pipeline.Stage, Errors) {
+func (f *File) resolveStage(at string, sc Stage, outputs []string, checkGates bool, inv *fleet.Inventory) (fleet.Stage, Errors) {
 	var errs Errors
 	add := func(field, format string, args ...any) {
 		errs = append(errs, f.errorAt(field, format, args...))
 	}
-	st := pipeline.Stage{
+	st := fleet.Stage{
 		Name: sc.Name, RolePattern: cmp.Or(sc.Role, f.Execution.Role), Approval: sc.Approval,
 		MaxConcurrent: sc.MaxConcurrent, Parameters: map[string]map[string]string{},
 	}
@@ -672,9 +672,9 @@ func (f *File) waves(at string, w Waves, targets []fleet.Target, regions []strin
 }
 
 // checks converts validated checks, checking their templates against the pipeline's outputs.
-func (f *File) checks(at string, c Checks, outputs []string, checkGates bool, errs *Errors) pipeline.Checks {
-	out := pipeline.Checks{
-		Alarms: pipeline.AlarmSpec{Names: c.Alarms.Names, Prefixes: c.Alarms.Prefixes, ARNs: c.Alarms.ARNs,
+func (f *File) checks(at string, c Checks, outputs []string, checkGates bool, errs *Errors) fleet.Checks {
+	out := fleet.Checks{
+		Alarms: fleet.AlarmSpec{Names: c.Alarms.Names, Prefixes: c.Alarms.Prefixes, ARNs: c.Alarms.ARNs,
 			InsufficientDataFails: c.Alarms.InsufficientData == "fail", MissingFails: c.Alarms.Missing == "fail"},
 	}
 	out.Bake, _ = duration(c.Bake)
@@ -682,7 +682,7 @@ func (f *File) checks(at string, c Checks, outputs []string, checkGates bool, er
 		if !checkGates {
 			return
 		}
-		if err := gates.CheckTemplate(tmpl, outputs); err != nil {
+		if err := expand.Check(tmpl, outputs); err != nil {
 			*errs = append(*errs, f.errorAt(field, "%v", err))
 		}
 	}
@@ -696,13 +696,13 @@ func (f *File) checks(at string, c Checks, outputs []string, checkGates bool, er
 	}
 	for i, h := range c.Health {
 		check(fmt.Sprintf("%s.health[%d].url", at, i), h.URL)
-		hc := pipeline.HealthCheck{URL: h.URL, Status: cmp.Or(h.Status, 200), Body: h.Body, Retries: h.Retries}
+		hc := fleet.HealthCheck{URL: h.URL, Status: cmp.Or(h.Status, 200), Body: h.Body, Retries: h.Retries}
 		hc.Interval, _ = duration(h.Interval)
 		hc.Timeout, _ = duration(h.Timeout)
 		out.Health = append(out.Health, hc)
 	}
 	for _, t := range c.Tests {
-		tc := pipeline.TestCommand{Name: t.Name, Command: t.Command, Dir: t.Dir}
+		tc := fleet.TestCommand{Name: t.Name, Command: t.Command, Dir: t.Dir}
 		if !filepath.IsAbs(tc.Dir) {
 			tc.Dir = filepath.Join(f.Dir, tc.Dir)
 		}

@@ -11,7 +11,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/stackfleet/stackfleet/internal/config"
 	"github.com/stackfleet/stackfleet/internal/fleet"
-	"github.com/stackfleet/stackfleet/internal/pipeline"
 )
 
 const appTemplate = `Parameters:
@@ -138,20 +137,20 @@ func TestResolvePipelines(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checks := pipeline.Checks{
+	checks := fleet.Checks{
 		Bake:   5 * time.Minute,
-		Alarms: pipeline.AlarmSpec{Names: []string{"{{.Stack}}-5xx"}, InsufficientDataFails: true},
-		Health: []pipeline.HealthCheck{{URL: "https://{{.Outputs.Endpoint}}/health", Status: 200, Body: "ok", Retries: 3, Interval: 5 * time.Second, Timeout: 2 * time.Second}},
-		Tests:  []pipeline.TestCommand{{Name: "smoke", Command: "./smoke.sh", Dir: filepath.Join(filepath.Dir(path), "tests"), Timeout: 5 * time.Minute}},
+		Alarms: fleet.AlarmSpec{Names: []string{"{{.Stack}}-5xx"}, InsufficientDataFails: true},
+		Health: []fleet.HealthCheck{{URL: "https://{{.Outputs.Endpoint}}/health", Status: 200, Body: "ok", Retries: 3, Interval: 5 * time.Second, Timeout: 2 * time.Second}},
+		Tests:  []fleet.TestCommand{{Name: "smoke", Command: "./smoke.sh", Dir: filepath.Join(filepath.Dir(path), "tests"), Timeout: 5 * time.Minute}},
 	}
-	want := []pipeline.Spec{{
+	want := []fleet.Pipeline{{
 		Name: "web", Supersede: true, RollbackEarlierWaves: true,
-		Stacks: []pipeline.Stack{
+		Stacks: []fleet.PipelineStack{
 			{Name: "web-app", TemplateFile: "app.yaml", TemplateBody: []byte(appTemplate), Parameters: map[string]string{"Version": "1.2.3"},
 				Tags: map[string]string{"app": "web"}, Capabilities: []string{"CAPABILITY_IAM"}, Outputs: []string{"Endpoint"}},
 			{Name: "web-dns", TemplateFile: "dns.yaml", TemplateBody: []byte(dnsTemplate), Parameters: map[string]string{}, Outputs: []string{"ZoneId"}},
 		},
-		Stages: []pipeline.Stage{
+		Stages: []fleet.Stage{
 			{
 				Name: "beta", RolePattern: "arn:aws:iam::{account}:role/OrganizationAccountAccessRole",
 				Parameters: map[string]map[string]string{"web-app": {"Stage": "beta"}},
@@ -177,10 +176,10 @@ func TestResolvePipelines(t *testing.T) {
 					{tg("333333333333", "eu-west-1"), tg("444444444444", "eu-west-1"), tg("555555555555", "eu-west-1"), tg("666666666666", "eu-west-1")},
 				},
 				WaveChecks: checks,
-				StageChecks: pipeline.Checks{Bake: 30 * time.Minute,
-					Alarms: pipeline.AlarmSpec{Prefixes: []string{"{{.Outputs.ZoneId}}-"}, MissingFails: true}},
+				StageChecks: fleet.Checks{Bake: 30 * time.Minute,
+					Alarms: fleet.AlarmSpec{Prefixes: []string{"{{.Outputs.ZoneId}}-"}, MissingFails: true}},
 				Approval: true, MaxConcurrent: 2,
-				Windows: []pipeline.Window{{
+				Windows: []fleet.Window{{
 					Days:  []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday},
 					Start: 9 * 60, End: 17 * 60, Location: paris, Regions: []string{"eu-west-1"},
 				}},

@@ -179,8 +179,8 @@ type Instance struct {
 	Target   Target         `json:"target"`
 	StackID  string         `json:"stackId,omitempty"`
 	Status   InstanceStatus `json:"status"`
-	// Detail is the last detailed status (PENDING, RUNNING, SUCCEEDED, FAILED, CANCELLED, …).
-	Detail        string            `json:"detail"`
+	// Detail is the last detailed status of its last operation.
+	Detail        StepStatus        `json:"detail"`
 	Reason        string            `json:"reason,omitempty"`
 	Deployed      Version           `json:"deployed"`           // what the stack runs now
 	LastGood      *Version          `json:"lastGood,omitempty"` // last version that reached a complete status
@@ -325,13 +325,31 @@ type Operation struct {
 	FailedSteps int `json:"failedSteps,omitempty"`
 }
 
+// StepStatus is the detailed status of one instance operation, as StackSets names it.
+type StepStatus string
+
+// Step statuses. RolledBack is an instance's detail only: a release returned it to its last
+// known good version.
+const (
+	StepPending    StepStatus = "PENDING"
+	StepRunning    StepStatus = "RUNNING"
+	StepSucceeded  StepStatus = "SUCCEEDED"
+	StepFailed     StepStatus = "FAILED"
+	StepCancelled  StepStatus = "CANCELLED"
+	StepRolledBack StepStatus = "ROLLED_BACK"
+)
+
+// Done reports whether the status is final.
+func (s StepStatus) Done() bool {
+	return s == StepSucceeded || s == StepFailed || s == StepCancelled || s == StepRolledBack
+}
+
 // StepRecord is the journaled status of one action of an operation.
 type StepRecord struct {
-	Target Target `json:"target"`
-	// Status is PENDING, RUNNING, SUCCEEDED, FAILED or CANCELLED.
-	Status    string    `json:"status"`
-	Reason    string    `json:"reason,omitempty"`
-	UpdatedAt time.Time `json:"updatedAt"`
+	Target    Target     `json:"target"`
+	Status    StepStatus `json:"status"`
+	Reason    string     `json:"reason,omitempty"`
+	UpdatedAt time.Time  `json:"updatedAt"`
 }
 
 // Event is one entry of an operation's journal: a step or region changed, or the operation did.

@@ -12,8 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/smithy-go"
-
-	"github.com/stackfleet/stackfleet/internal/pipeline"
+	"github.com/stackfleet/stackfleet/internal/fleet"
+	"github.com/stackfleet/stackfleet/internal/gates/expand"
 )
 
 // maxNamesPerCall is DescribeAlarms' limit on AlarmNames (and on MaxRecords).
@@ -45,7 +45,7 @@ type alarm struct{ state, reason string }
 // region. A template, configuration or API error is a failed Result naming it. If ctx ends, the
 // Result is not OK and its Reason says the check was interrupted; callers tell that apart from a
 // failed check with ctx.Err().
-func (a *Alarms) Check(ctx context.Context, spec pipeline.AlarmSpec, t Target) Result {
+func (a *Alarms) Check(ctx context.Context, spec fleet.AlarmSpec, t fleet.GateTarget) Result {
 	where := t.Account + "/" + t.Region
 	names, prefixes, err := alarmSelectors(spec, t)
 	if err != nil {
@@ -142,7 +142,7 @@ func describe(ctx context.Context, cw *cloudwatch.Client, in *cloudwatch.Describ
 
 // alarmSelectors expands spec for t: the alarm names (from Names and ARNs, deduplicated, in
 // order of first appearance) and the prefixes.
-func alarmSelectors(spec pipeline.AlarmSpec, t Target) (names, prefixes []string, err error) {
+func alarmSelectors(spec fleet.AlarmSpec, t fleet.GateTarget) (names, prefixes []string, err error) {
 	seen := map[string]bool{}
 	add := func(name string) {
 		if !seen[name] {
@@ -181,8 +181,8 @@ func alarmSelectors(spec pipeline.AlarmSpec, t Target) (names, prefixes []string
 	return names, prefixes, nil
 }
 
-func expandNonEmpty(what, tmpl string, t Target) (string, error) {
-	s, err := Expand(tmpl, t)
+func expandNonEmpty(what, tmpl string, t fleet.GateTarget) (string, error) {
+	s, err := expand.Render(tmpl, t)
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", what, err)
 	}

@@ -21,8 +21,8 @@ import (
 	"github.com/aws/smithy-go/middleware"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/stackfleet/stackfleet/internal/fleet"
 	"github.com/stackfleet/stackfleet/internal/gates"
-	"github.com/stackfleet/stackfleet/internal/pipeline"
 	"github.com/stackfleet/stackfleet/internal/sandbox"
 )
 
@@ -130,15 +130,15 @@ func (e *alarmEnv) set(t *testing.T, account, state string, names ...string) {
 	}
 }
 
-func (e *alarmEnv) target(account string) gates.Target {
-	return gates.Target{Account: account, Region: region, Stack: "web", Outputs: map[string]string{"Service": "checkout"}}
+func (e *alarmEnv) target(account string) fleet.GateTarget {
+	return fleet.GateTarget{Account: account, Region: region, Stack: "web", Outputs: map[string]string{"Service": "checkout"}}
 }
 
 // step is one check in a sequence: set states, then check.
 type step struct {
 	name       string
 	set        map[string][]string // state → alarm names
-	spec       pipeline.AlarmSpec
+	spec       fleet.AlarmSpec
 	wantOK     bool
 	wantReason string
 }
@@ -163,7 +163,7 @@ func TestAlarmsStates(t *testing.T) {
 	e.put(t, a, "web-5xx", "checkout-latency")
 	e.put(t, b, "web-5xx")
 	e.set(t, b, "ALARM", "web-5xx") // another account's alarm of the same name does not count
-	spec := pipeline.AlarmSpec{Names: []string{"{{.Stack}}-5xx", "{{.Outputs.Service}}-latency"}}
+	spec := fleet.AlarmSpec{Names: []string{"{{.Stack}}-5xx", "{{.Outputs.Service}}-latency"}}
 	strict := spec
 	strict.InsufficientDataFails = true
 	e.run(t, a, []step{
@@ -177,7 +177,7 @@ func TestAlarmsStates(t *testing.T) {
 		{name: "back to OK", set: map[string][]string{"OK": {"web-5xx"}}, spec: spec, wantOK: true,
 			wantReason: "2 alarms checked in " + where + ", none failing"},
 		{name: "by ARN", set: map[string][]string{"ALARM": {"checkout-latency"}},
-			spec:       pipeline.AlarmSpec{ARNs: []string{"arn:aws:cloudwatch:{{.Region}}:{{.Account}}:alarm:{{.Outputs.Service}}-latency"}},
+			spec:       fleet.AlarmSpec{ARNs: []string{"arn:aws:cloudwatch:{{.Region}}:{{.Account}}:alarm:{{.Outputs.Service}}-latency"}},
 			wantReason: "alarm checkout-latency in " + where + " is ALARM: Threshold Crossed: 1 datapoint [5.0] was >= 1.0"},
 	})
 	if got := e.gate.Check(context.Background(), spec, e.target(b)); got.OK || !strings.HasPrefix(got.Reason, "alarm web-5xx in "+b+"/") {
@@ -196,16 +196,16 @@ func TestAlarmsPrefixes(t *testing.T) {
 	e.put(t, a, many...)
 	e.put(t, a, "api-errors")
 	e.set(t, a, "OK", many...)
-	spec := pipeline.AlarmSpec{Prefixes: []string{"{{.Stack}}-"}}
+	spec := fleet.AlarmSpec{Prefixes: []string{"{{.Stack}}-"}}
 	e.describes.Store(0)
 	e.run(t, a, []step{
 		{name: "all OK", set: map[string][]string{"ALARM": {"api-errors"}}, spec: spec, wantOK: true,
 			wantReason: "230 alarms checked in " + where + ", none failing"},
 		{name: "last page alarm", set: map[string][]string{"ALARM": {"web-229", "web-007"}}, spec: spec,
 			wantReason: "alarm web-007 in " + where + " is ALARM: Threshold Crossed: 1 datapoint [5.0] was >= 1.0 (1 more failing: web-229)"},
-		{name: "two prefixes", spec: pipeline.AlarmSpec{Prefixes: []string{"web-00", "api-"}},
+		{name: "two prefixes", spec: fleet.AlarmSpec{Prefixes: []string{"web-00", "api-"}},
 			wantReason: "alarm api-errors in " + where + " is ALARM: Threshold Crossed: 1 datapoint [5.0] was >= 1.0 (1 more failing: web-007)"},
-		{name: "prefix matching nothing", spec: pipeline.AlarmSpec{Prefixes: []string{"nothing-"}, MissingFails: true}, wantOK: true,
+		{name: "prefix matching nothing", spec: fleet.AlarmSpec{Prefixes: []string{"nothing-"}, MissingFails: true}, wantOK: true,
 			wantReason: "0 alarms checked in " + where + ", none failing"},
 	})
 	// 3 pages for each of the first two checks, then one call per prefix.
@@ -222,13 +222,13 @@ func TestAlarmsMissing(t *testing.T) {
 	e.set(t, a, "OK", "web-5xx")
 	names := []string{"web-5xx", "ghost", "{{.Outputs.Service}}-gone"}
 	e.run(t, a, []step{
-		{name: "missing ignored", spec: pipeline.AlarmSpec{Names: names}, wantOK: true,
+		{name: "missing ignored", spec: fleet.AlarmSpec{Names: names}, wantOK: true,
 			wantReason: "1 alarm checked in " + where + ", none failing"},
-		{name: "missing fails", spec: pipeline.AlarmSpec{Names: names, MissingFails: true},
+		{name: "missing fails", spec: fleet.AlarmSpec{Names: names, MissingFails: true},
 			wantReason: "2 alarms do not exist in " + where + ": ghost, checkout-gone"},
-		{name: "one missing by ARN", spec: pipeline.AlarmSpec{ARNs: []string{"arn:aws:cloudwatch:" + region + ":" + a + ":alarm:ghost"}, MissingFails: true},
+		{name: "one missing by ARN", spec: fleet.AlarmSpec{ARNs: []string{"arn:aws:cloudwatch:" + region + ":" + a + ":alarm:ghost"}, MissingFails: true},
 			wantReason: "alarm ghost does not exist in " + where},
-		{name: "missing listed after failing", set: map[string][]string{"ALARM": {"web-5xx"}}, spec: pipeline.AlarmSpec{Names: names, MissingFails: true},
+		{name: "missing listed after failing", set: map[string][]string{"ALARM": {"web-5xx"}}, spec: fleet.AlarmSpec{Names: names, MissingFails: true},
 			wantReason: "alarm web-5xx in " + where + " is ALARM: Threshold Crossed: 1 datapoint [5.0] was >= 1.0 (2 more failing: ghost (missing), checkout-gone (missing))"},
 	})
 }
@@ -243,7 +243,7 @@ func TestAlarmsManyNames(t *testing.T) {
 	}
 	e.put(t, a, names...)
 	e.set(t, a, "OK", names...)
-	spec := pipeline.AlarmSpec{Names: append(names, names[0]), MissingFails: true} // duplicates are read once
+	spec := fleet.AlarmSpec{Names: append(names, names[0]), MissingFails: true} // duplicates are read once
 	e.describes.Store(0)
 	e.run(t, a, []step{
 		{name: "150 OK", spec: spec, wantOK: true, wantReason: "150 alarms checked in " + where + ", none failing"},
@@ -266,7 +266,7 @@ func TestAlarmsComposite(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("PutCompositeAlarm: %v", err)
 	}
-	spec := pipeline.AlarmSpec{Names: []string{"web-health"}, MissingFails: true, InsufficientDataFails: true}
+	spec := fleet.AlarmSpec{Names: []string{"web-health"}, MissingFails: true, InsufficientDataFails: true}
 	e.set(t, a, "OK", "web-health")
 	if got := e.gate.Check(context.Background(), spec, e.target(a)); !got.OK {
 		t.Errorf("composite OK: %+v", got)
@@ -285,37 +285,37 @@ func TestAlarmsErrors(t *testing.T) {
 	tests := []struct {
 		name       string
 		gate       *gates.Alarms
-		spec       pipeline.AlarmSpec
+		spec       fleet.AlarmSpec
 		rule       *sandbox.Rule
 		wantOK     bool
 		wantReason string
 	}{
 		{name: "nothing to check", gate: e.gate, wantOK: true, wantReason: "no alarms to check in " + where},
-		{name: "unknown output", gate: e.gate, spec: pipeline.AlarmSpec{Names: []string{"{{.Outputs.Nope}}"}},
+		{name: "unknown output", gate: e.gate, spec: fleet.AlarmSpec{Names: []string{"{{.Outputs.Nope}}"}},
 			wantReason: "alarms in " + where + `: alarm name: template "{{.Outputs.Nope}}": unknown stack output "Nope" (stack outputs: Empty, Service)`},
-		{name: "empty prefix", gate: e.gate, spec: pipeline.AlarmSpec{Prefixes: []string{"{{.Outputs.Empty}}"}},
+		{name: "empty prefix", gate: e.gate, spec: fleet.AlarmSpec{Prefixes: []string{"{{.Outputs.Empty}}"}},
 			wantReason: "alarms in " + where + `: alarm prefix: template "{{.Outputs.Empty}}" expands to an empty string`},
-		{name: "ARN of another account", gate: e.gate, spec: pipeline.AlarmSpec{ARNs: []string{"arn:aws:cloudwatch:" + region + ":" + b + ":alarm:web-5xx"}},
+		{name: "ARN of another account", gate: e.gate, spec: fleet.AlarmSpec{ARNs: []string{"arn:aws:cloudwatch:" + region + ":" + b + ":alarm:web-5xx"}},
 			wantReason: "alarms in " + where + `: alarm ARN "arn:aws:cloudwatch:` + region + ":" + b + `:alarm:web-5xx" is in ` + b + "/" + region + ", not in the target's " + where},
-		{name: "ARN of another region", gate: e.gate, spec: pipeline.AlarmSpec{ARNs: []string{"arn:aws:cloudwatch:eu-west-1:" + a + ":alarm:web-5xx"}},
+		{name: "ARN of another region", gate: e.gate, spec: fleet.AlarmSpec{ARNs: []string{"arn:aws:cloudwatch:eu-west-1:" + a + ":alarm:web-5xx"}},
 			wantReason: "alarms in " + where + `: alarm ARN "arn:aws:cloudwatch:eu-west-1:` + a + `:alarm:web-5xx" is in ` + a + "/eu-west-1, not in the target's " + where},
-		{name: "not an alarm ARN", gate: e.gate, spec: pipeline.AlarmSpec{ARNs: []string{"arn:aws:sns:" + region + ":" + a + ":topic"}},
+		{name: "not an alarm ARN", gate: e.gate, spec: fleet.AlarmSpec{ARNs: []string{"arn:aws:sns:" + region + ":" + a + ":topic"}},
 			wantReason: "alarms in " + where + `: "arn:aws:sns:` + region + ":" + a + `:topic" is not a CloudWatch alarm ARN (arn:aws:cloudwatch:<region>:<account>:alarm:<name>)`},
-		{name: "no config", gate: &gates.Alarms{}, spec: pipeline.AlarmSpec{Names: []string{"web-5xx"}},
+		{name: "no config", gate: &gates.Alarms{}, spec: fleet.AlarmSpec{Names: []string{"web-5xx"}},
 			wantReason: "alarms in " + where + ": no AWS configuration"},
-		{name: "config error", spec: pipeline.AlarmSpec{Names: []string{"web-5xx"}},
+		{name: "config error", spec: fleet.AlarmSpec{Names: []string{"web-5xx"}},
 			gate: &gates.Alarms{Config: func(context.Context, string, string) (aws.Config, error) {
 				return aws.Config{}, errors.New("assume role: AccessDenied")
 			}},
 			wantReason: "alarms in " + where + ": get credentials: assume role: AccessDenied"},
-		{name: "unknown key", spec: pipeline.AlarmSpec{Names: []string{"web-5xx"}},
+		{name: "unknown key", spec: fleet.AlarmSpec{Names: []string{"web-5xx"}},
 			gate: &gates.Alarms{Config: func(context.Context, string, string) (aws.Config, error) {
 				cfg := e.mgmt.Copy()
 				cfg.Credentials = credentials.NewStaticCredentialsProvider("AKIAUNKNOWNUNKNOWN00", "x", "")
 				return cfg, nil
 			}},
 			wantReason: "alarms in " + where + ": describe alarms: UnrecognizedClientException: The security token included in the request is invalid."},
-		{name: "server error", gate: e.gate, spec: pipeline.AlarmSpec{Prefixes: []string{"web-"}},
+		{name: "server error", gate: e.gate, spec: fleet.AlarmSpec{Prefixes: []string{"web-"}},
 			rule:       &sandbox.Rule{Kind: sandbox.RuleServerError, Service: "monitoring", Action: "DescribeAlarms", Status: 503, Reason: "try later"},
 			wantReason: "alarms in " + where + `: describe alarms with prefix "web-": ServiceUnavailable: try later`},
 	}
@@ -346,7 +346,7 @@ func TestAlarmsCanceled(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeoutCause(context.Background(), 200*time.Millisecond, errors.New("release aborted"))
 	defer cancel()
-	got := e.gate.Check(ctx, pipeline.AlarmSpec{Names: []string{"web-5xx"}}, e.target(a))
+	got := e.gate.Check(ctx, fleet.AlarmSpec{Names: []string{"web-5xx"}}, e.target(a))
 	if diff := cmp.Diff(gates.Result{Reason: "alarms in " + a + "/" + region + ": interrupted: release aborted"}, got); diff != "" {
 		t.Errorf("Check (-want +got):\n%s", diff)
 	}

@@ -11,7 +11,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/stackfleet/stackfleet/internal/pipeline"
+	"github.com/stackfleet/stackfleet/internal/fleet"
+	"github.com/stackfleet/stackfleet/internal/gates/expand"
 )
 
 // Health-check defaults and limits.
@@ -39,8 +40,8 @@ type Health struct {
 // attempt is retried hc.Retries times, hc.Interval apart; each attempt is bounded by hc.Timeout
 // (default 10 s). A failed Result carries the reason of the last attempt. If ctx ends, the
 // Result is not OK and its Reason says the check was interrupted.
-func (h *Health) Check(ctx context.Context, hc pipeline.HealthCheck, t Target) Result {
-	raw, err := Expand(hc.URL, t)
+func (h *Health) Check(ctx context.Context, hc fleet.HealthCheck, t fleet.GateTarget) Result {
+	raw, err := expand.Render(hc.URL, t)
 	if err != nil {
 		return Result{Reason: fmt.Sprintf("health check in %s/%s: URL: %v", t.Account, t.Region, err)}
 	}

@@ -14,8 +14,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/stackfleet/stackfleet/internal/fleet"
 	"github.com/stackfleet/stackfleet/internal/gates"
-	"github.com/stackfleet/stackfleet/internal/pipeline"
 )
 
 // fakeSleep records the waits asked of it and returns at once (or ctx's error).
@@ -69,7 +69,7 @@ func TestHealth(t *testing.T) {
 	tests := []struct {
 		name      string
 		responses []response
-		hc        pipeline.HealthCheck // URL is set by the test
+		hc        fleet.HealthCheck // URL is set by the test
 		wantOK    bool
 		// wantReason are substrings of the Reason.
 		wantReason []string
@@ -81,11 +81,11 @@ func TestHealth(t *testing.T) {
 			wantOK: true, wantReason: []string{"status 200 OK (attempt 1 of 1)"}, wantHits: 1,
 		},
 		{
-			name: "body matches", responses: []response{ok}, hc: pipeline.HealthCheck{Body: `"status":\s*"ok"`},
+			name: "body matches", responses: []response{ok}, hc: fleet.HealthCheck{Body: `"status":\s*"ok"`},
 			wantOK: true, wantHits: 1,
 		},
 		{
-			name: "expected status", responses: []response{{status: 204}}, hc: pipeline.HealthCheck{Status: 204},
+			name: "expected status", responses: []response{{status: 204}}, hc: fleet.HealthCheck{Status: 204},
 			wantOK: true, wantReason: []string{"status 204 No Content"}, wantHits: 1,
 		},
 		{
@@ -93,27 +93,27 @@ func TestHealth(t *testing.T) {
 			wantReason: []string{"failed after 1 attempt:", "status 503 Service Unavailable, want 200", `(body "down for maintenance")`}, wantHits: 1,
 		},
 		{
-			name: "body mismatch", responses: []response{{status: 200, body: `{"status":"degraded"}`}}, hc: pipeline.HealthCheck{Body: `"ok"`},
+			name: "body mismatch", responses: []response{{status: 200, body: `{"status":"degraded"}`}}, hc: fleet.HealthCheck{Body: `"ok"`},
 			wantReason: []string{`status 200 OK but body does not match "\"ok\""`, `degraded`}, wantHits: 1,
 		},
 		{
 			name:      "flaky then healthy",
 			responses: []response{{status: 502}, {status: 500}, ok},
-			hc:        pipeline.HealthCheck{Retries: 3, Interval: 7 * time.Second},
+			hc:        fleet.HealthCheck{Retries: 3, Interval: 7 * time.Second},
 			wantOK:    true, wantReason: []string{"(attempt 3 of 4)"}, wantHits: 3,
 			wantWaits: []time.Duration{7 * time.Second, 7 * time.Second},
 		},
 		{
 			name:       "unhealthy after retries",
 			responses:  []response{{status: 500}, {status: 502}, {status: 503}},
-			hc:         pipeline.HealthCheck{Retries: 2, Interval: time.Minute},
+			hc:         fleet.HealthCheck{Retries: 2, Interval: time.Minute},
 			wantReason: []string{"failed after 3 attempts: status 503 Service Unavailable, want 200"}, wantHits: 3,
 			wantWaits: []time.Duration{time.Minute, time.Minute},
 		},
 		{
 			name:       "timeout",
 			responses:  []response{{delay: true}, {delay: true}},
-			hc:         pipeline.HealthCheck{Retries: 1, Timeout: 50 * time.Millisecond},
+			hc:         fleet.HealthCheck{Retries: 1, Timeout: 50 * time.Millisecond},
 			wantReason: []string{"failed after 2 attempts: timed out after 50ms"}, wantHits: 2,
 			wantWaits: []time.Duration{0},
 		},
@@ -121,7 +121,7 @@ func TestHealth(t *testing.T) {
 			name:      "timeout then healthy",
 			responses: []response{{delay: true}, ok},
 			// Long enough for a loaded machine to answer the second attempt in time.
-			hc:     pipeline.HealthCheck{Retries: 1, Timeout: 300 * time.Millisecond},
+			hc:     fleet.HealthCheck{Retries: 1, Timeout: 300 * time.Millisecond},
 			wantOK: true, wantHits: 2,
 			wantWaits: []time.Duration{0},
 		},
@@ -164,7 +164,7 @@ func TestHealthTemplatedURL(t *testing.T) {
 	tg := target
 	tg.Outputs = map[string]string{"Base": srv.URL}
 	h := &gates.Health{Client: srv.Client()}
-	res := h.Check(context.Background(), pipeline.HealthCheck{URL: "{{.Outputs.Base}}/{{.Stack}}?r={{.Region}}"}, tg)
+	res := h.Check(context.Background(), fleet.HealthCheck{URL: "{{.Outputs.Base}}/{{.Stack}}?r={{.Region}}"}, tg)
 	if !res.OK {
 		t.Fatalf("Check: %s", res.Reason)
 	}
@@ -176,14 +176,14 @@ func TestHealthTemplatedURL(t *testing.T) {
 func TestHealthConfigErrors(t *testing.T) {
 	tests := []struct {
 		name string
-		hc   pipeline.HealthCheck
+		hc   fleet.HealthCheck
 		want string
 	}{
-		{name: "unknown output", hc: pipeline.HealthCheck{URL: "https://{{.Outputs.Nope}}/"}, want: `unknown stack output "Nope"`},
-		{name: "not a URL", hc: pipeline.HealthCheck{URL: "{{.Stack}}"}, want: `"web" is not an http(s) URL`},
-		{name: "bad scheme", hc: pipeline.HealthCheck{URL: "ftp://x/"}, want: "is not an http(s) URL"},
-		{name: "bad pattern", hc: pipeline.HealthCheck{URL: "http://127.0.0.1:1/", Body: "("}, want: "body pattern: error parsing regexp"},
-		{name: "connection refused", hc: pipeline.HealthCheck{URL: "http://user:secret@127.0.0.1:1/"}, want: "GET http://user:xxxxx@127.0.0.1:1/ failed after 1 attempt: dial tcp"},
+		{name: "unknown output", hc: fleet.HealthCheck{URL: "https://{{.Outputs.Nope}}/"}, want: `unknown stack output "Nope"`},
+		{name: "not a URL", hc: fleet.HealthCheck{URL: "{{.Stack}}"}, want: `"web" is not an http(s) URL`},
+		{name: "bad scheme", hc: fleet.HealthCheck{URL: "ftp://x/"}, want: "is not an http(s) URL"},
+		{name: "bad pattern", hc: fleet.HealthCheck{URL: "http://127.0.0.1:1/", Body: "("}, want: "body pattern: error parsing regexp"},
+		{name: "connection refused", hc: fleet.HealthCheck{URL: "http://user:secret@127.0.0.1:1/"}, want: "GET http://user:xxxxx@127.0.0.1:1/ failed after 1 attempt: dial tcp"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -206,7 +206,7 @@ func TestHealthCanceledWhileWaiting(t *testing.T) {
 		cancel(stop)
 		return context.Cause(ctx)
 	}}
-	got := h.Check(ctx, pipeline.HealthCheck{URL: srv.URL + "/health", Retries: 5, Interval: time.Hour}, target)
+	got := h.Check(ctx, fleet.HealthCheck{URL: srv.URL + "/health", Retries: 5, Interval: time.Hour}, target)
 	if got.OK || !strings.Contains(got.Reason, "interrupted: release aborted") {
 		t.Errorf("Check = %+v, want interrupted", got)
 	}
@@ -220,7 +220,7 @@ func TestHealthDefaultSleepHonoursContext(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	got := (&gates.Health{Client: srv.Client()}).Check(ctx, pipeline.HealthCheck{URL: srv.URL + "/health", Retries: 1, Interval: time.Hour}, target)
+	got := (&gates.Health{Client: srv.Client()}).Check(ctx, fleet.HealthCheck{URL: srv.URL + "/health", Retries: 1, Interval: time.Hour}, target)
 	if got.OK || !strings.Contains(got.Reason, "interrupted") {
 		t.Errorf("Check = %+v, want interrupted", got)
 	}

@@ -15,7 +15,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/stackfleet/stackfleet/internal/pipeline"
+	"github.com/stackfleet/stackfleet/internal/fleet"
 )
 
 // Test-command defaults and limits.
@@ -39,7 +39,7 @@ const (
 // line when earlier output was dropped). The Result is OK when the command exits 0; otherwise
 // its Reason is "test <name> exited N", or says it timed out, was interrupted, was killed by a
 // signal or could not start.
-func RunTest(ctx context.Context, tc pipeline.TestCommand, t Target) Result {
+func RunTest(ctx context.Context, tc fleet.TestCommand, t fleet.GateTarget) Result {
 	name := tc.Name
 	if name == "" {
 		name = fmt.Sprintf("%q", tc.Command)
@@ -141,7 +141,7 @@ func killGroup(pid int) error {
 // testEnv is the environment a test command gets in addition to os.Environ(). Outputs come in
 // key order so that two keys mapping to the same variable resolve the same way every time
 // (the later one wins).
-func testEnv(t Target) []string {
+func testEnv(t fleet.GateTarget) []string {
 	env := []string{
 		"STACKFLEET_ACCOUNT=" + t.Account,
 		"STACKFLEET_REGION=" + t.Region,

@@ -13,8 +13,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/stackfleet/stackfleet/internal/fleet"
 	"github.com/stackfleet/stackfleet/internal/gates"
-	"github.com/stackfleet/stackfleet/internal/pipeline"
 )
 
 func TestRunTest(t *testing.T) {
@@ -22,52 +22,52 @@ func TestRunTest(t *testing.T) {
 	dir := t.TempDir()
 	tests := []struct {
 		name       string
-		tc         pipeline.TestCommand
+		tc         fleet.TestCommand
 		wantOK     bool
 		wantReason string // prefix
 		wantOutput string
 	}{
 		{
-			name: "exit 0", tc: pipeline.TestCommand{Name: "smoke", Command: "echo hello"},
+			name: "exit 0", tc: fleet.TestCommand{Name: "smoke", Command: "echo hello"},
 			wantOK: true, wantReason: "test smoke passed in ", wantOutput: "hello\n",
 		},
 		{
-			name: "exit 1 keeps output", tc: pipeline.TestCommand{Name: "smoke", Command: "echo out; echo err >&2; exit 1"},
+			name: "exit 1 keeps output", tc: fleet.TestCommand{Name: "smoke", Command: "echo out; echo err >&2; exit 1"},
 			wantReason: "test smoke exited 1", wantOutput: "out\nerr\n",
 		},
 		{
-			name: "exit code", tc: pipeline.TestCommand{Name: "e2e", Command: "exit 42"},
+			name: "exit code", tc: fleet.TestCommand{Name: "e2e", Command: "exit 42"},
 			wantReason: "test e2e exited 42",
 		},
 		{
 			name: "environment",
-			tc: pipeline.TestCommand{Name: "env", Command: `echo "$STACKFLEET_ACCOUNT $STACKFLEET_REGION $STACKFLEET_STACK"; ` +
+			tc: fleet.TestCommand{Name: "env", Command: `echo "$STACKFLEET_ACCOUNT $STACKFLEET_REGION $STACKFLEET_STACK"; ` +
 				`echo "$STACKFLEET_OUTPUT_LOADBALANCERDNS $STACKFLEET_OUTPUT_APIID $STACKFLEET_OUTPUT_DASH_KEY $GATES_TEST_INHERITED"`},
 			wantOK: true, wantReason: "test env passed",
 			wantOutput: "222222222222 eu-west-1 web\nlb.example.com abc123 d inherited\n",
 		},
 		{
-			name: "dir", tc: pipeline.TestCommand{Name: "pwd", Command: "pwd -P", Dir: dir},
+			name: "dir", tc: fleet.TestCommand{Name: "pwd", Command: "pwd -P", Dir: dir},
 			wantOK: true, wantOutput: mustEval(t, dir) + "\n",
 		},
 		{
-			name: "missing dir", tc: pipeline.TestCommand{Name: "pwd", Command: "pwd", Dir: filepath.Join(dir, "nope")},
+			name: "missing dir", tc: fleet.TestCommand{Name: "pwd", Command: "pwd", Dir: filepath.Join(dir, "nope")},
 			wantReason: "test pwd: directory: stat " + filepath.Join(dir, "nope") + ": no such file or directory",
 		},
 		{
-			name: "dir is a file", tc: pipeline.TestCommand{Name: "pwd", Command: "pwd", Dir: "/dev/null"},
+			name: "dir is a file", tc: fleet.TestCommand{Name: "pwd", Command: "pwd", Dir: "/dev/null"},
 			wantReason: "test pwd: directory: /dev/null is not a directory",
 		},
 		{
-			name: "killed by signal", tc: pipeline.TestCommand{Name: "sig", Command: "echo before; kill -9 $$"},
+			name: "killed by signal", tc: fleet.TestCommand{Name: "sig", Command: "echo before; kill -9 $$"},
 			wantReason: "test sig killed by signal killed", wantOutput: "before\n",
 		},
 		{
-			name: "no name", tc: pipeline.TestCommand{Command: "false"},
+			name: "no name", tc: fleet.TestCommand{Command: "false"},
 			wantReason: `test "false" exited 1`,
 		},
 		{
-			name: "no stdin", tc: pipeline.TestCommand{Name: "cat", Command: "cat"},
+			name: "no stdin", tc: fleet.TestCommand{Name: "cat", Command: "cat"},
 			wantOK: true,
 		},
 	}
@@ -98,7 +98,7 @@ func mustEval(t *testing.T, dir string) string {
 
 func TestRunTestOutputTail(t *testing.T) {
 	// 200001 bytes: 'a's, then a final line that must survive.
-	got := gates.RunTest(context.Background(), pipeline.TestCommand{
+	got := gates.RunTest(context.Background(), fleet.TestCommand{
 		Name: "big", Command: `head -c 199990 /dev/zero | tr '\0' a; echo; echo "last line"; exit 2`,
 	}, target)
 	if got.OK || got.Reason != "test big exited 2" {
@@ -116,7 +116,7 @@ func TestRunTestOutputTail(t *testing.T) {
 func TestRunTestTimeoutKillsGroup(t *testing.T) {
 	pidFile := filepath.Join(t.TempDir(), "pid")
 	start := time.Now()
-	got := gates.RunTest(context.Background(), pipeline.TestCommand{
+	got := gates.RunTest(context.Background(), fleet.TestCommand{
 		Name: "slow", Command: "sleep 60 & echo $! > " + pidFile + "; echo started; wait", Timeout: time.Second,
 	}, target)
 	if d := time.Since(start); d > 20*time.Second {
@@ -135,7 +135,7 @@ func TestRunTestStrayProcessKilled(t *testing.T) {
 	pidFile := filepath.Join(t.TempDir(), "pid")
 	start := time.Now()
 	// The background sleep keeps stdout open; RunTest must not wait for it.
-	got := gates.RunTest(context.Background(), pipeline.TestCommand{
+	got := gates.RunTest(context.Background(), fleet.TestCommand{
 		Name: "stray", Command: "sleep 60 & echo $! > " + pidFile + "; echo done",
 	}, target)
 	if d := time.Since(start); d > 20*time.Second {
@@ -153,7 +153,7 @@ func TestRunTestContextCanceled(t *testing.T) {
 	marker := filepath.Join(dir, "started")
 	done := make(chan gates.Result)
 	go func() {
-		done <- gates.RunTest(ctx, pipeline.TestCommand{Name: "long", Command: "touch " + marker + "; exec sleep 60"}, target)
+		done <- gates.RunTest(ctx, fleet.TestCommand{Name: "long", Command: "touch " + marker + "; exec sleep 60"}, target)
 	}()
 	poll(t, "the command to start", func() bool {
 		_, err := os.Stat(marker)
@@ -173,7 +173,7 @@ func TestRunTestContextCanceled(t *testing.T) {
 func TestRunTestContextAlreadyCanceled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	got := gates.RunTest(ctx, pipeline.TestCommand{Name: "never", Command: "echo ran"}, target)
+	got := gates.RunTest(ctx, fleet.TestCommand{Name: "never", Command: "echo ran"}, target)
 	if diff := cmp.Diff(gates.Result{Reason: "test never interrupted before it started: context canceled"}, got); diff != "" {
 		t.Errorf("RunTest (-want +got):\n%s", diff)
 	}

@@ -3,6 +3,8 @@ package pipeline
 import (
 	"fmt"
 	"time"
+
+	"github.com/stackfleet/stackfleet/internal/fleet"
 )
 
 // WaveView is the state of one wave (or of the stage-level checks) of a release.
@@ -23,7 +25,7 @@ type StageView struct {
 
 // Describe derives each stage's and wave's state from a release's recorded position, with the
 // bake time left at now (bakes are stored as their start, so this is exact after a restart).
-func Describe(spec Spec, r Release, now time.Time) []StageView {
+func Describe(spec fleet.Pipeline, r fleet.Release, now time.Time) []StageView {
 	pos := r.Position
 	out := make([]StageView, len(spec.Stages))
 	for si, st := range spec.Stages {
@@ -44,20 +46,20 @@ func Describe(spec Spec, r Release, now time.Time) []StageView {
 				}
 			}
 			switch {
-			case si < pos.Stage, si == pos.Stage && (wi < pos.Wave || pos.Phase == PhaseStageDone), r.Status == Succeeded:
+			case si < pos.Stage, si == pos.Stage && (wi < pos.Wave || pos.Phase == fleet.PhaseStageDone), r.Status == fleet.ReleaseSucceeded:
 				wv.State = "done"
 			case si == pos.Stage && wi == pos.Wave:
 				wv.Since = pos.Since
 				switch {
-				case r.Status == Failed:
+				case r.Status == fleet.ReleaseFailed:
 					wv.State = "failed, rolled back"
-				case r.Status == RolledBack:
+				case r.Status == fleet.ReleaseRolledBack:
 					wv.State = "rolled back"
 				case r.Status.Done():
 					wv.State = string(r.Status)
 				default:
 					wv.State = string(pos.Phase)
-					if pos.Phase == PhaseBake {
+					if pos.Phase == fleet.PhaseBake {
 						wv.BakeLeft = max(pos.Since.Add(c.Bake).Sub(now), 0)
 					}
 				}
@@ -65,9 +67,9 @@ func Describe(spec Spec, r Release, now time.Time) []StageView {
 			sv.Waves = append(sv.Waves, wv)
 		}
 		switch {
-		case r.Status == Succeeded || si < pos.Stage || (si == pos.Stage && pos.Phase == PhaseStageDone):
+		case r.Status == fleet.ReleaseSucceeded || si < pos.Stage || (si == pos.Stage && pos.Phase == fleet.PhaseStageDone):
 			sv.State = "done"
-		case si == pos.Stage && r.Status == Running:
+		case si == pos.Stage && r.Status == fleet.ReleaseRunning:
 			sv.State = "running: " + string(pos.Phase)
 		case si == pos.Stage && r.Status.Done():
 			sv.State = string(r.Status)

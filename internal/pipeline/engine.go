@@ -20,14 +20,8 @@ import (
 // Deployer deploys one stack in one target of a stage, under the stage's role. Deploy must be
 // idempotent: a resumed release calls it again for targets it may already have deployed.
 type Deployer interface {
-	Deploy(ctx context.Context, stage Stage, t fleet.Target, req apply.DeployRequest) (apply.DeployResult, error)
-	Delete(ctx context.Context, stage Stage, t fleet.Target, stackName string) error
-}
-
-// GateTarget is what a gate checks: one target with the outputs of the pipeline's stacks there.
-type GateTarget struct {
-	Account, Region, Stack string
-	Outputs                map[string]string
+	Deploy(ctx context.Context, stage fleet.Stage, t fleet.Target, req apply.DeployRequest) (apply.DeployResult, error)
+	Delete(ctx context.Context, stage fleet.Stage, t fleet.Target, stackName string) error
 }
 
 // CheckResult is the verdict of one gate on one target.
@@ -38,9 +32,9 @@ type CheckResult struct {
 
 // Gates evaluates alarms, health checks and tests (adapters: CloudWatch, HTTP, exec).
 type Gates interface {
-	Alarms(ctx context.Context, stage Stage, spec AlarmSpec, t GateTarget) CheckResult
-	Health(ctx context.Context, hc HealthCheck, t GateTarget) CheckResult
-	Test(ctx context.Context, tc TestCommand, t GateTarget) CheckResult
+	Alarms(ctx context.Context, stage fleet.Stage, spec fleet.AlarmSpec, t fleet.GateTarget) CheckResult
+	Health(ctx context.Context, hc fleet.HealthCheck, t fleet.GateTarget) CheckResult
+	Test(ctx context.Context, tc fleet.TestCommand, t fleet.GateTarget) CheckResult
 }
 
 // Decision is a recorded approval or rejection of a stage for a release.
@@ -60,7 +54,7 @@ type GateRecord struct {
 
 // Journal is the durable state a release needs.
 type Journal interface {
-	UpdateRelease(ctx context.Context, r Release) error
+	UpdateRelease(ctx context.Context, r fleet.Release) error
 	Instances(ctx context.Context, key string) ([]fleet.Instance, error)
 	PutInstance(ctx context.Context, in fleet.Instance) error
 	DeleteInstance(ctx context.Context, key string, t fleet.Target) error
@@ -74,7 +68,7 @@ type Journal interface {
 	AcquireStage(ctx context.Context, pipeline, stage, releaseID string) error
 	ReleaseStage(ctx context.Context, pipeline, stage, releaseID string) error
 	// Superseded reports whether a newer release should replace this one before it starts a stage.
-	Superseded(ctx context.Context, r Release) (bool, error)
+	Superseded(ctx context.Context, r fleet.Release) (bool, error)
 }
 
 // ErrStageBusy is wrapped by Journal.AcquireStage while another release holds the stage.
@@ -110,7 +104,7 @@ func (e *Engine) poll() time.Duration {
 	return e.Poll
 }
 
-func (e *Engine) emit(r *Release, kind, status, reason string, t *fleet.Target) {
+func (e *Engine) emit(r *fleet.Release, kind, status, reason string, t *fleet.Target) {
 	ev := fleet.Event{Time: time.Now().UTC(), Operation: r.ID, StackSet: r.Pipeline, Kind: kind, Status: status, Reason: reason, Target: t}
 	if e.Observe != nil {
 		e.Observe(ev)
@@ -123,14 +117,14 @@ func (e *Engine) emit(r *Release, kind, status, reason string, t *fleet.Target) 
 }
 
 // move records a new position; a phase change restarts its clock, a resumed phase keeps it.
-func (e *Engine) move(ctx context.Context, r *Release, stage, wave int, phase Phase) error {
+func (e *Engine) move(ctx context.Context, r *fleet.Release, stage, wave int, phase fleet.Phase) error {
 	if r.Position.Stage != stage || r.Position.Wave != wave || r.Position.Phase != phase || r.Position.Since.IsZero() {
-		r.Position = Position{Stage: stage, Wave: wave, Phase: phase, Since: time.Now().UTC()}
+		r.Position = fleet.Position{Stage: stage, Wave: wave, Phase: phase, Since: time.Now().UTC()}
 	}
 	return e.Journal.UpdateRelease(context.WithoutCancel(ctx), *r)
 }
 
-func (e *Engine) finish(ctx context.Context, r *Release, status ReleaseStatus, reason string) error {
+func (e *Engine) finish(ctx context.Context, r *fleet.Release, status fleet.ReleaseStatus, reason string) error {
 	r.Status, r.Reason, r.EndedAt = status, reason, time.Now().UTC()
 	if err := e.Journal.UpdateRelease(context.WithoutCancel(ctx), *r); err != nil {
 		return err
@@ -142,7 +136,7 @@ func (e *Engine) finish(ctx context.Context, r *Release, status ReleaseStatus, r
 // Run moves r through spec from its recorded position until it succeeds, fails (after rolling
 // back), is rejected or superseded, or ctx ends (the position stays recorded for Resume: call Run
 // again with the release as read from the journal).
-func (e *Engine) Run(ctx context.Context, spec Spec, r Release) (Release, error) {
+func (e *Engine) Run(ctx context.Context, spec fleet.Pipeline, r fleet.Release) (fleet.Release, error) {
 	if r.Status.Done() {
 		return r, nil
 	}
@@ -151,9 +145,9 @@ func (e *Engine) Run(ctx context.Context, spec Spec, r Release) (Release, error)
 			return r, fmt.Errorf("record template: %w", err)
 		}
 	}
-	if r.Status == Queued {
-		r.Status = Running
-		e.emit(&r, "release", string(Running), fmt.Sprintf("version %s", r.Version), nil)
+	if r.Status == fleet.ReleaseQueued {
+		r.Status = fleet.ReleaseRunning
+		e.emit(&r, "release", string(fleet.ReleaseRunning), fmt.Sprintf("version %s", r.Version), nil)
 	} else {
 		where := "the start"
 		if r.Position.Stage < len(spec.Stages) {
@@ -186,10 +180,10 @@ func (e *Engine) Run(ctx context.Context, spec Spec, r Release) (Release, error)
 		st := spec.Stages[si]
 		atPos := si == r.Position.Stage
 		switch {
-		case atPos && r.Position.Phase == PhaseStageDone:
+		case atPos && r.Position.Phase == fleet.PhaseStageDone:
 			soakFrom = r.Position.Since
 			continue
-		case atPos && r.Position.Phase == PhaseRollback:
+		case atPos && r.Position.Phase == fleet.PhaseRollback:
 			// Killed while rolling back: finish the rollback (it is idempotent).
 			if err := take(st.Name); err != nil {
 				return r, err
@@ -197,16 +191,16 @@ func (e *Engine) Run(ctx context.Context, spec Spec, r Release) (Release, error)
 			if err := e.rollback(ctx, spec, &r, si, r.Position.Wave); err != nil {
 				return r, err
 			}
-			return r, e.finish(ctx, &r, Failed, r.Reason+"; rolled back")
+			return r, e.finish(ctx, &r, fleet.ReleaseFailed, r.Reason+"; rolled back")
 		}
-		inStage := atPos && r.Position.Phase != "" && r.Position.Phase != PhaseSoak && r.Position.Phase != PhaseApproval
+		inStage := atPos && r.Position.Phase != "" && r.Position.Phase != fleet.PhaseSoak && r.Position.Phase != fleet.PhaseApproval
 		if !inStage && si > 0 && spec.Stages[si-1].Soak > 0 {
 			// The soak is stored as its start: a restart waits only for what is left.
-			if !(atPos && r.Position.Phase == PhaseSoak) {
+			if !(atPos && r.Position.Phase == fleet.PhaseSoak) {
 				if soakFrom.IsZero() {
 					soakFrom = time.Now().UTC()
 				}
-				r.Position = Position{Stage: si, Phase: PhaseSoak, Since: soakFrom}
+				r.Position = fleet.Position{Stage: si, Phase: fleet.PhaseSoak, Since: soakFrom}
 				if err := e.Journal.UpdateRelease(context.WithoutCancel(ctx), r); err != nil {
 					return r, err
 				}
@@ -221,12 +215,12 @@ func (e *Engine) Run(ctx context.Context, spec Spec, r Release) (Release, error)
 		// Take the stage before leaving the previous one: a release is always somewhere.
 		if err := take(st.Name); err != nil {
 			if errors.Is(err, errSuperseded) {
-				return r, e.finish(ctx, &r, Superseded, "a newer release replaced it")
+				return r, e.finish(ctx, &r, fleet.ReleaseSuperseded, "a newer release replaced it")
 			}
 			return r, err
 		}
 		if st.Approval && !inStage {
-			if err := e.move(ctx, &r, si, 0, PhaseApproval); err != nil {
+			if err := e.move(ctx, &r, si, 0, fleet.PhaseApproval); err != nil {
 				return r, err
 			}
 			e.emit(&r, "stage", "WAITING_APPROVAL", fmt.Sprintf("run 'stackfleet approve %s %s' (or reject)", spec.Name, st.Name), nil)
@@ -235,7 +229,7 @@ func (e *Engine) Run(ctx context.Context, spec Spec, r Release) (Release, error)
 				return r, err
 			}
 			if !d.Approved {
-				return r, e.finish(ctx, &r, Rejected, fmt.Sprintf("stage %s rejected by %s: %s", st.Name, d.By, d.Comment))
+				return r, e.finish(ctx, &r, fleet.ReleaseRejected, fmt.Sprintf("stage %s rejected by %s: %s", st.Name, d.By, d.Comment))
 			}
 			e.emit(&r, "stage", "APPROVED", fmt.Sprintf("%s by %s", st.Name, d.By), nil)
 		}
@@ -256,23 +250,23 @@ func (e *Engine) Run(ctx context.Context, spec Spec, r Release) (Release, error)
 				if rerr := e.rollback(ctx, spec, &r, si, wi); rerr != nil {
 					return r, fmt.Errorf("%s; rollback: %w", r.Reason, rerr)
 				}
-				return r, e.finish(ctx, &r, Failed, r.Reason+"; rolled back")
+				return r, e.finish(ctx, &r, fleet.ReleaseFailed, r.Reason+"; rolled back")
 			}
 		}
-		if err := e.move(ctx, &r, si, len(st.Waves), PhaseStageDone); err != nil {
+		if err := e.move(ctx, &r, si, len(st.Waves), fleet.PhaseStageDone); err != nil {
 			return r, err
 		}
 		soakFrom = r.Position.Since
 		e.emit(&r, "stage", "SUCCEEDED", st.Name, nil)
 	}
-	return r, e.finish(ctx, &r, Succeeded, "")
+	return r, e.finish(ctx, &r, fleet.ReleaseSucceeded, "")
 }
 
 var errSuperseded = errors.New("superseded")
 
 // acquire waits for the stage to be free (another release deploying to it), unless a newer
 // release supersedes this one meanwhile.
-func (e *Engine) acquire(ctx context.Context, spec Spec, r *Release, stage string) error {
+func (e *Engine) acquire(ctx context.Context, spec fleet.Pipeline, r *fleet.Release, stage string) error {
 	announced := false
 	for {
 		err := e.Journal.AcquireStage(ctx, spec.Name, stage, r.ID)
@@ -295,7 +289,7 @@ func (e *Engine) acquire(ctx context.Context, spec Spec, r *Release, stage strin
 	}
 }
 
-func (e *Engine) waitApproval(ctx context.Context, r Release, stage string) (*Decision, error) {
+func (e *Engine) waitApproval(ctx context.Context, r fleet.Release, stage string) (*Decision, error) {
 	for {
 		d, err := e.Journal.Approval(ctx, r.ID, stage)
 		if err != nil {
@@ -310,7 +304,7 @@ func (e *Engine) waitApproval(ctx context.Context, r Release, stage string) (*De
 	}
 }
 
-func waveName(st Stage, wi int) string {
+func waveName(st fleet.Stage, wi int) string {
 	if wi >= len(st.Waves) {
 		return "stage checks"
 	}
@@ -318,7 +312,7 @@ func waveName(st Stage, wi int) string {
 }
 
 // wave runs wave wi of stage si (wi == len(waves): the stage-level checks over every target).
-func (e *Engine) wave(ctx context.Context, spec Spec, r *Release, si, wi int) error {
+func (e *Engine) wave(ctx context.Context, spec fleet.Pipeline, r *fleet.Release, si, wi int) error {
 	st := spec.Stages[si]
 	checks, targets := st.WaveChecks, []fleet.Target(nil)
 	if wi < len(st.Waves) {
@@ -336,16 +330,16 @@ func (e *Engine) wave(ctx context.Context, spec Spec, r *Release, si, wi int) er
 	phase := r.Position.Phase
 	name := st.Name + " " + waveName(st, wi)
 
-	if wi < len(st.Waves) && (!resumed || phase == PhaseWindow || phase == PhaseDeploy || phase == PhaseApproval || phase == PhaseSoak || phase == "") {
+	if wi < len(st.Waves) && (!resumed || phase == fleet.PhaseWindow || phase == fleet.PhaseDeploy || phase == fleet.PhaseApproval || phase == fleet.PhaseSoak || phase == "") {
 		if len(st.Windows) > 0 {
-			if err := e.move(ctx, r, si, wi, PhaseWindow); err != nil {
+			if err := e.move(ctx, r, si, wi, fleet.PhaseWindow); err != nil {
 				return err
 			}
 			if err := e.waitWindow(ctx, r, st, targets); err != nil {
 				return err
 			}
 		}
-		if err := e.move(ctx, r, si, wi, PhaseDeploy); err != nil {
+		if err := e.move(ctx, r, si, wi, fleet.PhaseDeploy); err != nil {
 			return err
 		}
 		e.emit(r, "wave", "DEPLOYING", fmt.Sprintf("%s: %d targets", name, len(targets)), nil)
@@ -354,10 +348,10 @@ func (e *Engine) wave(ctx context.Context, spec Spec, r *Release, si, wi int) er
 		}); err != nil {
 			return err
 		}
-		phase = PhaseVerify
+		phase = fleet.PhaseVerify
 	}
-	if phase != PhaseBake {
-		if err := e.move(ctx, r, si, wi, PhaseVerify); err != nil {
+	if phase != fleet.PhaseBake {
+		if err := e.move(ctx, r, si, wi, fleet.PhaseVerify); err != nil {
 			return err
 		}
 		if err := e.verify(ctx, spec, r, si, wi, checks, targets); err != nil {
@@ -365,7 +359,7 @@ func (e *Engine) wave(ctx context.Context, spec Spec, r *Release, si, wi int) er
 		}
 	}
 	if checks.Bake > 0 || !checks.Alarms.Empty() {
-		if err := e.move(ctx, r, si, wi, PhaseBake); err != nil {
+		if err := e.move(ctx, r, si, wi, fleet.PhaseBake); err != nil {
 			return err
 		}
 		end := r.Position.Since.Add(checks.Bake)
@@ -382,7 +376,7 @@ func (e *Engine) wave(ctx context.Context, spec Spec, r *Release, si, wi int) er
 
 // watching runs fn while reading the alarms of every target every Poll; an alarm in ALARM
 // cancels fn and fails the wave. The alarms are read once more after fn returns.
-func (e *Engine) watching(ctx context.Context, st Stage, spec AlarmSpec, p Spec, targets []fleet.Target, fn func(context.Context) error) error {
+func (e *Engine) watching(ctx context.Context, st fleet.Stage, spec fleet.AlarmSpec, p fleet.Pipeline, targets []fleet.Target, fn func(context.Context) error) error {
 	if spec.Empty() {
 		return fn(ctx)
 	}
@@ -412,7 +406,7 @@ func (e *Engine) watching(ctx context.Context, st Stage, spec AlarmSpec, p Spec,
 	}
 }
 
-func (e *Engine) checkAlarms(ctx context.Context, st Stage, spec AlarmSpec, p Spec, targets []fleet.Target) error {
+func (e *Engine) checkAlarms(ctx context.Context, st fleet.Stage, spec fleet.AlarmSpec, p fleet.Pipeline, targets []fleet.Target) error {
 	gts, err := e.gateTargets(ctx, p, targets)
 	if err != nil {
 		return err
@@ -430,7 +424,7 @@ func (e *Engine) checkAlarms(ctx context.Context, st Stage, spec AlarmSpec, p Sp
 
 // gateTargets gathers, for each target, the outputs of every stack of the pipeline there. It
 // reads each stack's instances once, however many targets: alarms are re-read every poll.
-func (e *Engine) gateTargets(ctx context.Context, p Spec, targets []fleet.Target) ([]GateTarget, error) {
+func (e *Engine) gateTargets(ctx context.Context, p fleet.Pipeline, targets []fleet.Target) ([]fleet.GateTarget, error) {
 	outputs := make(map[fleet.Target]map[string]string, len(targets))
 	for _, s := range p.Stacks {
 		insts, err := e.Journal.Instances(ctx, InstanceKey(p.Name, s.Name))
@@ -444,9 +438,9 @@ func (e *Engine) gateTargets(ctx context.Context, p Spec, targets []fleet.Target
 			maps.Copy(outputs[in.Target], in.Outputs)
 		}
 	}
-	gts := make([]GateTarget, len(targets))
+	gts := make([]fleet.GateTarget, len(targets))
 	for i, t := range targets {
-		gts[i] = GateTarget{Account: t.Account, Region: t.Region, Outputs: outputs[t]}
+		gts[i] = fleet.GateTarget{Account: t.Account, Region: t.Region, Outputs: outputs[t]}
 		if gts[i].Outputs == nil {
 			gts[i].Outputs = map[string]string{}
 		}
@@ -457,7 +451,7 @@ func (e *Engine) gateTargets(ctx context.Context, p Spec, targets []fleet.Target
 	return gts, nil
 }
 
-func (e *Engine) verify(ctx context.Context, p Spec, r *Release, si, wi int, checks Checks, targets []fleet.Target) error {
+func (e *Engine) verify(ctx context.Context, p fleet.Pipeline, r *fleet.Release, si, wi int, checks fleet.Checks, targets []fleet.Target) error {
 	if len(checks.Health) == 0 && len(checks.Tests) == 0 {
 		return nil
 	}
@@ -519,7 +513,7 @@ func record(si, wi int, gate string, t fleet.Target, res CheckResult) GateRecord
 }
 
 // waitWindow waits until every region of the wave is inside a deployment window.
-func (e *Engine) waitWindow(ctx context.Context, r *Release, st Stage, targets []fleet.Target) error {
+func (e *Engine) waitWindow(ctx context.Context, r *fleet.Release, st fleet.Stage, targets []fleet.Target) error {
 	regions := map[string]bool{}
 	for _, t := range targets {
 		regions[t.Region] = true
@@ -560,7 +554,7 @@ func maxTime(a, b time.Time) time.Time {
 }
 
 // deployWave deploys every stack of the pipeline to the wave's targets, stacks in order.
-func (e *Engine) deployWave(ctx context.Context, p Spec, r *Release, st Stage, targets []fleet.Target) error {
+func (e *Engine) deployWave(ctx context.Context, p fleet.Pipeline, r *fleet.Release, st fleet.Stage, targets []fleet.Target) error {
 	si := r.Position.Stage
 	for _, s := range p.Stacks {
 		key := InstanceKey(p.Name, s.Name)
@@ -644,9 +638,9 @@ func (e *Engine) deployWave(ctx context.Context, p Spec, r *Release, st Stage, t
 
 // rollback returns the failing wave (and, if configured, the stage's earlier waves, newest
 // first) to each instance's last known good version.
-func (e *Engine) rollback(ctx context.Context, p Spec, r *Release, si, wi int) error {
+func (e *Engine) rollback(ctx context.Context, p fleet.Pipeline, r *fleet.Release, si, wi int) error {
 	st := p.Stages[si]
-	if err := e.move(ctx, r, si, wi, PhaseRollback); err != nil {
+	if err := e.move(ctx, r, si, wi, fleet.PhaseRollback); err != nil {
 		return err
 	}
 	waves := []int{min(wi, len(st.Waves)-1)}
@@ -669,7 +663,7 @@ func (e *Engine) rollback(ctx context.Context, p Spec, r *Release, si, wi int) e
 // RollbackTargets returns the instances release touched in targets to their last known good
 // version (the version they ran before release first deployed them), stacks in reverse order. An
 // instance with no earlier version is deleted. Instances release did not touch are left alone.
-func (e *Engine) RollbackTargets(ctx context.Context, p Spec, st Stage, releaseID string, targets []fleet.Target) error {
+func (e *Engine) RollbackTargets(ctx context.Context, p fleet.Pipeline, st fleet.Stage, releaseID string, targets []fleet.Target) error {
 	stacks := slices.Clone(p.Stacks)
 	slices.Reverse(stacks)
 	for _, s := range stacks {
@@ -702,7 +696,7 @@ func (e *Engine) RollbackTargets(ctx context.Context, p Spec, st Stage, releaseI
 						mu.Unlock()
 						return nil
 					}
-					e.emit(&Release{ID: releaseID, Pipeline: p.Name}, "step", "DELETED", s.Name+": no earlier version", &tt)
+					e.emit(&fleet.Release{ID: releaseID, Pipeline: p.Name}, "step", "DELETED", s.Name+": no earlier version", &tt)
 					return e.Journal.DeleteInstance(context.WithoutCancel(gctx), key, t)
 				}
 				good := *inst.LastGood
@@ -722,7 +716,7 @@ func (e *Engine) RollbackTargets(ctx context.Context, p Spec, st Stage, releaseI
 				}
 				inst.Deployed, inst.Outputs, inst.StackID = good, res.Outputs, res.StackID
 				inst.Status, inst.Detail, inst.Reason, inst.UpdatedAt = fleet.Current, "ROLLED_BACK", "rolled back by release "+releaseID, time.Now().UTC()
-				e.emit(&Release{ID: releaseID, Pipeline: p.Name}, "step", "ROLLED_BACK", s.Name, &tt)
+				e.emit(&fleet.Release{ID: releaseID, Pipeline: p.Name}, "step", "ROLLED_BACK", s.Name, &tt)
 				return e.Journal.PutInstance(context.WithoutCancel(gctx), inst)
 			})
 		}

@@ -21,7 +21,7 @@ import (
 // memJournal is an in-memory Journal.
 type memJournal struct {
 	mu        sync.Mutex
-	releases  map[string]pipeline.Release
+	releases  map[string]fleet.Release
 	instances map[string]map[fleet.Target]fleet.Instance
 	templates map[string][]byte
 	approvals map[string]*pipeline.Decision
@@ -36,11 +36,11 @@ type memJournal struct {
 var _ pipeline.Journal = (*memJournal)(nil)
 
 func newJournal() *memJournal {
-	return &memJournal{releases: map[string]pipeline.Release{}, instances: map[string]map[fleet.Target]fleet.Instance{},
+	return &memJournal{releases: map[string]fleet.Release{}, instances: map[string]map[fleet.Target]fleet.Instance{},
 		templates: map[string][]byte{}, approvals: map[string]*pipeline.Decision{}, stages: map[string]string{}}
 }
 
-func (j *memJournal) UpdateRelease(_ context.Context, r pipeline.Release) error {
+func (j *memJournal) UpdateRelease(_ context.Context, r fleet.Release) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.releases[r.ID] = r
@@ -121,7 +121,7 @@ func (j *memJournal) ReleaseStage(_ context.Context, p, stage, id string) error 
 	}
 	return nil
 }
-func (j *memJournal) Superseded(_ context.Context, r pipeline.Release) (bool, error) {
+func (j *memJournal) Superseded(_ context.Context, r fleet.Release) (bool, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	return j.supersede != nil && j.supersede[r.ID], nil
@@ -139,7 +139,7 @@ func newDeployer() *fakeDeployer {
 	return &fakeDeployer{stacks: map[fleet.Target]map[string]string{}, fail: map[fleet.Target]string{}}
 }
 
-func (d *fakeDeployer) Deploy(_ context.Context, _ pipeline.Stage, t fleet.Target, req apply.DeployRequest) (apply.DeployResult, error) {
+func (d *fakeDeployer) Deploy(_ context.Context, _ fleet.Stage, t fleet.Target, req apply.DeployRequest) (apply.DeployResult, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.calls = append(d.calls, fmt.Sprintf("deploy %s %s", t, req.Parameters["Version"]))
@@ -151,7 +151,7 @@ func (d *fakeDeployer) Deploy(_ context.Context, _ pipeline.Stage, t fleet.Targe
 	return apply.DeployResult{StackID: "arn:" + t.String(), Outputs: out}, nil
 }
 
-func (d *fakeDeployer) Delete(_ context.Context, _ pipeline.Stage, t fleet.Target, _ string) error {
+func (d *fakeDeployer) Delete(_ context.Context, _ fleet.Stage, t fleet.Target, _ string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.calls = append(d.calls, "delete "+t.String())
@@ -169,8 +169,8 @@ func (d *fakeDeployer) outputs(t fleet.Target) map[string]string {
 type fakeGates struct {
 	mu     sync.Mutex
 	alarm  map[string]bool // target "acct/region" → in ALARM
-	health func(t pipeline.GateTarget) pipeline.CheckResult
-	test   func(t pipeline.GateTarget) pipeline.CheckResult
+	health func(t fleet.GateTarget) pipeline.CheckResult
+	test   func(t fleet.GateTarget) pipeline.CheckResult
 	reads  int
 }
 
@@ -180,7 +180,7 @@ func (g *fakeGates) setAlarm(t fleet.Target, on bool) {
 	g.alarm[t.String()] = on
 }
 
-func (g *fakeGates) Alarms(_ context.Context, _ pipeline.Stage, _ pipeline.AlarmSpec, t pipeline.GateTarget) pipeline.CheckResult {
+func (g *fakeGates) Alarms(_ context.Context, _ fleet.Stage, _ fleet.AlarmSpec, t fleet.GateTarget) pipeline.CheckResult {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.reads++
@@ -189,13 +189,13 @@ func (g *fakeGates) Alarms(_ context.Context, _ pipeline.Stage, _ pipeline.Alarm
 	}
 	return pipeline.CheckResult{OK: true}
 }
-func (g *fakeGates) Health(_ context.Context, _ pipeline.HealthCheck, t pipeline.GateTarget) pipeline.CheckResult {
+func (g *fakeGates) Health(_ context.Context, _ fleet.HealthCheck, t fleet.GateTarget) pipeline.CheckResult {
 	if g.health != nil {
 		return g.health(t)
 	}
 	return pipeline.CheckResult{OK: true}
 }
-func (g *fakeGates) Test(_ context.Context, _ pipeline.TestCommand, t pipeline.GateTarget) pipeline.CheckResult {
+func (g *fakeGates) Test(_ context.Context, _ fleet.TestCommand, t fleet.GateTarget) pipeline.CheckResult {
 	if g.test != nil {
 		return g.test(t)
 	}
@@ -205,13 +205,13 @@ func (g *fakeGates) Test(_ context.Context, _ pipeline.TestCommand, t pipeline.G
 func tg(a string) fleet.Target { return fleet.Target{Account: a, Region: "us-east-1"} }
 
 // spec: stages beta (1 wave) and prod (waves [p1], [p2 p3]) of one stack; version v.
-func spec(version string) pipeline.Spec {
-	checks := pipeline.Checks{Bake: time.Hour, Alarms: pipeline.AlarmSpec{Names: []string{"app-errors"}},
-		Tests: []pipeline.TestCommand{{Name: "smoke", Command: "true"}}}
-	return pipeline.Spec{
+func spec(version string) fleet.Pipeline {
+	checks := fleet.Checks{Bake: time.Hour, Alarms: fleet.AlarmSpec{Names: []string{"app-errors"}},
+		Tests: []fleet.TestCommand{{Name: "smoke", Command: "true"}}}
+	return fleet.Pipeline{
 		Name:   "web",
-		Stacks: []pipeline.Stack{{Name: "app", TemplateBody: []byte("Resources: {} # " + version), Parameters: map[string]string{"Version": version}}},
-		Stages: []pipeline.Stage{
+		Stacks: []fleet.PipelineStack{{Name: "app", TemplateBody: []byte("Resources: {} # " + version), Parameters: map[string]string{"Version": version}}},
+		Stages: []fleet.Stage{
 			{Name: "beta", Waves: [][]fleet.Target{{tg("b1")}}, WaveChecks: checks, Soak: 2 * time.Hour},
 			{Name: "prod", Waves: [][]fleet.Target{{tg("p1")}, {tg("p2"), tg("p3")}}, WaveChecks: checks},
 		},
@@ -222,8 +222,8 @@ func newEngine(d *fakeDeployer, g *fakeGates, j *memJournal) *pipeline.Engine {
 	return &pipeline.Engine{Deployer: d, Gates: g, Journal: j, Poll: time.Minute}
 }
 
-func release(id, version string) pipeline.Release {
-	return pipeline.Release{ID: id, Pipeline: "web", Version: version, Status: pipeline.Queued, CreatedAt: time.Now()}
+func release(id, version string) fleet.Release {
+	return fleet.Release{ID: id, Pipeline: "web", Version: version, Status: fleet.ReleaseQueued, CreatedAt: time.Now()}
 }
 
 func TestReleaseMovesThroughStagesWithBakesAndSoak(t *testing.T) {
@@ -231,7 +231,7 @@ func TestReleaseMovesThroughStagesWithBakesAndSoak(t *testing.T) {
 		d, g, j := newDeployer(), &fakeGates{alarm: map[string]bool{}}, newJournal()
 		start := time.Now()
 		r, err := newEngine(d, g, j).Run(t.Context(), spec("v1"), release("r1", "v1"))
-		if err != nil || r.Status != pipeline.Succeeded {
+		if err != nil || r.Status != fleet.ReleaseSucceeded {
 			t.Fatalf("Run() = %s %q, %v; want SUCCEEDED", r.Status, r.Reason, err)
 		}
 		// beta wave bake 1h, soak 2h, prod two waves of 1h bake each.
@@ -251,7 +251,7 @@ func TestAlarmDuringBakeRollsBackTheWaveToItsOutputs(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		d, g, j := newDeployer(), &fakeGates{alarm: map[string]bool{}}, newJournal()
 		e := newEngine(d, g, j)
-		if r, err := e.Run(t.Context(), spec("v1"), release("r1", "v1")); err != nil || r.Status != pipeline.Succeeded {
+		if r, err := e.Run(t.Context(), spec("v1"), release("r1", "v1")); err != nil || r.Status != fleet.ReleaseSucceeded {
 			t.Fatalf("first release: %s %v", r.Status, err)
 		}
 		before := map[string]map[string]string{"p1": d.outputs(tg("p1")), "p2": d.outputs(tg("p2")), "p3": d.outputs(tg("p3"))}
@@ -263,7 +263,7 @@ func TestAlarmDuringBakeRollsBackTheWaveToItsOutputs(t *testing.T) {
 				j.mu.Lock()
 				rel := j.releases["r2"]
 				j.mu.Unlock()
-				if rel.Position.Stage == 1 && rel.Position.Wave == 1 && rel.Position.Phase == pipeline.PhaseBake {
+				if rel.Position.Stage == 1 && rel.Position.Wave == 1 && rel.Position.Phase == fleet.PhaseBake {
 					time.Sleep(30 * time.Minute)
 					g.setAlarm(tg("p2"), true)
 					return
@@ -271,7 +271,7 @@ func TestAlarmDuringBakeRollsBackTheWaveToItsOutputs(t *testing.T) {
 			}
 		}()
 		r, err := e.Run(t.Context(), spec("v2"), release("r2", "v2"))
-		if err != nil || r.Status != pipeline.Failed {
+		if err != nil || r.Status != fleet.ReleaseFailed {
 			t.Fatalf("second release: %s %v; want FAILED", r.Status, err)
 		}
 		if want := "stage prod wave 2/2: alarm app-errors in p2/us-east-1 is ALARM; rolled back"; r.Reason != want {
@@ -306,7 +306,7 @@ func TestResourceFailureRollsBackEarlierWavesNewestFirst(t *testing.T) {
 		d.fail[tg("p3")] = string(s.Stacks[0].TemplateBody)
 		d.calls = nil
 		r, err := e.Run(t.Context(), s, release("r2", "v2"))
-		if err != nil || r.Status != pipeline.Failed {
+		if err != nil || r.Status != fleet.ReleaseFailed {
 			t.Fatalf("Run() = %s %v, want FAILED", r.Status, err)
 		}
 		var rollbacks []string
@@ -333,11 +333,11 @@ func TestResourceFailureRollsBackEarlierWavesNewestFirst(t *testing.T) {
 func TestFailedTestRollsBackAndKeepsOutput(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		d, j := newDeployer(), newJournal()
-		g := &fakeGates{alarm: map[string]bool{}, test: func(t pipeline.GateTarget) pipeline.CheckResult {
+		g := &fakeGates{alarm: map[string]bool{}, test: func(t fleet.GateTarget) pipeline.CheckResult {
 			return pipeline.CheckResult{Reason: "test smoke exited 1", Output: "GET /health: 503\n"}
 		}}
 		r, err := newEngine(d, g, j).Run(t.Context(), spec("v1"), release("r1", "v1"))
-		if err != nil || r.Status != pipeline.Failed {
+		if err != nil || r.Status != fleet.ReleaseFailed {
 			t.Fatalf("Run() = %s %v, want FAILED", r.Status, err)
 		}
 		if want := "stage beta wave 1/1: test smoke exited 1\n    | GET /health: 503; rolled back"; r.Reason != want {
@@ -363,7 +363,7 @@ func TestApprovalGate(t *testing.T) {
 		}()
 		start := time.Now()
 		r, err := newEngine(d, g, j).Run(t.Context(), s, release("r1", "v1"))
-		if err != nil || r.Status != pipeline.Succeeded {
+		if err != nil || r.Status != fleet.ReleaseSucceeded {
 			t.Fatalf("Run() = %s %v", r.Status, err)
 		}
 		// Approved at 10h (+ at most one poll), then two prod waves of 1h.
@@ -373,7 +373,7 @@ func TestApprovalGate(t *testing.T) {
 
 		j.decide("r2", "prod", false)
 		r, _ = newEngine(d, g, j).Run(t.Context(), s, release("r2", "v2"))
-		if r.Status != pipeline.Rejected || r.Reason != "stage prod rejected by tester: because" {
+		if r.Status != fleet.ReleaseRejected || r.Reason != "stage prod rejected by tester: because" {
 			t.Errorf("rejected release = %s %q", r.Status, r.Reason)
 		}
 	})
@@ -391,13 +391,13 @@ func TestRestartMidBakeWaitsOnlyTheRemainingTime(t *testing.T) {
 			cancel() // the process dies 40 minutes into the bake
 		}()
 		r, err := newEngine(d, g, j).Run(ctx, s, release("r1", "v1"))
-		if !errors.Is(err, context.Canceled) || r.Position.Phase != pipeline.PhaseBake {
+		if !errors.Is(err, context.Canceled) || r.Position.Phase != fleet.PhaseBake {
 			t.Fatalf("interrupted Run() = %s at %+v, %v", r.Status, r.Position, err)
 		}
 		stored := j.releases["r1"]
 		d.calls = nil
 		r, err = newEngine(d, g, j).Run(t.Context(), s, stored)
-		if err != nil || r.Status != pipeline.Succeeded {
+		if err != nil || r.Status != fleet.ReleaseSucceeded {
 			t.Fatalf("resumed Run() = %s %v", r.Status, err)
 		}
 		if got := time.Since(start); got != time.Hour {
@@ -426,7 +426,7 @@ func TestTwoReleasesNeverShareAStage(t *testing.T) {
 		d, g, j := newDeployer(), &fakeGates{alarm: map[string]bool{}}, newJournal()
 		e := newEngine(d, g, j)
 		var wg sync.WaitGroup
-		results := make([]pipeline.Release, 2)
+		results := make([]fleet.Release, 2)
 		for i, id := range []string{"r1", "r2"} {
 			wg.Go(func() {
 				if i == 1 {
@@ -437,7 +437,7 @@ func TestTwoReleasesNeverShareAStage(t *testing.T) {
 		}
 		wg.Wait()
 		for _, r := range results {
-			if r.Status != pipeline.Succeeded {
+			if r.Status != fleet.ReleaseSucceeded {
 				t.Fatalf("release %s: %s %s", r.ID, r.Status, r.Reason)
 			}
 		}
@@ -462,7 +462,7 @@ func TestSupersededReleaseStopsBeforeItsFirstStage(t *testing.T) {
 		j.supersede = map[string]bool{"r2": true}
 		j.stages["web/beta"] = "r1" // r1 deploys to beta
 		r, err := newEngine(d, g, j).Run(t.Context(), spec("v2"), release("r2", "v2"))
-		if err != nil || r.Status != pipeline.Superseded {
+		if err != nil || r.Status != fleet.ReleaseSuperseded {
 			t.Fatalf("Run() = %s %v, want SUPERSEDED", r.Status, err)
 		}
 		if len(d.calls) != 0 {
@@ -480,11 +480,11 @@ func TestWaveWaitsForItsWindow(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.Stages[0].Windows = []pipeline.Window{win}
+		s.Stages[0].Windows = []fleet.Window{win}
 		// synctest's clock starts at 2000-01-01 00:00 UTC, a Saturday: the first wave waits for
 		// Monday 09:00 in Paris (08:00 UTC, winter time).
 		r, err := newEngine(d, g, j).Run(t.Context(), s, release("r1", "v1"))
-		if err != nil || r.Status != pipeline.Succeeded {
+		if err != nil || r.Status != fleet.ReleaseSucceeded {
 			t.Fatalf("Run() = %s %v", r.Status, err)
 		}
 		deployed := j.eventTime("r1", "wave", "DEPLOYING", "")
@@ -505,9 +505,9 @@ func TestAlarmWatchReadsInstancesOncePerPoll(t *testing.T) {
 		for i := range 50 {
 			wave = append(wave, tg(fmt.Sprintf("a%02d", i)))
 		}
-		s.Stages = []pipeline.Stage{{Name: "prod", Waves: [][]fleet.Target{wave}, WaveChecks: s.Stages[0].WaveChecks}}
+		s.Stages = []fleet.Stage{{Name: "prod", Waves: [][]fleet.Target{wave}, WaveChecks: s.Stages[0].WaveChecks}}
 		r, err := newEngine(d, g, j).Run(t.Context(), s, release("r1", "v1"))
-		if err != nil || r.Status != pipeline.Succeeded {
+		if err != nil || r.Status != fleet.ReleaseSucceeded {
 			t.Fatalf("Run() = %s %v", r.Status, err)
 		}
 		// A 1 h bake polled every minute over 50 targets: about 60 polls × 50 alarm reads, but

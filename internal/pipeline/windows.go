@@ -6,9 +6,12 @@ import (
 	"slices"
 	"strings"
 	"time"
+
 	// Windows name IANA zones; embedding the database makes them work on machines without
 	// /usr/share/zoneinfo (minimal containers, CI images) and the same everywhere.
 	_ "time/tzdata"
+
+	"github.com/stackfleet/stackfleet/internal/fleet"
 )
 
 // Deployment windows are wall-clock rules evaluated in each window's Location (nil means UTC).
@@ -36,7 +39,7 @@ const windowSearchDays = 15
 // Open reports whether t is inside an allowed window for region (windows with Regions apply
 // only to those regions; if no window applies to the region, it is always open). Windows that can
 // never open (see Impossible) apply but never open.
-func Open(windows []Window, region string, t time.Time) bool {
+func Open(windows []fleet.Window, region string, t time.Time) bool {
 	applies := false
 	for _, w := range windows {
 		if !windowApplies(w, region) {
@@ -66,7 +69,7 @@ func Open(windows []Window, region string, t time.Time) bool {
 // NextOpen returns t if open, else the earliest later instant a window for region opens; ok is
 // false when no window can ever open (e.g. no days, or Start == End). The instant is returned in
 // t's location.
-func NextOpen(windows []Window, region string, t time.Time) (next time.Time, ok bool) {
+func NextOpen(windows []fleet.Window, region string, t time.Time) (next time.Time, ok bool) {
 	if Open(windows, region, t) {
 		return t, true
 	}
@@ -104,7 +107,7 @@ func NextOpen(windows []Window, region string, t time.Time) (next time.Time, ok 
 // applicable window, e.g. "no deployment window can ever open in eu-west-1: window 1 has no days".
 // Windows are numbered from 1 in the order given. Regions with the same reasons are reported
 // together, in the order of regions.
-func Impossible(windows []Window, regions []string) string {
+func Impossible(windows []fleet.Window, regions []string) string {
 	var reasons []string              // distinct reasons, in order of first appearance
 	byReason := map[string][]string{} // reason → regions
 	seen := map[string]bool{}
@@ -143,12 +146,12 @@ func Impossible(windows []Window, regions []string) string {
 }
 
 // windowApplies reports whether w governs region.
-func windowApplies(w Window, region string) bool {
+func windowApplies(w fleet.Window, region string) bool {
 	return len(w.Regions) == 0 || slices.Contains(w.Regions, region)
 }
 
 // windowProblem says why w can never open, or "" when it opens at least once a week.
-func windowProblem(w Window) string {
+func windowProblem(w fleet.Window) string {
 	switch {
 	case !slices.ContainsFunc(w.Days, func(d time.Weekday) bool { return d >= time.Sunday && d <= time.Saturday }):
 		return "has no days"
@@ -163,7 +166,7 @@ func windowProblem(w Window) string {
 }
 
 // windowLocation is w's zone, UTC when unset.
-func windowLocation(w Window) *time.Location {
+func windowLocation(w fleet.Window) *time.Location {
 	if w.Location == nil {
 		return time.UTC
 	}
@@ -171,13 +174,13 @@ func windowLocation(w Window) *time.Location {
 }
 
 // windowOnDay reports whether w opens on the local date y-m-d (d may overflow the month).
-func windowOnDay(w Window, y int, m time.Month, d int) bool {
+func windowOnDay(w fleet.Window, y int, m time.Month, d int) bool {
 	return slices.Contains(w.Days, time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Weekday())
 }
 
 // windowSpan is the real-time interval [open, shut) of w's occurrence on local date y-m-d; it is
 // empty (shut ≤ open) when DST skips the whole window that day.
-func windowSpan(w Window, loc *time.Location, y int, m time.Month, d int) (open, shut time.Time) {
+func windowSpan(w fleet.Window, loc *time.Location, y int, m time.Month, d int) (open, shut time.Time) {
 	open = windowAt(loc, y, m, d, w.Start)
 	if w.End <= w.Start {
 		d++
@@ -237,22 +240,22 @@ func windowClock(minutes int) string {
 // user acts on. Day names are case-insensitive three-letter abbreviations or full names; ranges
 // wrap around the week; items may mix ("Mon-Wed,Fri"). The result's Days are distinct and in
 // time.Weekday order, Start ≠ End, and Location is never nil.
-func ParseWindow(days, hours, zone string, regions []string) (Window, error) {
-	var w Window
+func ParseWindow(days, hours, zone string, regions []string) (fleet.Window, error) {
+	var w fleet.Window
 	var err error
 	if w.Days, err = parseWindowDays(days); err != nil {
-		return Window{}, err
+		return fleet.Window{}, err
 	}
 	if w.Start, w.End, err = parseWindowHours(hours); err != nil {
-		return Window{}, err
+		return fleet.Window{}, err
 	}
 	if w.Location, err = parseWindowZone(zone); err != nil {
-		return Window{}, err
+		return fleet.Window{}, err
 	}
 	for _, r := range regions {
 		r = strings.TrimSpace(r)
 		if r == "" {
-			return Window{}, errors.New("window regions: a region name is empty")
+			return fleet.Window{}, errors.New("window regions: a region name is empty")
 		}
 		if !slices.Contains(w.Regions, r) {
 			w.Regions = append(w.Regions, r)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/stackfleet/stackfleet/internal/fleet"
 	"github.com/stackfleet/stackfleet/internal/pipeline"
 )
 
@@ -23,7 +24,7 @@ func winLoc(t testing.TB, name string) *time.Location {
 }
 
 // winParse parses a window or fails the test.
-func winParse(t testing.TB, days, hours, zone string, regions ...string) pipeline.Window {
+func winParse(t testing.TB, days, hours, zone string, regions ...string) fleet.Window {
 	t.Helper()
 	w, err := pipeline.ParseWindow(days, hours, zone, regions)
 	if err != nil {
@@ -58,61 +59,61 @@ func TestOpen(t *testing.T) {
 	}
 	tests := []struct {
 		name    string
-		windows []pipeline.Window
+		windows []fleet.Window
 		region  string
 		probes  []probe
 	}{
-		{"Paris in winter is UTC+1", []pipeline.Window{parisWork}, "eu-west-3", []probe{
+		{"Paris in winter is UTC+1", []fleet.Window{parisWork}, "eu-west-3", []probe{
 			{"2025-01-15 07:59", false}, {"2025-01-15 08:00", true}, {"2025-01-15 15:59", true}, {"2025-01-15 16:00", false},
 		}},
-		{"Paris in summer is UTC+2", []pipeline.Window{parisWork}, "eu-west-3", []probe{
+		{"Paris in summer is UTC+2", []fleet.Window{parisWork}, "eu-west-3", []probe{
 			{"2025-07-16 06:59", false}, {"2025-07-16 07:00", true}, {"2025-07-16 14:59", true}, {"2025-07-16 15:00", false},
 		}},
-		{"Paris weekend", []pipeline.Window{parisWork}, "eu-west-3", []probe{
+		{"Paris weekend", []fleet.Window{parisWork}, "eu-west-3", []probe{
 			{"2025-01-18 10:00", false}, {"2025-01-19 10:00", false}, {"2025-01-20 08:00", true},
 		}},
-		{"New York winter UTC-5, summer UTC-4", []pipeline.Window{nyWork}, "us-east-1", []probe{
+		{"New York winter UTC-5, summer UTC-4", []fleet.Window{nyWork}, "us-east-1", []probe{
 			{"2025-01-15 13:59", false}, {"2025-01-15 14:00", true}, {"2025-01-15 21:59", true}, {"2025-01-15 22:00", false},
 			{"2025-07-16 12:59", false}, {"2025-07-16 13:00", true}, {"2025-07-16 21:00", false},
 		}},
-		{"Tokyo has no DST, its Monday starts on Sunday UTC", []pipeline.Window{tokyoWork}, "ap-northeast-1", []probe{
+		{"Tokyo has no DST, its Monday starts on Sunday UTC", []fleet.Window{tokyoWork}, "ap-northeast-1", []probe{
 			{"2025-01-19 23:59", false}, {"2025-01-20 00:00", true}, {"2025-01-20 07:59", true}, {"2025-01-20 08:00", false},
 			{"2025-07-14 00:00", true}, {"2025-07-18 08:00", false},
 		}},
-		{"Sydney: summer in January (UTC+11), winter in July (UTC+10)", []pipeline.Window{sydneyWork}, "ap-southeast-2", []probe{
+		{"Sydney: summer in January (UTC+11), winter in July (UTC+10)", []fleet.Window{sydneyWork}, "ap-southeast-2", []probe{
 			{"2025-01-14 21:59", false}, {"2025-01-14 22:00", true}, {"2025-01-15 05:59", true}, {"2025-01-15 06:00", false},
 			{"2025-07-15 22:59", false}, {"2025-07-15 23:00", true}, {"2025-07-16 06:59", true}, {"2025-07-16 07:00", false},
 		}},
-		{"window crossing midnight belongs to the day it starts", []pipeline.Window{fridayNight}, "eu-west-3", []probe{
+		{"window crossing midnight belongs to the day it starts", []fleet.Window{fridayNight}, "eu-west-3", []probe{
 			{"2025-01-16 21:00", false}, // Thursday 22:00
 			{"2025-01-17 04:00", false}, // Friday 05:00, after Thursday night
 			{"2025-01-17 20:59", false}, {"2025-01-17 21:00", true}, {"2025-01-17 23:00", true},
 			{"2025-01-18 04:59", true}, {"2025-01-18 05:00", false}, // Saturday 06:00 local
 			{"2025-01-18 21:00", false}, // Saturday 22:00
 		}},
-		{"whole day", []pipeline.Window{saturday}, "us-east-1", []probe{
+		{"whole day", []fleet.Window{saturday}, "us-east-1", []probe{
 			{"2025-01-17 23:59", false}, {"2025-01-18 00:00", true}, {"2025-01-18 23:59", true}, {"2025-01-19 00:00", false},
 		}},
-		{"windows add up", []pipeline.Window{parisWork, saturday}, "eu-west-3", []probe{
+		{"windows add up", []fleet.Window{parisWork, saturday}, "eu-west-3", []probe{
 			{"2025-01-15 10:00", true}, {"2025-01-18 10:00", true}, {"2025-01-19 10:00", false},
 		}},
 		{"no windows: always open", nil, "us-east-1", []probe{{"2025-01-19 03:00", true}}},
-		{"per-region window: another region is always open", []pipeline.Window{winParse(t, "Mon-Fri", "09:00-17:00", "Europe/Paris", "eu-west-3")}, "us-east-1", []probe{
+		{"per-region window: another region is always open", []fleet.Window{winParse(t, "Mon-Fri", "09:00-17:00", "Europe/Paris", "eu-west-3")}, "us-east-1", []probe{
 			{"2025-01-19 03:00", true},
 		}},
-		{"per-region window: its region", []pipeline.Window{winParse(t, "Mon-Fri", "09:00-17:00", "Europe/Paris", "eu-west-3")}, "eu-west-3", []probe{
+		{"per-region window: its region", []fleet.Window{winParse(t, "Mon-Fri", "09:00-17:00", "Europe/Paris", "eu-west-3")}, "eu-west-3", []probe{
 			{"2025-01-19 03:00", false}, {"2025-01-20 08:00", true},
 		}},
-		{"per-region windows each in their zone", []pipeline.Window{
+		{"per-region windows each in their zone", []fleet.Window{
 			winParse(t, "Mon-Fri", "09:00-17:00", "Europe/Paris", "eu-west-3"),
 			winParse(t, "Mon-Fri", "09:00-17:00", "Asia/Tokyo", "ap-northeast-1"),
 		}, "ap-northeast-1", []probe{
 			{"2025-01-20 00:00", true}, {"2025-01-20 08:00", false},
 		}},
-		{"a window that never opens applies but never opens", []pipeline.Window{{Start: 0, End: 1440, Location: time.UTC}}, "us-east-1", []probe{
+		{"a window that never opens applies but never opens", []fleet.Window{{Start: 0, End: 1440, Location: time.UTC}}, "us-east-1", []probe{
 			{"2025-01-15 10:00", false},
 		}},
-		{"nil location is UTC", []pipeline.Window{{Days: []time.Weekday{time.Wednesday}, Start: 60, End: 120}}, "us-east-1", []probe{
+		{"nil location is UTC", []fleet.Window{{Days: []time.Weekday{time.Wednesday}, Start: 60, End: 120}}, "us-east-1", []probe{
 			{"2025-01-15 00:59", false}, {"2025-01-15 01:00", true}, {"2025-01-15 02:00", false},
 		}},
 	}
@@ -134,7 +135,7 @@ func TestOpenDST(t *testing.T) {
 	type span struct{ Open, Shut string } // UTC
 	tests := []struct {
 		name   string
-		window pipeline.Window
+		window fleet.Window
 		from   string // UTC; the test lists the openings from here until to
 		to     string
 		want   []span
@@ -176,7 +177,7 @@ func TestOpenDST(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			windows := []pipeline.Window{tt.window}
+			windows := []fleet.Window{tt.window}
 			var got []span
 			// Walk the openings with NextOpen, and find each closing with Open minute by minute.
 			at, end := winUTC(t, tt.from), winUTC(t, tt.to)
@@ -207,28 +208,28 @@ func TestNextOpen(t *testing.T) {
 	tokyo := winParse(t, "Mon-Fri", "09:00-17:00", "Asia/Tokyo", "ap-northeast-1")
 	tests := []struct {
 		name    string
-		windows []pipeline.Window
+		windows []fleet.Window
 		region  string
 		from    string // UTC
 		want    string // UTC; "" means never
 	}{
-		{"inside returns t", []pipeline.Window{parisWork}, "eu-west-3", "2025-01-15 10:00", "2025-01-15 10:00"},
-		{"before the day's window", []pipeline.Window{parisWork}, "eu-west-3", "2025-01-15 06:00", "2025-01-15 08:00"},
-		{"at the closing instant", []pipeline.Window{parisWork}, "eu-west-3", "2025-01-15 16:00", "2025-01-16 08:00"},
-		{"after the day's window", []pipeline.Window{parisWork}, "eu-west-3", "2025-01-15 20:00", "2025-01-16 08:00"},
-		{"Friday evening waits for Monday", []pipeline.Window{parisWork}, "eu-west-3", "2025-01-17 16:30", "2025-01-20 08:00"},
-		{"Saturday waits for Monday", []pipeline.Window{parisWork}, "eu-west-3", "2025-01-18 09:00", "2025-01-20 08:00"},
-		{"over the spring-forward weekend the offset changes", []pipeline.Window{parisWork}, "eu-west-3", "2025-03-28 17:00", "2025-03-31 07:00"},
-		{"over the fall-back weekend", []pipeline.Window{parisWork}, "eu-west-3", "2025-10-24 17:00", "2025-10-27 08:00"},
-		{"earliest of several windows", []pipeline.Window{parisWork, winParse(t, "Sat", "12:00-13:00", "UTC")}, "eu-west-3", "2025-01-17 16:30", "2025-01-18 12:00"},
-		{"global and regional windows: the earliest", []pipeline.Window{parisWork, tokyo}, "ap-northeast-1", "2025-01-17 16:30", "2025-01-20 00:00"},
-		{"region without a window is open now", []pipeline.Window{tokyo}, "us-east-1", "2025-01-18 09:00", "2025-01-18 09:00"},
-		{"midnight crossing, from inside its second day", []pipeline.Window{winParse(t, "Sun", "22:00-06:00", "UTC")}, "r", "2025-01-20 05:00", "2025-01-20 05:00"},
-		{"midnight crossing, after it closed", []pipeline.Window{winParse(t, "Sun", "22:00-06:00", "UTC")}, "r", "2025-01-20 06:00", "2025-01-26 22:00"},
-		{"no days", []pipeline.Window{{Start: 60, End: 120, Location: time.UTC}}, "r", "2025-01-15 10:00", ""},
-		{"start equals end", []pipeline.Window{{Days: []time.Weekday{time.Monday}, Start: 60, End: 60}}, "r", "2025-01-15 10:00", ""},
-		{"invalid weekday only", []pipeline.Window{{Days: []time.Weekday{9}, Start: 60, End: 120}}, "r", "2025-01-15 10:00", ""},
-		{"impossible window next to a good one", []pipeline.Window{{Start: 60, End: 120}, parisWork}, "eu-west-3", "2025-01-18 09:00", "2025-01-20 08:00"},
+		{"inside returns t", []fleet.Window{parisWork}, "eu-west-3", "2025-01-15 10:00", "2025-01-15 10:00"},
+		{"before the day's window", []fleet.Window{parisWork}, "eu-west-3", "2025-01-15 06:00", "2025-01-15 08:00"},
+		{"at the closing instant", []fleet.Window{parisWork}, "eu-west-3", "2025-01-15 16:00", "2025-01-16 08:00"},
+		{"after the day's window", []fleet.Window{parisWork}, "eu-west-3", "2025-01-15 20:00", "2025-01-16 08:00"},
+		{"Friday evening waits for Monday", []fleet.Window{parisWork}, "eu-west-3", "2025-01-17 16:30", "2025-01-20 08:00"},
+		{"Saturday waits for Monday", []fleet.Window{parisWork}, "eu-west-3", "2025-01-18 09:00", "2025-01-20 08:00"},
+		{"over the spring-forward weekend the offset changes", []fleet.Window{parisWork}, "eu-west-3", "2025-03-28 17:00", "2025-03-31 07:00"},
+		{"over the fall-back weekend", []fleet.Window{parisWork}, "eu-west-3", "2025-10-24 17:00", "2025-10-27 08:00"},
+		{"earliest of several windows", []fleet.Window{parisWork, winParse(t, "Sat", "12:00-13:00", "UTC")}, "eu-west-3", "2025-01-17 16:30", "2025-01-18 12:00"},
+		{"global and regional windows: the earliest", []fleet.Window{parisWork, tokyo}, "ap-northeast-1", "2025-01-17 16:30", "2025-01-20 00:00"},
+		{"region without a window is open now", []fleet.Window{tokyo}, "us-east-1", "2025-01-18 09:00", "2025-01-18 09:00"},
+		{"midnight crossing, from inside its second day", []fleet.Window{winParse(t, "Sun", "22:00-06:00", "UTC")}, "r", "2025-01-20 05:00", "2025-01-20 05:00"},
+		{"midnight crossing, after it closed", []fleet.Window{winParse(t, "Sun", "22:00-06:00", "UTC")}, "r", "2025-01-20 06:00", "2025-01-26 22:00"},
+		{"no days", []fleet.Window{{Start: 60, End: 120, Location: time.UTC}}, "r", "2025-01-15 10:00", ""},
+		{"start equals end", []fleet.Window{{Days: []time.Weekday{time.Monday}, Start: 60, End: 60}}, "r", "2025-01-15 10:00", ""},
+		{"invalid weekday only", []fleet.Window{{Days: []time.Weekday{9}, Start: 60, End: 120}}, "r", "2025-01-15 10:00", ""},
+		{"impossible window next to a good one", []fleet.Window{{Start: 60, End: 120}, parisWork}, "eu-west-3", "2025-01-18 09:00", "2025-01-20 08:00"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -336,7 +337,7 @@ func (s *winScan) first(key int64) (time.Time, bool) {
 	return s.insts[i], true
 }
 
-func winCheckAgainstScan(t *testing.T, w pipeline.Window, scan *winScan, from, to time.Time) {
+func winCheckAgainstScan(t *testing.T, w fleet.Window, scan *winScan, from, to time.Time) {
 	t.Helper()
 	type span struct{ open, shut time.Time }
 	var spans []span
@@ -357,7 +358,7 @@ func winCheckAgainstScan(t *testing.T, w pipeline.Window, scan *winScan, from, t
 	scanOpen := func(at time.Time) bool {
 		return slices.ContainsFunc(spans, func(s span) bool { return !at.Before(s.open) && at.Before(s.shut) })
 	}
-	windows := []pipeline.Window{w}
+	windows := []fleet.Window{w}
 	for at := from; at.Before(to); at = at.Add(10 * time.Minute) {
 		want := scanOpen(at)
 		if got := pipeline.Open(windows, "r", at); got != want {
@@ -384,23 +385,23 @@ func TestParseWindow(t *testing.T) {
 		name              string
 		days, hours, zone string
 		regions           []string
-		want              pipeline.Window
+		want              fleet.Window
 		wantErr           []string // substrings of the error
 	}{
 		{name: "business hours", days: "Mon-Fri", hours: "09:00-17:00", zone: "Europe/Paris",
-			want: pipeline.Window{Days: weekdays, Start: 540, End: 1020, Location: paris}},
+			want: fleet.Window{Days: weekdays, Start: 540, End: 1020, Location: paris}},
 		{name: "list", days: "Mon,Wed,Fri", hours: "9:30-17:45", zone: "Europe/Paris",
-			want: pipeline.Window{Days: []time.Weekday{time.Monday, time.Wednesday, time.Friday}, Start: 570, End: 1065, Location: paris}},
+			want: fleet.Window{Days: []time.Weekday{time.Monday, time.Wednesday, time.Friday}, Start: 570, End: 1065, Location: paris}},
 		{name: "range wrapping the week", days: "Sat-Mon", hours: "22:00-06:00", zone: "UTC",
-			want: pipeline.Window{Days: []time.Weekday{time.Sunday, time.Monday, time.Saturday}, Start: 1320, End: 360, Location: time.UTC}},
+			want: fleet.Window{Days: []time.Weekday{time.Sunday, time.Monday, time.Saturday}, Start: 1320, End: 360, Location: time.UTC}},
 		{name: "whole day, every day, full names, spaces and case", days: " monday - SUNDAY ", hours: " 00:00 - 24:00 ", zone: "",
-			want: pipeline.Window{Days: []time.Weekday{0, 1, 2, 3, 4, 5, 6}, Start: 0, End: 1440, Location: time.UTC}},
+			want: fleet.Window{Days: []time.Weekday{0, 1, 2, 3, 4, 5, 6}, Start: 0, End: 1440, Location: time.UTC}},
 		{name: "mixed items, duplicates merged", days: "Fri,Mon-Wed,tue", hours: "12:00-00:00", zone: "Asia/Tokyo",
-			want: pipeline.Window{Days: []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Friday}, Start: 720, End: 0, Location: winLoc(t, "Asia/Tokyo")}},
+			want: fleet.Window{Days: []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Friday}, Start: 720, End: 0, Location: winLoc(t, "Asia/Tokyo")}},
 		{name: "single-day range", days: "Thu-Thu", hours: "01:00-02:00", zone: "UTC",
-			want: pipeline.Window{Days: []time.Weekday{time.Thursday}, Start: 60, End: 120, Location: time.UTC}},
+			want: fleet.Window{Days: []time.Weekday{time.Thursday}, Start: 60, End: 120, Location: time.UTC}},
 		{name: "regions trimmed and deduplicated", days: "Mon", hours: "01:00-02:00", zone: "UTC", regions: []string{"eu-west-3", " us-east-1", "eu-west-3"},
-			want: pipeline.Window{Days: []time.Weekday{time.Monday}, Start: 60, End: 120, Location: time.UTC, Regions: []string{"eu-west-3", "us-east-1"}}},
+			want: fleet.Window{Days: []time.Weekday{time.Monday}, Start: 60, End: 120, Location: time.UTC, Regions: []string{"eu-west-3", "us-east-1"}}},
 
 		{name: "no days", days: " ", hours: "09:00-17:00", wantErr: []string{"days are missing", "Mon-Fri"}},
 		{name: "unknown day", days: "Mon-Fry", hours: "09:00-17:00", wantErr: []string{`"Fry" is not a day`, "Mon, Tue"}},
@@ -444,26 +445,26 @@ func TestParseWindow(t *testing.T) {
 
 func TestImpossible(t *testing.T) {
 	good := winParse(t, "Mon-Fri", "09:00-17:00", "Europe/Paris")
-	noDays := pipeline.Window{Start: 60, End: 120, Location: time.UTC}
-	same := pipeline.Window{Days: []time.Weekday{time.Monday}, Start: 540, End: 540}
+	noDays := fleet.Window{Start: 60, End: 120, Location: time.UTC}
+	same := fleet.Window{Days: []time.Weekday{time.Monday}, Start: 540, End: 540}
 	tests := []struct {
 		name    string
-		windows []pipeline.Window
+		windows []fleet.Window
 		regions []string
 		want    string
 	}{
 		{"no windows", nil, []string{"us-east-1"}, ""},
-		{"a good window", []pipeline.Window{good}, []string{"us-east-1", "eu-west-3"}, ""},
-		{"a good window rescues a bad one", []pipeline.Window{noDays, good}, []string{"us-east-1"}, ""},
-		{"no regions to check", []pipeline.Window{noDays}, nil, ""},
-		{"no days", []pipeline.Window{noDays}, []string{"us-east-1"}, "no deployment window can ever open in us-east-1: window 1 has no days"},
-		{"every reason, regions grouped", []pipeline.Window{noDays, same}, []string{"us-east-1", "eu-west-3", "us-east-1"},
+		{"a good window", []fleet.Window{good}, []string{"us-east-1", "eu-west-3"}, ""},
+		{"a good window rescues a bad one", []fleet.Window{noDays, good}, []string{"us-east-1"}, ""},
+		{"no regions to check", []fleet.Window{noDays}, nil, ""},
+		{"no days", []fleet.Window{noDays}, []string{"us-east-1"}, "no deployment window can ever open in us-east-1: window 1 has no days"},
+		{"every reason, regions grouped", []fleet.Window{noDays, same}, []string{"us-east-1", "eu-west-3", "us-east-1"},
 			"no deployment window can ever open in us-east-1, eu-west-3: window 1 has no days, window 2 starts and ends at 09:00, so it is empty (00:00-24:00 is the whole day)"},
-		{"only the regions a bad window applies to", []pipeline.Window{
+		{"only the regions a bad window applies to", []fleet.Window{
 			{Start: 60, End: 120, Regions: []string{"eu-west-3"}},
 			winParse(t, "Mon", "01:00-02:00", "UTC", "us-east-1"),
 		}, []string{"us-east-1", "eu-west-3", "ap-northeast-1"}, "no deployment window can ever open in eu-west-3: window 1 has no days"},
-		{"regions with different reasons", []pipeline.Window{
+		{"regions with different reasons", []fleet.Window{
 			{Start: 60, End: 120, Regions: []string{"eu-west-3"}},
 			{Days: []time.Weekday{time.Monday}, Start: -5, End: 120, Regions: []string{"us-east-1"}},
 			{Days: []time.Weekday{time.Monday}, Start: 5, End: 1441, Regions: []string{"us-east-1"}},
@@ -517,11 +518,11 @@ func FuzzParseWindow(f *testing.F) {
 		if w.Start < 0 || w.Start >= 1440 || w.End < 0 || w.End > 1440 || w.Start == w.End || w.Location == nil {
 			t.Fatalf("bad window %+v", w)
 		}
-		if why := pipeline.Impossible([]pipeline.Window{w}, []string{"r"}); why != "" {
+		if why := pipeline.Impossible([]fleet.Window{w}, []string{"r"}); why != "" {
 			t.Fatalf("parsed window is impossible: %s", why)
 		}
-		next, ok := pipeline.NextOpen([]pipeline.Window{w}, "r", from)
-		if !ok || !pipeline.Open([]pipeline.Window{w}, "r", next) {
+		next, ok := pipeline.NextOpen([]fleet.Window{w}, "r", from)
+		if !ok || !pipeline.Open([]fleet.Window{w}, "r", next) {
 			t.Fatalf("NextOpen = %v, %v; not open there", next, ok)
 		}
 	})
@@ -540,14 +541,14 @@ func FuzzNextOpen(f *testing.F) {
 	f.Add(uint16(1320), uint16(360), uint8(65), uint8(4), int64(1743800000)) // Sydney, crossing midnight
 	f.Add(uint16(0), uint16(1440), uint8(127), uint8(6), int64(1540000000))  // Sao Paulo
 	f.Fuzz(func(t *testing.T, start, end uint16, days, zone uint8, unix int64) {
-		w := pipeline.Window{Start: int(start % 1440), End: int(end % 1441), Location: locs[int(zone)%len(locs)]}
+		w := fleet.Window{Start: int(start % 1440), End: int(end % 1441), Location: locs[int(zone)%len(locs)]}
 		for d := range 7 {
 			if days&(1<<d) != 0 {
 				w.Days = append(w.Days, time.Weekday(d))
 			}
 		}
 		at := time.Unix(unix%(200*365*86400), 0) // within ±200 years of 1970
-		windows := []pipeline.Window{w}
+		windows := []fleet.Window{w}
 		next, ok := pipeline.NextOpen(windows, "r", at)
 		if ok != (len(w.Days) > 0 && w.Start != w.End) {
 			t.Fatalf("NextOpen(%+v, %v) ok = %v", w, at, ok)
@@ -565,7 +566,7 @@ func FuzzNextOpen(f *testing.F) {
 }
 
 func BenchmarkNextOpen(b *testing.B) {
-	windows := []pipeline.Window{
+	windows := []fleet.Window{
 		winParse(b, "Mon-Fri", "09:00-17:00", "Europe/Paris", "eu-west-3"),
 		winParse(b, "Mon-Fri", "09:00-17:00", "America/New_York"),
 	}

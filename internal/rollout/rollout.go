@@ -16,28 +16,13 @@ import (
 	"github.com/stackfleet/stackfleet/internal/fleet"
 )
 
-// Status is the detailed status of one step, as StackSets names instance statuses.
-type Status string
-
-// Step statuses.
-const (
-	Pending   Status = "PENDING"
-	Running   Status = "RUNNING"
-	Succeeded Status = "SUCCEEDED"
-	Failed    Status = "FAILED"
-	Cancelled Status = "CANCELLED"
-)
-
-// Done reports whether the status is final.
-func (s Status) Done() bool { return s == Succeeded || s == Failed || s == Cancelled }
-
-// Step is one instance operation: a target and whatever the Deploy function needs (Payload).
-// Status is its status before this run: Succeeded and Failed steps (from a resumed operation) are
-// not run again but count towards their region; anything else runs.
+// Step is one instance operation: a target and its status before this run. fleet.StepSucceeded and
+// fleet.StepFailed steps (from a resumed operation) are not run again but count towards their region;
+// anything else runs. The Deploy function is given the step's index in the input, so callers
+// keep whatever else a step needs in their own slice.
 type Step struct {
-	Target  fleet.Target
-	Status  Status
-	Payload any
+	Target fleet.Target
+	Status fleet.StepStatus
 }
 
 // Outcome is what deploying one step produced.
@@ -46,15 +31,15 @@ type Outcome struct {
 	Reason string
 }
 
-// DeployFunc deploys one step. It must honour ctx and be idempotent for a step (a resumed
-// operation may call it again for a step that was running when the process died).
-type DeployFunc func(ctx context.Context, s Step) Outcome
+// DeployFunc deploys step i of the input. It must honour ctx and be idempotent for a step (a
+// resumed operation may call it again for a step that was running when the process died).
+type DeployFunc func(ctx context.Context, i int) Outcome
 
 // Event reports a change of one step or region. Exactly one of Step or Region is meaningful.
 type Event struct {
 	Index   int // index of the step in the input, or -1 for region events
 	Target  fleet.Target
-	Status  Status // new status of the step
+	Status  fleet.StepStatus // new status of the step
 	Reason  string
 	Region  string
 	Stopped bool // region event: the region stopped because failures exceeded the tolerance
@@ -65,11 +50,11 @@ type Observer func(Event)
 
 // Result is the final status of every step (same order as the input) and of each region.
 type Result struct {
-	Steps   []Status
+	Steps   []fleet.StepStatus
 	Reasons []string
 	// StoppedRegions exceeded their tolerance.
 	StoppedRegions []string
-	// Interrupted is set when ctx ended before every step was final; unfinished steps stay Pending.
+	// Interrupted is set when ctx ended before every step was final; unfinished steps stay pending.
 	Interrupted bool
 }
 
@@ -78,7 +63,7 @@ func (r Result) Failed() bool { return len(r.StoppedRegions) > 0 }
 
 // Run executes steps with the preferences and returns when every step is final or ctx ends.
 func Run(ctx context.Context, steps []Step, prefs fleet.Preferences, deploy DeployFunc, observe Observer) Result {
-	res := Result{Steps: make([]Status, len(steps)), Reasons: make([]string, len(steps))}
+	res := Result{Steps: make([]fleet.StepStatus, len(steps)), Reasons: make([]string, len(steps))}
 	var mu sync.Mutex // guards res and serialises observe
 	emit := func(e Event) {
 		if e.Index >= 0 {
@@ -93,8 +78,8 @@ func Run(ctx context.Context, steps []Step, prefs fleet.Preferences, deploy Depl
 	for i, s := range steps {
 		byRegion[s.Target.Region] = append(byRegion[s.Target.Region], i)
 		res.Steps[i] = s.Status
-		if s.Status == "" || s.Status == Running || s.Status == Cancelled {
-			res.Steps[i] = Pending
+		if s.Status == "" || s.Status == fleet.StepRunning || s.Status == fleet.StepCancelled {
+			res.Steps[i] = fleet.StepPending
 		}
 	}
 	regions := fleet.OrderRegions(slices.Collect(maps.Keys(byRegion)), prefs.RegionOrder)
@@ -121,7 +106,7 @@ func Run(ctx context.Context, steps []Step, prefs fleet.Preferences, deploy Depl
 				mu.Lock()
 				for _, i := range byRegion[region] {
 					if !res.Steps[i].Done() {
-						emit(Event{Index: i, Target: steps[i].Target, Status: Cancelled, Reason: "operation stopped in an earlier region", Region: region})
+						emit(Event{Index: i, Target: steps[i].Target, Status: fleet.StepCancelled, Reason: "operation stopped in an earlier region", Region: region})
 					}
 				}
 				mu.Unlock()
@@ -155,16 +140,16 @@ type done struct {
 
 // region runs the steps of one region and reports whether the region stopped on failures.
 // statuses is shared with other regions; only this region's indexes are touched, under r.mu.
-func (r *runner) region(ctx context.Context, region string, idx []int, statuses []Status) (stopped bool) {
+func (r *runner) region(ctx context.Context, region string, idx []int, statuses []fleet.StepStatus) (stopped bool) {
 	n := len(idx)
 	failed := 0
 	var todo []int
 	r.mu.Lock()
 	for _, i := range idx {
 		switch statuses[i] {
-		case Failed:
+		case fleet.StepFailed:
 			failed++
-		case Succeeded:
+		case fleet.StepSucceeded:
 		default:
 			todo = append(todo, i)
 		}
@@ -180,22 +165,22 @@ func (r *runner) region(ctx context.Context, region string, idx []int, statuses 
 			next++
 			running++
 			r.mu.Lock()
-			r.emit(Event{Index: i, Target: r.steps[i].Target, Status: Running, Region: region})
+			r.emit(Event{Index: i, Target: r.steps[i].Target, Status: fleet.StepRunning, Region: region})
 			r.mu.Unlock()
-			go func() { results <- done{i, r.deploy(ctx, r.steps[i])} }()
+			go func() { results <- done{i, r.deploy(ctx, i)} }()
 		}
 		if running == 0 {
 			break
 		}
 		d := <-results
 		running--
-		status := Succeeded
+		status := fleet.StepSucceeded
 		switch {
 		case d.outcome.Failed && ctx.Err() != nil:
 			// An interrupted deploy is not a failure of the instance: resume re-checks it.
-			status = Pending
+			status = fleet.StepPending
 		case d.outcome.Failed:
-			status = Failed
+			status = fleet.StepFailed
 			failed++
 			stopped = stopped || r.prefs.Exceeded(n, failed)
 		}
@@ -206,7 +191,7 @@ func (r *runner) region(ctx context.Context, region string, idx []int, statuses 
 	if stopped {
 		r.mu.Lock()
 		for _, i := range todo[next:] {
-			r.emit(Event{Index: i, Target: r.steps[i].Target, Status: Cancelled, Reason: "region stopped: failures exceeded the failure tolerance", Region: region})
+			r.emit(Event{Index: i, Target: r.steps[i].Target, Status: fleet.StepCancelled, Reason: "region stopped: failures exceeded the failure tolerance", Region: region})
 		}
 		r.emit(Event{Index: -1, Region: region, Stopped: true})
 		r.mu.Unlock()

@@ -61,8 +61,13 @@ func (r *recorder) deploy(ctx context.Context, s rollout.Step) rollout.Outcome {
 	return rollout.Outcome{}
 }
 
-func count(res rollout.Result, steps []rollout.Step, region string) map[rollout.Status]int {
-	out := map[rollout.Status]int{}
+// byIndex adapts a deploy function over steps to rollout's index-based DeployFunc.
+func byIndex(steps []rollout.Step, deploy func(context.Context, rollout.Step) rollout.Outcome) rollout.DeployFunc {
+	return func(ctx context.Context, i int) rollout.Outcome { return deploy(ctx, steps[i]) }
+}
+
+func count(res rollout.Result, steps []rollout.Step, region string) map[fleet.StepStatus]int {
+	out := map[fleet.StepStatus]int{}
 	for i, s := range steps {
 		if s.Target.Region == region {
 			out[res.Steps[i]]++
@@ -79,22 +84,22 @@ func TestStrictModeStopsRegionAndCancelsTheNext(t *testing.T) {
 		RegionOrder:      []string{"us-east-1", "eu-west-1"},
 	}
 	rec := newRecorder("a01", "a02", "a03", "a04")
-	res := rollout.Run(t.Context(), steps, prefs, rec.deploy, nil)
+	res := rollout.Run(t.Context(), steps, prefs, byIndex(steps, rec.deploy), nil)
 
 	if !res.Failed() || !cmp.Equal(res.StoppedRegions, []string{"us-east-1"}) {
 		t.Fatalf("StoppedRegions = %v, want [us-east-1]", res.StoppedRegions)
 	}
 	us := count(res, steps, "us-east-1")
-	if us[rollout.Failed] > 2 {
-		t.Errorf("strict mode: %d failed accounts, want at most tolerance+1 = 2", us[rollout.Failed])
+	if us[fleet.StepFailed] > 2 {
+		t.Errorf("strict mode: %d failed accounts, want at most tolerance+1 = 2", us[fleet.StepFailed])
 	}
 	if rec.peakRunningFailed["us-east-1"] > 2 {
 		t.Errorf("strict mode: running+failed reached %d, want ≤ 2", rec.peakRunningFailed["us-east-1"])
 	}
-	if us[rollout.Cancelled] == 0 {
+	if us[fleet.StepCancelled] == 0 {
 		t.Errorf("us-east-1 statuses %v: want the unstarted accounts CANCELLED", us)
 	}
-	if diff := cmp.Diff(map[rollout.Status]int{rollout.Cancelled: 12}, count(res, steps, "eu-west-1")); diff != "" {
+	if diff := cmp.Diff(map[fleet.StepStatus]int{fleet.StepCancelled: 12}, count(res, steps, "eu-west-1")); diff != "" {
 		t.Errorf("eu-west-1 should be all CANCELLED (-want +got):\n%s", diff)
 	}
 	for _, c := range rec.calls {
@@ -119,22 +124,22 @@ func TestSoftModeKeepsConcurrency(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		switch e.Status {
-		case rollout.Running:
+		case fleet.StepRunning:
 			launched++
 			peakLaunched = max(peakLaunched, launched)
-		case rollout.Succeeded, rollout.Failed:
+		case fleet.StepSucceeded, fleet.StepFailed:
 			launched--
 		}
 	}
-	res := rollout.Run(t.Context(), steps, prefs, rec.deploy, observe)
+	res := rollout.Run(t.Context(), steps, prefs, byIndex(steps, rec.deploy), observe)
 	got := count(res, steps, "us-east-1")
 	if peakLaunched != 6 {
 		t.Errorf("soft mode launched at most %d at once, want 6", peakLaunched)
 	}
-	if got[rollout.Failed] < 2 || !res.Failed() {
+	if got[fleet.StepFailed] < 2 || !res.Failed() {
 		t.Errorf("statuses %v, failed=%v: want the region stopped", got, res.Failed())
 	}
-	if got[rollout.Succeeded]+got[rollout.Failed]+got[rollout.Cancelled] != 12 {
+	if got[fleet.StepSucceeded]+got[fleet.StepFailed]+got[fleet.StepCancelled] != 12 {
 		t.Errorf("statuses %v do not account for 12 steps", got)
 	}
 }
@@ -143,11 +148,11 @@ func TestWithinToleranceSucceeds(t *testing.T) {
 	steps := fleetSteps(10, "us-east-1", "eu-west-1")
 	prefs := fleet.Preferences{MaxConcurrent: fleet.Limit{Percentage: ptr(50)}, FailureTolerance: fleet.Limit{Percentage: ptr(10)}}
 	rec := newRecorder("a03/eu-west-1")
-	res := rollout.Run(t.Context(), steps, prefs, rec.deploy, nil)
+	res := rollout.Run(t.Context(), steps, prefs, byIndex(steps, rec.deploy), nil)
 	if res.Failed() || res.Interrupted {
 		t.Fatalf("Failed=%v Interrupted=%v, want success within tolerance", res.Failed(), res.Interrupted)
 	}
-	if diff := cmp.Diff(map[rollout.Status]int{rollout.Succeeded: 9, rollout.Failed: 1}, count(res, steps, "eu-west-1")); diff != "" {
+	if diff := cmp.Diff(map[fleet.StepStatus]int{fleet.StepSucceeded: 9, fleet.StepFailed: 1}, count(res, steps, "eu-west-1")); diff != "" {
 		t.Error(diff)
 	}
 	// Strict with tolerance 1 (10% of 10): concurrency is min(5, 2) = 2.
@@ -160,7 +165,7 @@ func TestSequentialRegionOrder(t *testing.T) {
 	steps := fleetSteps(2, "ap-northeast-1", "eu-west-1", "us-east-1")
 	prefs := fleet.Preferences{RegionOrder: []string{"us-east-1", "ap-northeast-1"}}
 	rec := newRecorder()
-	rollout.Run(t.Context(), steps, prefs, rec.deploy, nil)
+	rollout.Run(t.Context(), steps, prefs, byIndex(steps, rec.deploy), nil)
 	var regions []string
 	for _, c := range rec.calls {
 		if len(regions) == 0 || regions[len(regions)-1] != c.Region {
@@ -176,23 +181,23 @@ func TestParallelRegionsAreIndependent(t *testing.T) {
 	steps := fleetSteps(4, "us-east-1", "eu-west-1")
 	prefs := fleet.Preferences{RegionConcurrency: fleet.Parallel, MaxConcurrent: fleet.Limit{Count: ptr(4)}}
 	rec := newRecorder("a00/us-east-1")
-	res := rollout.Run(t.Context(), steps, prefs, rec.deploy, nil)
+	res := rollout.Run(t.Context(), steps, prefs, byIndex(steps, rec.deploy), nil)
 	if diff := cmp.Diff([]string{"us-east-1"}, res.StoppedRegions); diff != "" {
 		t.Error(diff)
 	}
-	if diff := cmp.Diff(map[rollout.Status]int{rollout.Succeeded: 4}, count(res, steps, "eu-west-1")); diff != "" {
+	if diff := cmp.Diff(map[fleet.StepStatus]int{fleet.StepSucceeded: 4}, count(res, steps, "eu-west-1")); diff != "" {
 		t.Errorf("the other parallel region should finish (-want +got):\n%s", diff)
 	}
 }
 
 func TestResumeSkipsFinishedStepsAndCountsTheirFailures(t *testing.T) {
 	steps := fleetSteps(4, "us-east-1")
-	steps[0].Status = rollout.Succeeded
-	steps[1].Status = rollout.Failed
-	steps[2].Status = rollout.Running // in flight when the process died: deployed again (idempotent)
+	steps[0].Status = fleet.StepSucceeded
+	steps[1].Status = fleet.StepFailed
+	steps[2].Status = fleet.StepRunning // in flight when the process died: deployed again (idempotent)
 	prefs := fleet.Preferences{FailureTolerance: fleet.Limit{Count: ptr(1)}}
 	rec := newRecorder("a03")
-	res := rollout.Run(t.Context(), steps, prefs, rec.deploy, nil)
+	res := rollout.Run(t.Context(), steps, prefs, byIndex(steps, rec.deploy), nil)
 	var called []string
 	for _, c := range rec.calls {
 		called = append(called, c.Account)
@@ -216,8 +221,8 @@ func TestInterruptedLeavesStepsPending(t *testing.T) {
 		}
 		return rollout.Outcome{}
 	}
-	res := rollout.Run(ctx, steps, fleet.Preferences{}, deploy, nil)
-	want := []rollout.Status{rollout.Succeeded, rollout.Pending, rollout.Pending, rollout.Pending, rollout.Pending}
+	res := rollout.Run(ctx, steps, fleet.Preferences{}, byIndex(steps, deploy), nil)
+	want := []fleet.StepStatus{fleet.StepSucceeded, fleet.StepPending, fleet.StepPending, fleet.StepPending, fleet.StepPending}
 	if diff := cmp.Diff(want, res.Steps); diff != "" {
 		t.Errorf("statuses (-want +got):\n%s", diff)
 	}

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/stackfleet/stackfleet/internal/fleet"
-	"github.com/stackfleet/stackfleet/internal/pipeline"
 )
 
 // Approval is the decision on a stage of a release: approved or rejected, by whom, why and when.
@@ -66,20 +65,20 @@ type querier interface {
 const releaseColumns = "id, pipeline, version, status, stage, wave, phase, phase_since, created_at, ended_at, reason"
 
 // scanRelease reads releaseColumns, then extra.
-func scanRelease(sc interface{ Scan(...any) error }, extra ...any) (pipeline.Release, error) {
-	var r pipeline.Release
+func scanRelease(sc interface{ Scan(...any) error }, extra ...any) (fleet.Release, error) {
+	var r fleet.Release
 	var status, phase string
 	var since, created, ended sql.NullInt64
 	err := sc.Scan(append([]any{&r.ID, &r.Pipeline, &r.Version, &status, &r.Position.Stage, &r.Position.Wave, &phase,
 		&since, &created, &ended, &r.Reason}, extra...)...)
-	r.Status, r.Position.Phase = pipeline.ReleaseStatus(status), pipeline.Phase(phase)
+	r.Status, r.Position.Phase = fleet.ReleaseStatus(status), fleet.Phase(phase)
 	r.Position.Since, r.CreatedAt, r.EndedAt = fromNanos(since), fromNanos(created), fromNanos(ended)
 	return r, err
 }
 
 // CreateRelease records a new release and the content it deploys (the resolved pipeline spec,
 // opaque JSON, kept byte for byte). The release id must be new.
-func (tx *Tx) CreateRelease(r pipeline.Release, content []byte) error {
+func (tx *Tx) CreateRelease(r fleet.Release, content []byte) error {
 	if r.ID == "" || r.Pipeline == "" || r.Status == "" {
 		return fmt.Errorf("create release: id, pipeline and status are required (got %q, %q, %q)", r.ID, r.Pipeline, r.Status)
 	}
@@ -109,7 +108,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 
 // UpdateRelease sets the status, position, end time (zero: not ended) and reason of release r.ID.
 // Its pipeline, version, creation time and content never change.
-func (tx *Tx) UpdateRelease(r pipeline.Release) error {
+func (tx *Tx) UpdateRelease(r fleet.Release) error {
 	if r.Status == "" {
 		return fmt.Errorf("update release %s: status is required", r.ID)
 	}
@@ -126,7 +125,7 @@ UPDATE releases SET status = ?, stage = ?, wave = ?, phase = ?, phase_since = ?,
 	return mustAffect(res, "release %s: %w", r.ID)
 }
 
-func validPosition(p pipeline.Position) error {
+func validPosition(p fleet.Position) error {
 	if p.Stage < 0 || p.Wave < 0 {
 		return fmt.Errorf("position stage %d wave %d: indexes must not be negative", p.Stage, p.Wave)
 	}
@@ -135,7 +134,7 @@ func validPosition(p pipeline.Position) error {
 
 // ActiveReleases is Store.ActiveReleases inside the transaction, for writes that depend on the
 // queue (a new release superseding queued ones, say) and must not race with another process.
-func (tx *Tx) ActiveReleases(pipelineName string) ([]pipeline.Release, error) {
+func (tx *Tx) ActiveReleases(pipelineName string) ([]fleet.Release, error) {
 	return activeReleases(tx.ctx, tx.tx, pipelineName)
 }
 
@@ -242,33 +241,33 @@ INSERT INTO gate_records (release, stage, wave, gate, target, status, reason, ou
 }
 
 // CreateRelease records a new release and its content (see Tx.CreateRelease).
-func (s *Store) CreateRelease(ctx context.Context, r pipeline.Release, content []byte) error {
+func (s *Store) CreateRelease(ctx context.Context, r fleet.Release, content []byte) error {
 	return s.Update(ctx, func(tx *Tx) error { return tx.CreateRelease(r, content) })
 }
 
 // UpdateRelease sets the status, position, end time and reason of a release (see
 // Tx.UpdateRelease). An unknown id is an error wrapping ErrNotFound.
-func (s *Store) UpdateRelease(ctx context.Context, r pipeline.Release) error {
+func (s *Store) UpdateRelease(ctx context.Context, r fleet.Release) error {
 	return s.Update(ctx, func(tx *Tx) error { return tx.UpdateRelease(r) })
 }
 
 // ReleaseByID returns a release and the content stored with it. An unknown id is an error
 // wrapping ErrNotFound. (Store.Release gives up a stack set lock.)
-func (s *Store) ReleaseByID(ctx context.Context, id string) (pipeline.Release, []byte, error) {
+func (s *Store) ReleaseByID(ctx context.Context, id string) (fleet.Release, []byte, error) {
 	var content []byte
 	r, err := scanRelease(s.read.QueryRowContext(ctx, "SELECT "+releaseColumns+", content FROM releases WHERE id = ?", id), &content)
 	if errors.Is(err, sql.ErrNoRows) {
-		return pipeline.Release{}, nil, fmt.Errorf("release %s: %w", id, ErrNotFound)
+		return fleet.Release{}, nil, fmt.Errorf("release %s: %w", id, ErrNotFound)
 	}
 	if err != nil {
-		return pipeline.Release{}, nil, wrapDBErr(s.path, "read release "+id, err)
+		return fleet.Release{}, nil, wrapDBErr(s.path, "read release "+id, err)
 	}
 	return r, content, nil
 }
 
 // Releases returns the newest releases of a pipeline (at most limit; all if limit <= 0), newest
 // first, without their content.
-func (s *Store) Releases(ctx context.Context, pipelineName string, limit int) ([]pipeline.Release, error) {
+func (s *Store) Releases(ctx context.Context, pipelineName string, limit int) ([]fleet.Release, error) {
 	if limit <= 0 {
 		limit = -1 // SQLite: no limit
 	}
@@ -282,7 +281,7 @@ WHERE pipeline = ? ORDER BY created_at DESC, n DESC LIMIT ?`, pipelineName, limi
 
 // ActiveReleases returns the pipeline's releases that are not done (RUNNING and QUEUED), oldest
 // first: the order in which they take the stages.
-func (s *Store) ActiveReleases(ctx context.Context, pipelineName string) ([]pipeline.Release, error) {
+func (s *Store) ActiveReleases(ctx context.Context, pipelineName string) ([]fleet.Release, error) {
 	rs, err := activeReleases(ctx, s.read, pipelineName)
 	if err != nil {
 		return nil, wrapDBErr(s.path, "read active releases of pipeline "+pipelineName, err)
@@ -290,18 +289,18 @@ func (s *Store) ActiveReleases(ctx context.Context, pipelineName string) ([]pipe
 	return rs, nil
 }
 
-func activeReleases(ctx context.Context, q querier, pipelineName string) ([]pipeline.Release, error) {
+func activeReleases(ctx context.Context, q querier, pipelineName string) ([]fleet.Release, error) {
 	return queryReleases(ctx, q, "SELECT "+releaseColumns+` FROM releases
-WHERE pipeline = ? AND status IN (?, ?) ORDER BY created_at, n`, pipelineName, string(pipeline.Queued), string(pipeline.Running))
+WHERE pipeline = ? AND status IN (?, ?) ORDER BY created_at, n`, pipelineName, string(fleet.ReleaseQueued), string(fleet.ReleaseRunning))
 }
 
-func queryReleases(ctx context.Context, q querier, query string, args ...any) ([]pipeline.Release, error) {
+func queryReleases(ctx context.Context, q querier, query string, args ...any) ([]fleet.Release, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	out := []pipeline.Release{}
+	out := []fleet.Release{}
 	for rows.Next() {
 		r, err := scanRelease(rows)
 		if err != nil {

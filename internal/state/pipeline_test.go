@@ -12,13 +12,12 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/stackfleet/stackfleet/internal/fleet"
-	"github.com/stackfleet/stackfleet/internal/pipeline"
 	"github.com/stackfleet/stackfleet/internal/state"
 )
 
-func sampleRelease(id string, created int) pipeline.Release {
-	return pipeline.Release{
-		ID: id, Pipeline: "web", Version: "v-" + id, Status: pipeline.Queued, CreatedAt: at(created),
+func sampleRelease(id string, created int) fleet.Release {
+	return fleet.Release{
+		ID: id, Pipeline: "web", Version: "v-" + id, Status: fleet.ReleaseQueued, CreatedAt: at(created),
 	}
 }
 
@@ -31,7 +30,7 @@ func TestReleaseRoundTrip(t *testing.T) {
 	if err := s.CreateRelease(ctx, r, content); err != nil {
 		t.Fatal(err)
 	}
-	check := func(when string, want pipeline.Release) {
+	check := func(when string, want fleet.Release) {
 		t.Helper()
 		got, gotContent, err := s.ReleaseByID(ctx, want.ID)
 		if err != nil {
@@ -46,8 +45,8 @@ func TestReleaseRoundTrip(t *testing.T) {
 	}
 	check("after create", r)
 
-	r.Status = pipeline.Running
-	r.Position = pipeline.Position{Stage: 1, Wave: 2, Phase: pipeline.PhaseBake, Since: at(5)}
+	r.Status = fleet.ReleaseRunning
+	r.Position = fleet.Position{Stage: 1, Wave: 2, Phase: fleet.PhaseBake, Since: at(5)}
 	r.Reason = "baking"
 	if err := s.UpdateRelease(ctx, r); err != nil {
 		t.Fatal(err)
@@ -56,8 +55,8 @@ func TestReleaseRoundTrip(t *testing.T) {
 
 	// Only status, position, end and reason change.
 	ended := r
-	ended.Status, ended.EndedAt, ended.Reason = pipeline.Failed, at(9), "wave 2 failed"
-	ended.Position = pipeline.Position{Stage: 1, Wave: 2, Phase: pipeline.PhaseRollback}
+	ended.Status, ended.EndedAt, ended.Reason = fleet.ReleaseFailed, at(9), "wave 2 failed"
+	ended.Position = fleet.Position{Stage: 1, Wave: 2, Phase: fleet.PhaseRollback}
 	changed := ended
 	changed.Version, changed.Pipeline, changed.CreatedAt = "other", "other", at(30)
 	if err := s.UpdateRelease(ctx, changed); err != nil {
@@ -83,12 +82,12 @@ func TestReleaseErrors(t *testing.T) {
 		notFound bool
 	}{
 		{"duplicate", s.CreateRelease(ctx, sampleRelease("r1", 1), []byte("{}")), "a release with that id already exists", false},
-		{"no id", s.CreateRelease(ctx, pipeline.Release{Pipeline: "web", Status: pipeline.Queued}, []byte("{}")), "id, pipeline and status are required", false},
+		{"no id", s.CreateRelease(ctx, fleet.Release{Pipeline: "web", Status: fleet.ReleaseQueued}, []byte("{}")), "id, pipeline and status are required", false},
 		{"no content", s.CreateRelease(ctx, sampleRelease("r2", 0), nil), "content is required", false},
 		{"negative wave", s.CreateRelease(ctx, negative, []byte("{}")), "must not be negative", false},
 		{"update unknown", s.UpdateRelease(ctx, sampleRelease("nope", 0)), "release nope", true},
 		{"update without status", s.UpdateRelease(ctx, noStatus), "status is required", false},
-		{"update negative", s.UpdateRelease(ctx, func() pipeline.Release { r := sampleRelease("r1", 0); r.Position.Stage = -2; return r }()), "must not be negative", false},
+		{"update negative", s.UpdateRelease(ctx, func() fleet.Release { r := sampleRelease("r1", 0); r.Position.Stage = -2; return r }()), "must not be negative", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -113,12 +112,12 @@ func TestReleasesAndActiveReleases(t *testing.T) {
 	ctx := t.Context()
 	s := open(t, t.TempDir())
 	// Created out of time order, with a tie (r3, r4) that insertion order breaks.
-	rs := []pipeline.Release{
+	rs := []fleet.Release{
 		sampleRelease("r2", 2), sampleRelease("r1", 1), sampleRelease("r3", 3), sampleRelease("r4", 3), sampleRelease("r5", 5),
 	}
-	rs[0].Status = pipeline.Running
-	rs[1].Status = pipeline.Succeeded
-	rs[4].Status = pipeline.Superseded
+	rs[0].Status = fleet.ReleaseRunning
+	rs[1].Status = fleet.ReleaseSucceeded
+	rs[4].Status = fleet.ReleaseSuperseded
 	other := sampleRelease("o1", 0)
 	other.Pipeline = "api"
 	for _, r := range append(slices.Clone(rs), other) {
@@ -126,7 +125,7 @@ func TestReleasesAndActiveReleases(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ids := func(rs []pipeline.Release) []string {
+	ids := func(rs []fleet.Release) []string {
 		var out []string
 		for _, r := range rs {
 			out = append(out, r.ID)
@@ -155,7 +154,7 @@ func TestReleasesAndActiveReleases(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]pipeline.Release{rs[4]}, got); diff != "" {
+	if diff := cmp.Diff([]fleet.Release{rs[4]}, got); diff != "" {
 		t.Errorf("Releases(web, 1) (-want +got):\n%s", diff)
 	}
 
@@ -163,11 +162,11 @@ func TestReleasesAndActiveReleases(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]pipeline.Release{rs[0], rs[2], rs[3]}, active); diff != "" {
+	if diff := cmp.Diff([]fleet.Release{rs[0], rs[2], rs[3]}, active); diff != "" {
 		t.Errorf("ActiveReleases(web) (-want +got):\n%s", diff)
 	}
 	// Finishing a release takes it off the active list.
-	rs[0].Status, rs[0].EndedAt = pipeline.Succeeded, at(20)
+	rs[0].Status, rs[0].EndedAt = fleet.ReleaseSucceeded, at(20)
 	if err := s.UpdateRelease(ctx, rs[0]); err != nil {
 		t.Fatal(err)
 	}
@@ -347,7 +346,7 @@ func TestReleaseTxIsAtomic(t *testing.T) {
 		t.Fatal(err)
 	}
 	moved := r
-	moved.Status, moved.Position = pipeline.Running, pipeline.Position{Wave: 1, Phase: pipeline.PhaseDeploy, Since: at(4)}
+	moved.Status, moved.Position = fleet.ReleaseRunning, fleet.Position{Wave: 1, Phase: fleet.PhaseDeploy, Since: at(4)}
 	err := s.Update(ctx, func(tx *state.Tx) error {
 		if err := tx.UpdateRelease(moved); err != nil {
 			return err
@@ -376,7 +375,7 @@ func TestReleaseTxIsAtomic(t *testing.T) {
 			return err
 		}
 		for _, q := range queued {
-			q.Status, q.EndedAt, q.Reason = pipeline.Superseded, at(2), "superseded by r3"
+			q.Status, q.EndedAt, q.Reason = fleet.ReleaseSuperseded, at(2), "superseded by r3"
 			if err := tx.UpdateRelease(q); err != nil {
 				return err
 			}
@@ -390,7 +389,7 @@ func TestReleaseTxIsAtomic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]pipeline.Release{newest}, active); diff != "" {
+	if diff := cmp.Diff([]fleet.Release{newest}, active); diff != "" {
 		t.Errorf("ActiveReleases after superseding (-want +got):\n%s", diff)
 	}
 }
@@ -528,7 +527,7 @@ func TestPipelineConcurrentWriters(t *testing.T) {
 					if err := s.CreateRelease(ctx, r, fmt.Appendf(nil, `{"g":%d,"i":%d}`, g, i)); err != nil {
 						return err
 					}
-					r.Status, r.Position = pipeline.Running, pipeline.Position{Stage: 1, Wave: i, Phase: pipeline.PhaseDeploy}
+					r.Status, r.Position = fleet.ReleaseRunning, fleet.Position{Stage: 1, Wave: i, Phase: fleet.PhaseDeploy}
 					if err := s.UpdateRelease(ctx, r); err != nil {
 						return err
 					}
@@ -589,7 +588,7 @@ func TestPipelineConcurrentWriters(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := fmt.Sprintf(`{"g":%d,"i":%d}`, g, perG-1); r.Status != pipeline.Running || r.Position.Wave != perG-1 || string(content) != want {
+		if want := fmt.Sprintf(`{"g":%d,"i":%d}`, g, perG-1); r.Status != fleet.ReleaseRunning || r.Position.Wave != perG-1 || string(content) != want {
 			t.Errorf("release %s = %+v, content %s; want RUNNING at wave %d with %s", id, r, content, perG-1, want)
 		}
 	}

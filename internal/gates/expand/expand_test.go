@@ -1,4 +1,4 @@
-package gates_test
+package expand_test
 
 import (
 	"errors"
@@ -6,11 +6,11 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/stackfleet/stackfleet/internal/gates"
+	"github.com/stackfleet/stackfleet/internal/fleet"
+	"github.com/stackfleet/stackfleet/internal/gates/expand"
 )
 
-var target = gates.Target{
+var target = fleet.GateTarget{
 	Account: "222222222222", Region: "eu-west-1", Stack: "web",
 	Outputs: map[string]string{"LoadBalancerDNS": "lb.example.com", "ApiId": "abc123", "dash-key": "d"},
 }
@@ -60,7 +60,7 @@ func TestExpand(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := gates.Expand(tt.tmpl, target)
+			got, err := expand.Render(tt.tmpl, target)
 			checkErr(t, err, tt.wantErr)
 			if err == nil {
 				if diff := cmp.Diff(tt.want, got); diff != "" {
@@ -72,9 +72,9 @@ func TestExpand(t *testing.T) {
 }
 
 func TestExpandNoOutputs(t *testing.T) {
-	_, err := gates.Expand("{{.Outputs.X}}", gates.Target{Account: "1"})
+	_, err := expand.Render("{{.Outputs.X}}", fleet.GateTarget{Account: "1"})
 	checkErr(t, err, []string{`unknown stack output "X"`, "stack outputs: none"})
-	var uo *gates.UnknownOutputError
+	var uo *expand.UnknownOutputError
 	if !errors.As(err, &uo) {
 		t.Fatalf("error %T is not an *UnknownOutputError", err)
 	}
@@ -107,7 +107,7 @@ func TestCheckTemplate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			checkErr(t, gates.CheckTemplate(tt.tmpl, outputs), tt.wantErr)
+			checkErr(t, expand.Check(tt.tmpl, outputs), tt.wantErr)
 		})
 	}
 }
@@ -137,13 +137,13 @@ func FuzzExpand(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, tmpl string) {
-		got1, err1 := gates.Expand(tmpl, target)
-		got2, err2 := gates.Expand(tmpl, target)
+		got1, err1 := expand.Render(tmpl, target)
+		got2, err2 := expand.Render(tmpl, target)
 		if got1 != got2 || (err1 == nil) != (err2 == nil) {
 			t.Fatalf("Expand(%q) is not deterministic: %q, %v / %q, %v", tmpl, got1, err1, got2, err2)
 		}
-		_ = gates.CheckTemplate(tmpl, []string{"ApiId", "LoadBalancerDNS", "dash-key"})
-		var uo *gates.UnknownOutputError
+		_ = expand.Check(tmpl, []string{"ApiId", "LoadBalancerDNS", "dash-key"})
+		var uo *expand.UnknownOutputError
 		if errors.As(err1, &uo) {
 			if _, ok := target.Outputs[uo.Key]; ok {
 				t.Fatalf("Expand(%q) reports existing output %q as unknown: %v", tmpl, uo.Key, err1)

@@ -1,12 +1,4 @@
-// Package pipeline ships workloads through ordered stages (beta → gamma → prod) in waves, with
-// validation after each wave and stage — bake time, CloudWatch alarms, HTTP health checks, test
-// commands, manual approval, deployment windows — and automatic rollback of failing waves to each
-// instance's last known good version.
-//
-// The package holds the pure parts (wave generation, window arithmetic, the release state
-// machine) and small consumer-side interfaces; adapters (CloudFormation, CloudWatch, HTTP, exec,
-// SQLite) live elsewhere.
-package pipeline
+package fleet
 
 import (
 	"encoding/json"
@@ -14,14 +6,12 @@ import (
 	"maps"
 	"slices"
 	"time"
-
-	"github.com/stackfleet/stackfleet/internal/fleet"
 )
 
-// Spec is a pipeline resolved from the configuration.
-type Spec struct {
+// Pipeline is a pipeline resolved from the configuration.
+type Pipeline struct {
 	Name   string
-	Stacks []Stack
+	Stacks []PipelineStack
 	// Stages in execution order (the configuration's `after` edges, topologically sorted).
 	Stages []Stage
 	// Supersede: a new release cancels queued (not yet started) releases instead of queueing
@@ -31,8 +21,8 @@ type Spec struct {
 	RollbackEarlierWaves bool
 }
 
-// Stack is one CloudFormation stack the pipeline deploys to every target of a stage.
-type Stack struct {
+// PipelineStack is one CloudFormation stack the pipeline deploys to every target of a stage.
+type PipelineStack struct {
 	Name         string // stack name in each target
 	TemplateFile string
 	TemplateBody []byte
@@ -50,7 +40,7 @@ type Stage struct {
 	// Parameters override the stacks' parameters in this stage, by stack name.
 	Parameters map[string]map[string]string
 	// Waves are the stage's targets in deployment order; every wave has at least one target.
-	Waves [][]fleet.Target
+	Waves [][]Target
 	// WaveChecks run after each wave; StageChecks once after the last wave.
 	WaveChecks, StageChecks Checks
 	// Approval requires 'stackfleet approve' before the stage starts.
@@ -127,17 +117,17 @@ type ReleaseStatus string
 
 // Release statuses.
 const (
-	Queued     ReleaseStatus = "QUEUED"
-	Running    ReleaseStatus = "RUNNING"
-	Succeeded  ReleaseStatus = "SUCCEEDED"
-	Failed     ReleaseStatus = "FAILED"      // a wave failed and was rolled back
-	Superseded ReleaseStatus = "SUPERSEDED"  // a newer release replaced it before it started
-	Rejected   ReleaseStatus = "REJECTED"    // an approval was rejected
-	RolledBack ReleaseStatus = "ROLLED_BACK" // rolled back by hand
+	ReleaseQueued     ReleaseStatus = "QUEUED"
+	ReleaseRunning    ReleaseStatus = "RUNNING"
+	ReleaseSucceeded  ReleaseStatus = "SUCCEEDED"
+	ReleaseFailed     ReleaseStatus = "FAILED"      // a wave failed and was rolled back
+	ReleaseSuperseded ReleaseStatus = "SUPERSEDED"  // a newer release replaced it before it started
+	ReleaseRejected   ReleaseStatus = "REJECTED"    // an approval was rejected
+	ReleaseRolledBack ReleaseStatus = "ROLLED_BACK" // rolled back by hand
 )
 
 // Done reports whether the release will not move again.
-func (s ReleaseStatus) Done() bool { return s != Queued && s != Running }
+func (s ReleaseStatus) Done() bool { return s != ReleaseQueued && s != ReleaseRunning }
 
 // Phase is where a running release is within its current stage.
 type Phase string
@@ -209,15 +199,22 @@ func (w *Window) UnmarshalJSON(b []byte) error {
 
 // VersionOf identifies what a release of spec deploys: every stack's template and parameters
 // and every stage's parameter overrides.
-func VersionOf(spec Spec) string {
+func VersionOf(spec Pipeline) string {
 	var parts []string
 	for _, s := range spec.Stacks {
-		parts = append(parts, s.Name, string(s.TemplateBody), fleet.HashParameters(s.Parameters))
+		parts = append(parts, s.Name, string(s.TemplateBody), HashParameters(s.Parameters))
 	}
 	for _, st := range spec.Stages {
 		for _, name := range slices.Sorted(maps.Keys(st.Parameters)) {
-			parts = append(parts, st.Name, name, fleet.HashParameters(st.Parameters[name]))
+			parts = append(parts, st.Name, name, HashParameters(st.Parameters[name]))
 		}
 	}
-	return fleet.Hash(parts...)[:12]
+	return Hash(parts...)[:12]
+}
+
+// GateTarget is what a release check looks at: one target of a stage, the pipeline's first
+// stack name there, and the outputs of every pipeline stack in that target, by output key.
+type GateTarget struct {
+	Account, Region, Stack string
+	Outputs                map[string]string
 }
