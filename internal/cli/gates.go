@@ -1,0 +1,35 @@
+package cli
+
+import (
+	"context"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/stackfleet/stackfleet/internal/fleet"
+	"github.com/stackfleet/stackfleet/internal/gates"
+	"github.com/stackfleet/stackfleet/internal/pipeline"
+)
+
+// pipelineGates runs alarms through the stage's role, health checks over HTTP and tests with sh.
+type pipelineGates struct {
+	c      *stageClients
+	health *gates.Health
+}
+
+func (g pipelineGates) Alarms(ctx context.Context, st fleet.Stage, spec fleet.AlarmSpec, t fleet.GateTarget) pipeline.CheckResult {
+	a := &gates.Alarms{Config: func(ctx context.Context, account, region string) (aws.Config, error) {
+		return g.c.config(ctx, st, fleet.Target{Account: account, Region: region})
+	}}
+	return result(a.Check(ctx, spec, t))
+}
+
+func (g pipelineGates) Health(ctx context.Context, hc fleet.HealthCheck, t fleet.GateTarget) pipeline.CheckResult {
+	return result(g.health.Check(ctx, hc, t))
+}
+
+func (g pipelineGates) Test(ctx context.Context, tc fleet.TestCommand, t fleet.GateTarget) pipeline.CheckResult {
+	return result(gates.RunTest(ctx, tc, t))
+}
+
+func result(r gates.Result) pipeline.CheckResult {
+	return pipeline.CheckResult{OK: r.OK, Reason: r.Reason, Output: r.Output}
+}
