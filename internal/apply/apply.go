@@ -27,10 +27,10 @@ type Journal interface {
 	UpdateOperation(ctx context.Context, id string, status fleet.OperationStatus, reason string, ended time.Time) error
 	Operation(ctx context.Context, id string) (fleet.Operation, []fleet.StepRecord, error)
 	Unfinished(ctx context.Context, stackSet string) (*fleet.Operation, error)
-	Instances(ctx context.Context, stackSet string) ([]fleet.Instance, error)
+	Instances(ctx context.Context, owner fleet.Owner) ([]fleet.Instance, error)
 	// Record writes a step's status and the instance change it produced in one transaction:
 	// put (non-nil inst), delete (del), or neither.
-	Record(ctx context.Context, opID, stackSet string, step fleet.StepRecord, inst *fleet.Instance, del *fleet.Target) error
+	Record(ctx context.Context, opID string, owner fleet.Owner, step fleet.StepRecord, inst *fleet.Instance, del *fleet.Target) error
 	AppendEvents(ctx context.Context, evs ...fleet.Event) error
 }
 
@@ -182,7 +182,7 @@ func (r *Runner) emit(e fleet.Event) {
 
 // run executes the steps of op that are not final.
 func (r *Runner) run(ctx context.Context, d Desired, op fleet.Operation, records []fleet.StepRecord) (fleet.Operation, error) {
-	recorded, err := r.journal.Instances(ctx, op.StackSet)
+	recorded, err := r.journal.Instances(ctx, fleet.StackSetOwner(op.StackSet))
 	if err != nil {
 		return op, fmt.Errorf("read instances: %w", err)
 	}
@@ -247,7 +247,7 @@ func (r *Runner) run(ctx context.Context, d Desired, op fleet.Operation, records
 // step deploys or deletes one instance and records the result with its step.
 func (r *Runner) step(ctx context.Context, d Desired, op fleet.Operation, a fleet.Action, prev fleet.Instance) rollout.Outcome {
 	rec := fleet.StepRecord{Target: a.Target, Status: (fleet.StepRunning), UpdatedAt: r.now().UTC()}
-	if err := r.journal.Record(ctx, op.ID, op.StackSet, rec, nil, nil); err != nil {
+	if err := r.journal.Record(ctx, op.ID, fleet.StackSetOwner(op.StackSet), rec, nil, nil); err != nil {
 		return rollout.Outcome{Failed: true, Reason: "journal: " + err.Error()}
 	}
 	progress := func(ev ResourceEvent) {
@@ -269,7 +269,7 @@ func (r *Runner) step(ctx context.Context, d Desired, op fleet.Operation, a flee
 		}, progress)
 		version := fleet.Version{TemplateHash: a.TemplateHash, ParamsHash: a.ParamsHash, Parameters: a.Parameters}
 		next := prev
-		next.StackSet, next.Target, next.LastOperation, next.UpdatedAt = d.Name, a.Target, op.ID, r.now().UTC()
+		next.Owner, next.Target, next.LastOperation, next.UpdatedAt = fleet.StackSetOwner(d.Name), a.Target, op.ID, r.now().UTC()
 		if err == nil {
 			next.StackID, next.Outputs = res.StackID, maps.Clone(res.Outputs)
 			next.Status, next.Detail, next.Reason = fleet.Current, (fleet.StepSucceeded), ""
@@ -305,7 +305,7 @@ func (r *Runner) step(ctx context.Context, d Desired, op fleet.Operation, a flee
 	if err != nil {
 		rec.Status, rec.Reason = (fleet.StepFailed), err.Error()
 	}
-	if jerr := r.journal.Record(context.WithoutCancel(ctx), op.ID, op.StackSet, rec, inst, del); jerr != nil {
+	if jerr := r.journal.Record(context.WithoutCancel(ctx), op.ID, fleet.StackSetOwner(op.StackSet), rec, inst, del); jerr != nil {
 		return rollout.Outcome{Failed: true, Reason: "journal: " + jerr.Error()}
 	}
 	if err != nil {
@@ -325,7 +325,7 @@ func (r *Runner) cancelled(op fleet.Operation, t fleet.Target, byTarget map[flee
 		prev.Status, prev.Detail, prev.LastOperation, prev.UpdatedAt = fleet.Outdated, (fleet.StepCancelled), op.ID, r.now().UTC()
 		inst = &prev
 	}
-	if err := r.journal.Record(ctx, op.ID, op.StackSet, rec, inst, nil); err != nil {
+	if err := r.journal.Record(ctx, op.ID, fleet.StackSetOwner(op.StackSet), rec, inst, nil); err != nil {
 		r.log.Warn("record cancelled step", "target", t, "error", err)
 	}
 }

@@ -82,7 +82,7 @@ func (j *memJournal) Unfinished(_ context.Context, ss string) (*fleet.Operation,
 	}
 	return nil, nil
 }
-func (j *memJournal) Instances(_ context.Context, ss string) ([]fleet.Instance, error) {
+func (j *memJournal) Instances(_ context.Context, _ fleet.Owner) ([]fleet.Instance, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	var out []fleet.Instance
@@ -91,7 +91,7 @@ func (j *memJournal) Instances(_ context.Context, ss string) ([]fleet.Instance, 
 	}
 	return out, nil
 }
-func (j *memJournal) Record(_ context.Context, opID, _ string, step fleet.StepRecord, inst *fleet.Instance, del *fleet.Target) error {
+func (j *memJournal) Record(_ context.Context, opID string, _ fleet.Owner, step fleet.StepRecord, inst *fleet.Instance, del *fleet.Target) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.steps[opID][step.Target] = step
@@ -178,7 +178,7 @@ func TestStartRecordsInstances(t *testing.T) {
 
 func TestFailureStopsAndCancels(t *testing.T) {
 	j, d := newJournal(), &fakeDeployer{fail: map[string]string{"111": "bucket exists"}}
-	prev := fleet.Instance{StackSet: "base", Target: fleet.Target{Account: "222", Region: "us-east-1"}, Status: fleet.Current}
+	prev := fleet.Instance{Owner: fleet.StackSetOwner("base"), Target: fleet.Target{Account: "222", Region: "us-east-1"}, Status: fleet.Current}
 	j.instances[prev.Target] = prev
 	r, _ := apply.New(j, d, nil, nil, nil)
 	op, err := r.Start(t.Context(), desired, planFor("111", "222"))

@@ -14,7 +14,7 @@ type journal struct{ *state.Store }
 var _ apply.Journal = journal{}
 
 // Record writes a step and the instance change it produced in one transaction.
-func (j journal) Record(ctx context.Context, opID, stackSet string, step fleet.StepRecord, inst *fleet.Instance, del *fleet.Target) error {
+func (j journal) Record(ctx context.Context, opID string, owner fleet.Owner, step fleet.StepRecord, inst *fleet.Instance, del *fleet.Target) error {
 	return j.Update(ctx, func(tx *state.Tx) error {
 		if err := tx.UpdateStep(opID, step); err != nil {
 			return err
@@ -25,7 +25,7 @@ func (j journal) Record(ctx context.Context, opID, stackSet string, step fleet.S
 			}
 		}
 		if del != nil {
-			return tx.DeleteInstance(stackSet, *del)
+			return tx.DeleteInstance(owner, *del)
 		}
 		return nil
 	})

@@ -270,14 +270,19 @@ It refuses while the release is running in another process.`,
 			if err != nil {
 				return err
 			}
+			if rel.Status == fleet.ReleaseRolledBack {
+				return usageErr(fmt.Errorf("release %s of %s is already ROLLED_BACK (%s): nothing to roll back", rel.ID, spec.Name, rel.Reason))
+			}
 			e := w.engine(g, spec, releaseObserver(g), time.Second)
 			j := e.Journal
+			holder := pipeline.RollbackID(rel.ID)
 			for _, st := range spec.Stages {
-				if err := j.AcquireStage(ctx, spec.Name, st.Name, "rollback-"+rel.ID); err != nil {
+				if err := j.AcquireStage(ctx, spec.Name, st.Name, holder); err != nil {
 					return &exitError{ExitOperational, fmt.Errorf("cannot roll back now: %w", err)}
 				}
-				defer j.ReleaseStage(context.WithoutCancel(ctx), spec.Name, st.Name, "rollback-"+rel.ID)
+				defer j.ReleaseStage(context.WithoutCancel(ctx), spec.Name, st.Name, holder)
 			}
+			total := 0
 			for i := len(spec.Stages) - 1; i >= 0; i-- {
 				st := spec.Stages[i]
 				var targets []fleet.Target
@@ -285,15 +290,20 @@ It refuses while the release is running in another process.`,
 					targets = append(targets, wv...)
 				}
 				fmt.Fprintf(g.stdout, "rolling back stage %s (%d targets)\n", st.Name, len(targets))
-				if err := e.RollbackTargets(ctx, spec, st, rel.ID, targets); err != nil {
+				n, err := e.RollbackTargets(ctx, spec, st, rel.ID, targets)
+				total += n
+				if err != nil {
 					return &exitError{ExitDeployFail, err}
 				}
+			}
+			if total == 0 {
+				return usageErr(fmt.Errorf("release %s of %s (%s) has no instance left that it deployed: nothing to roll back", rel.ID, spec.Name, rel.Status))
 			}
 			rel.Status, rel.Reason, rel.EndedAt = fleet.ReleaseRolledBack, "rolled back by "+whoami(), time.Now().UTC()
 			if err := w.store.UpdateRelease(ctx, rel); err != nil {
 				return operationalErr(err)
 			}
-			fmt.Fprintf(g.stdout, "release %s ROLLED_BACK\n", rel.ID)
+			fmt.Fprintf(g.stdout, "release %s ROLLED_BACK: %d instances back on their last known good version or deleted\n", rel.ID, total)
 			return nil
 		},
 	}

@@ -29,14 +29,14 @@ var _ pipeline.Journal = releaseJournal{}
 func (j releaseJournal) UpdateRelease(ctx context.Context, r fleet.Release) error {
 	return j.store.UpdateRelease(ctx, r)
 }
-func (j releaseJournal) Instances(ctx context.Context, key string) ([]fleet.Instance, error) {
-	return j.store.Instances(ctx, key)
+func (j releaseJournal) Instances(ctx context.Context, owner fleet.Owner) ([]fleet.Instance, error) {
+	return j.store.Instances(ctx, owner)
 }
 func (j releaseJournal) PutInstance(ctx context.Context, in fleet.Instance) error {
 	return j.store.PutInstance(ctx, in)
 }
-func (j releaseJournal) DeleteInstance(ctx context.Context, key string, t fleet.Target) error {
-	return j.store.DeleteInstance(ctx, key, t)
+func (j releaseJournal) DeleteInstance(ctx context.Context, owner fleet.Owner, t fleet.Target) error {
+	return j.store.DeleteInstance(ctx, owner, t)
 }
 func (j releaseJournal) PutTemplate(ctx context.Context, hash string, body []byte) error {
 	return j.store.PutTemplate(ctx, hash, body)

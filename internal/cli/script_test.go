@@ -1,11 +1,15 @@
 package cli_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"flag"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -14,10 +18,14 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/google/go-cmp/cmp"
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/stackfleet/stackfleet/internal/cli"
+	"github.com/stackfleet/stackfleet/internal/fleet"
 	"github.com/stackfleet/stackfleet/internal/sandbox"
 	"github.com/stackfleet/stackfleet/internal/state"
 )
@@ -27,6 +35,8 @@ func TestMain(m *testing.M) {
 		"stackfleet": func() { os.Exit(cli.Main(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
 	})
 }
+
+var update = flag.Bool("update", false, "rewrite the golden sections of testdata/script/*.txtar with the outputs they are compared with")
 
 // TestScripts runs testdata/script/*.txtar: each script gets its own sandbox organization
 // (12 accounts in 2 OUs, regions us-east-1 and eu-west-1), reachable through the standard AWS
@@ -38,13 +48,40 @@ func TestMain(m *testing.M) {
 //	sandbox-accounts                                        write member account ids, one per line, to $WORK/accounts
 //	sandbox-delay DURATION                                  set the simulated duration of each resource operation
 //	sandbox-once SERVICE ACTION N                           the action ran exactly once in each of N account-regions
-//	state-count STACK_SET STATUS DETAIL N                    count recorded instances ("-" matches any)
-//	wait-current STACK_SET N                                wait until N instances are CURRENT (mid-apply actions)
+//	sandbox-alarm REGION NAME STATE                         set an alarm's state in every member account that has it
+//	sandbox-stacks STACK STATUS|none [OUTPUT=VALUE] N        count member account-regions whose DescribeStacks says so
+//	sandbox-join NAME OU_PATH                               create a member account in an OU; its id is $NEW_ACCOUNT
+//	state-count OWNER STATUS DETAIL N                       count recorded instances ("-" matches any)
+//	state-outputs OWNER OUTPUT VALUE N                      count recorded instances with an output value
+//	wait-current OWNER N                                    wait until N instances are CURRENT (mid-apply actions)
+//	wait-phase PIPELINE STAGE WAVE PHASE                    wait until the running release is there
+//	same-bake-end                                           a resumed bake kept the end time announced before
+//	health-server [fail]                                    serve $HEALTH_URL (200), or from now on fail it (503)
 //	expand FILE...                                          replace $MGMT_ACCOUNT, $ORG_ID… in files
+//	normalize [-indent] stdout|stderr|FILE OUT              write the output to OUT with what changes run to run replaced
+//
+// OWNER is a stack set name or pipeline/PIPELINE/STACK.
+//
+// Goldens: a script compares a whole output by normalising it, then comparing it with a
+// "-- NAME.golden --" section of its archive:
+//
+//	exec stackfleet plan
+//	normalize stdout plan.out
+//	cmp plan.out plan.golden
+//
+// normalize replaces only what differs from run to run (see [normalizer]); account ids,
+// template hashes and versions are stable because the sandbox is seeded. After an intended
+// change of output, rewrite the goldens and review the diff:
+//
+//	go test ./internal/cli -run TestScripts -update
+//
+// (UPDATE_SCRIPTS=1 does the same.) -update rewrites the archive section that a failing cmp
+// compares with, so a new golden starts as an empty "-- NAME.golden --" section; other failing
+// assertions still fail.
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
-		UpdateScripts:       os.Getenv("UPDATE_SCRIPTS") != "",
+		UpdateScripts:       *update || os.Getenv("UPDATE_SCRIPTS") != "",
 		RequireExplicitExec: true,
 		Setup: func(env *testscript.Env) error {
 			sb, err := sandbox.New(sandbox.Options{Accounts: 12, OUs: 2, Seed: 7, Regions: []string{"us-east-1", "eu-west-1"}})
@@ -68,6 +105,7 @@ func TestScripts(t *testing.T) {
 			env.Setenv("ORG_ID", sb.Org().ID)
 			env.Values[sandboxKey{}] = sb
 			env.Values[healthKey{}] = new(atomic.Bool)
+			env.Values[normalizerKey{}] = newNormalizer()
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
@@ -82,10 +120,12 @@ func TestScripts(t *testing.T) {
 			"health-server":    healthServer,
 			"same-bake-end":    sameBakeEnd,
 			"sandbox-join":     sandboxJoin,
+			"sandbox-stacks":   sandboxStacks,
 			"expand":           expand,
 			"wait-current":     waitCurrent,
 			"sandbox-delay":    sandboxDelay,
 			"sandbox-once":     sandboxOnce,
+			"normalize":        normalize,
 		},
 	})
 }
@@ -93,6 +133,17 @@ func TestScripts(t *testing.T) {
 type sandboxKey struct{}
 
 func sb(ts *testscript.TestScript) *sandbox.Sandbox { return ts.Value(sandboxKey{}).(*sandbox.Sandbox) }
+
+// owner reads a script's owner reference: "pipeline/P/STACK" for a pipeline stack, otherwise a
+// stack set name.
+func owner(ref string) fleet.Owner {
+	if rest, ok := strings.CutPrefix(ref, "pipeline/"); ok {
+		if p, stack, ok := strings.Cut(rest, "/"); ok {
+			return fleet.PipelineOwner(p, stack)
+		}
+	}
+	return fleet.StackSetOwner(ref)
+}
 
 func members(ts *testscript.TestScript) []string {
 	var out []string
@@ -159,7 +210,7 @@ func stateCount(ts *testscript.TestScript, neg bool, args []string) {
 	st, err := state.Open(ctx, ts.MkAbs(".stackfleet"))
 	ts.Check(err)
 	defer st.Close()
-	insts, err := st.Instances(ctx, args[0])
+	insts, err := st.Instances(ctx, owner(args[0]))
 	ts.Check(err)
 	got := 0
 	for _, in := range insts {
@@ -205,7 +256,7 @@ func countCurrent(ctx context.Context, ts *testscript.TestScript, stackSet strin
 		return 0
 	}
 	defer st.Close()
-	insts, err := st.Instances(ctx, stackSet)
+	insts, err := st.Instances(ctx, owner(stackSet))
 	if err != nil {
 		return 0
 	}
@@ -258,7 +309,7 @@ func stateOutputs(ts *testscript.TestScript, neg bool, args []string) {
 	st, err := state.Open(ctx, ts.MkAbs(".stackfleet"))
 	ts.Check(err)
 	defer st.Close()
-	insts, err := st.Instances(ctx, args[0])
+	insts, err := st.Instances(ctx, owner(args[0]))
 	ts.Check(err)
 	got := 0
 	for _, in := range insts {
@@ -418,11 +469,209 @@ func sandboxJoin(ts *testscript.TestScript, _ bool, args []string) {
 	ts.Fatalf("no OU %s", args[1])
 }
 
+// sandboxStacks asks CloudFormation, as a client would — AssumeRole into each member account,
+// then DescribeStacks in each region — and counts the account-regions where the stack has the
+// status ("none": it does not exist) and, if given, the output value.
+func sandboxStacks(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 3 && len(args) != 4 {
+		ts.Fatalf("usage: sandbox-stacks STACK STATUS|none [OUTPUT=VALUE] N")
+	}
+	want, err := strconv.Atoi(args[len(args)-1])
+	ts.Check(err)
+	var outKey, outVal string
+	if len(args) == 4 {
+		var ok bool
+		if outKey, outVal, ok = strings.Cut(args[2], "="); !ok {
+			ts.Fatalf("sandbox-stacks: %q is not OUTPUT=VALUE", args[2])
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s := sb(ts)
+	mgmt := s.ManagementCredentials()
+	stsClient := sts.New(sts.Options{Region: mgmt.Region, BaseEndpoint: aws.String(s.URL()),
+		Credentials: credentials.NewStaticCredentialsProvider(mgmt.AccessKeyID, mgmt.SecretAccessKey, "")})
+	org := s.Org()
+	got := 0
+	for _, a := range org.Accounts {
+		if a.Management {
+			continue
+		}
+		role, err := stsClient.AssumeRole(ctx, &sts.AssumeRoleInput{
+			RoleArn: aws.String("arn:aws:iam::" + a.ID + ":role/OrganizationAccountAccessRole"), RoleSessionName: aws.String("script")})
+		ts.Check(err)
+		c := role.Credentials
+		for _, region := range org.Regions {
+			cfn := cloudformation.New(cloudformation.Options{Region: region, BaseEndpoint: aws.String(s.URL()),
+				Credentials: credentials.NewStaticCredentialsProvider(aws.ToString(c.AccessKeyId), aws.ToString(c.SecretAccessKey), aws.ToString(c.SessionToken))})
+			out, err := cfn.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(args[0])})
+			status := "none"
+			var outputs map[string]string
+			switch {
+			case err != nil && strings.Contains(err.Error(), "does not exist"):
+			case err != nil:
+				ts.Fatalf("DescribeStacks %s in %s/%s: %v", args[0], a.ID, region, err)
+			default:
+				status = string(out.Stacks[0].StackStatus)
+				outputs = map[string]string{}
+				for _, o := range out.Stacks[0].Outputs {
+					outputs[aws.ToString(o.OutputKey)] = aws.ToString(o.OutputValue)
+				}
+			}
+			if status == args[1] && (outKey == "" || outputs[outKey] == outVal) {
+				got++
+			}
+		}
+	}
+	if (got == want) == neg {
+		ts.Fatalf("%d account-regions have stack %s %s %s, want %d", got, args[0], args[1], strings.Join(args[2:len(args)-1], " "), want)
+	}
+}
+
 // expand replaces $VARS in a file with the script's environment (e.g. $MGMT_ACCOUNT, $ORG_ID).
 func expand(ts *testscript.TestScript, _ bool, args []string) {
 	for _, f := range args {
 		b, err := os.ReadFile(ts.MkAbs(f))
 		ts.Check(err)
 		ts.Check(os.WriteFile(ts.MkAbs(f), []byte(os.Expand(string(b), ts.Getenv)), 0o644))
+	}
+}
+
+// normalize writes stdout, stderr or a file to OUT, normalised for a golden comparison. With
+// -indent, each line that is a JSON document is indented (json.Indent keeps keys, their order
+// and values) so that a diff shows the field that changed rather than one long line.
+func normalize(ts *testscript.TestScript, neg bool, args []string) {
+	indent := len(args) > 0 && args[0] == "-indent"
+	if indent {
+		args = args[1:]
+	}
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: normalize [-indent] stdout|stderr|FILE OUT")
+	}
+	text := ts.Value(normalizerKey{}).(*normalizer).normalize(ts.ReadFile(args[0]), ts.Getenv)
+	if indent {
+		text = indentJSON(text)
+	}
+	ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(text), 0o644))
+}
+
+// indentJSON indents every line of text that is a JSON document and keeps the others.
+func indentJSON(text string) string {
+	var b strings.Builder
+	for _, l := range strings.SplitAfter(text, "\n") {
+		var buf bytes.Buffer
+		if trimmed := strings.TrimSpace(l); trimmed != "" && json.Indent(&buf, []byte(trimmed), "", "  ") == nil {
+			buf.WriteString("\n")
+			l = buf.String()
+		}
+		b.WriteString(l)
+	}
+	return b.String()
+}
+
+type normalizerKey struct{}
+
+// normalizer replaces what changes from run to run in an output, and nothing else:
+//
+//   - lines the AWS SDK logs (source=aws-sdk) are dropped: connection-reuse warnings that come
+//     and go with timing;
+//   - the values of $WORK, $AWS_ENDPOINT_URL and $HEALTH_URL (temporary directory, ports)
+//     become the variable names;
+//   - operation ids (20261202T101010Z-abcd1234) become <op-1>, <op-2>…, release ids
+//     (rel-20261202T101010-abcdef) <rel-1>, <rel-2>…, numbered by first appearance in any
+//     output the script normalises, so an id reads the same in every golden of a script;
+//   - the random UUID that ends a stack ARN becomes <uuid> (account, region and stack name stay);
+//   - timestamps (RFC 3339, "2006-01-02 15:04:05Z", "2006-01-02 15:04") become <time>;
+//   - the elapsed time of an apply ("24 instance operations in 2.9s") becomes <elapsed>.
+//
+// Counts, statuses, actions, parameter values, outputs, account ids and the order of lines are
+// kept: they are what the goldens are about.
+type normalizer struct {
+	ids   map[string]string // id → placeholder
+	count map[string]int    // placeholder kind → ids seen
+}
+
+func newNormalizer() *normalizer {
+	return &normalizer{ids: map[string]string{}, count: map[string]int{}}
+}
+
+var (
+	operationID = regexp.MustCompile(`\b\d{8}T\d{6}Z-[0-9a-f]{8}\b`)
+	releaseID   = regexp.MustCompile(`\brel-\d{8}T\d{6}-[0-9a-f]{6}\b`)
+	stackUUID   = regexp.MustCompile(`(arn:aws:cloudformation:[a-z0-9-]+:\d{12}:stack/[^/\s"]+/)[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
+	timestamp   = regexp.MustCompile(`\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})| \d{2}:\d{2}(:\d{2}Z?)?)`)
+	elapsed     = regexp.MustCompile(`(\d+ instance operations in )(\d+(\.\d+)?(ms|µs|ns|h|m|s))+`)
+)
+
+// normalize applies the rules to text; getenv reads the script's environment.
+func (n *normalizer) normalize(text string, getenv func(string) string) string {
+	lines := strings.SplitAfter(text, "\n")
+	kept := lines[:0]
+	for _, l := range lines {
+		if !strings.Contains(l, "source=aws-sdk") {
+			kept = append(kept, l)
+		}
+	}
+	text = strings.Join(kept, "")
+	for _, name := range []string{"WORK", "AWS_ENDPOINT_URL", "HEALTH_URL"} {
+		if v := getenv(name); v != "" {
+			text = strings.ReplaceAll(text, v, "$"+name)
+		}
+	}
+	text = operationID.ReplaceAllStringFunc(text, func(id string) string { return n.placeholder("op", id) })
+	text = releaseID.ReplaceAllStringFunc(text, func(id string) string { return n.placeholder("rel", id) })
+	text = stackUUID.ReplaceAllString(text, "${1}<uuid>")
+	text = timestamp.ReplaceAllString(text, "<time>")
+	return elapsed.ReplaceAllString(text, "${1}<elapsed>")
+}
+
+// placeholder names an id by its kind and the order in which the script first showed it.
+func (n *normalizer) placeholder(kind, id string) string {
+	p, ok := n.ids[id]
+	if !ok {
+		n.count[kind]++
+		p = fmt.Sprintf("<%s-%d>", kind, n.count[kind])
+		n.ids[id] = p
+	}
+	return p
+}
+
+// TestNormalizer checks that normalisation replaces what changes from run to run and keeps what
+// the goldens are about.
+func TestNormalizer(t *testing.T) {
+	env := map[string]string{"WORK": "/tmp/ts-1/work", "HEALTH_URL": "http://127.0.0.1:4242"}
+	tests := []struct{ name, in, want string }{
+		{"ids numbered by first appearance",
+			"operation 20261202T101010Z-abcd1234 then 20261202T101011Z-00ff00ff, again 20261202T101010Z-abcd1234\n",
+			"operation <op-1> then <op-2>, again <op-1>\n"},
+		{"release ids",
+			"Release rel-20261202T101010-abcdef of web\n",
+			"Release <rel-1> of web\n"},
+		{"stack ARN keeps account, region and name",
+			`"stackId":"arn:aws:cloudformation:us-east-1:223245964875:stack/base/caf17e68-3669-4606-9059-a6bf24bf122e"` + "\n",
+			`"stackId":"arn:aws:cloudformation:us-east-1:223245964875:stack/base/<uuid>"` + "\n"},
+		{"timestamps",
+			`"time":"2026-12-02T22:58:40.405586086Z" started 2026-12-02 22:58:40Z since 2026-12-02 22:59:47 created 2026-12-02 22:59` + "\n",
+			`"time":"<time>" started <time> since <time> created <time>` + "\n"},
+		{"elapsed time of an apply",
+			"24 instance operations in 2.939s\n12 instance operations in 899ms\n",
+			"24 instance operations in <elapsed>\n12 instance operations in <elapsed>\n"},
+		{"variables",
+			"read /tmp/ts-1/work/stackfleet.yaml; GET http://127.0.0.1:4242/v2: 503\n",
+			"read $WORK/stackfleet.yaml; GET $HEALTH_URL/v2: 503\n"},
+		{"AWS SDK log lines dropped",
+			"time=2026-12-02T22:58:43.154Z level=WARN msg=\"failed to discard remaining HTTP response body\" source=aws-sdk\nerror: stale\n",
+			"error: stale\n"},
+		{"counts, durations of checks and accounts kept",
+			"  eu-west-1   2/12   done    0 failed    1 running\nbake 2s, 228834753242/us-east-1\n",
+			"  eu-west-1   2/12   done    0 failed    1 running\nbake 2s, 228834753242/us-east-1\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := newNormalizer().normalize(tt.in, func(k string) string { return env[k] })
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("normalize(%q) mismatch (-want +got):\n%s", tt.in, diff)
+			}
+		})
 	}
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stackfleet/stackfleet/internal/fleet"
-	"github.com/stackfleet/stackfleet/internal/pipeline"
 )
 
 func newStatusCmd(g *globals) *cobra.Command {
@@ -178,16 +177,16 @@ Filters combine (AND); each may be repeated. --ou needs the organization (one re
 				return err
 			}
 			defer w.Close()
-			key := args[0]
-			if p, stack, ok := strings.Cut(key, "/"); ok {
-				key = pipeline.InstanceKey(p, stack)
+			owner := fleet.StackSetOwner(args[0])
+			if p, stack, ok := strings.Cut(args[0], "/"); ok {
+				owner = fleet.PipelineOwner(p, stack)
 			}
-			insts, err := w.store.Instances(ctx, key)
+			insts, err := w.store.Instances(ctx, owner)
 			if err != nil {
 				return operationalErr(err)
 			}
 			if len(insts) == 0 {
-				return usageErr(fmt.Errorf("stack set %s has no recorded instances (names in the state: see 'stackfleet status')", args[0]))
+				return usageErr(fmt.Errorf("%s has no recorded instances (names in the state: see 'stackfleet status')", owner))
 			}
 			var ouIDs []string
 			for _, ref := range ous {

@@ -64,7 +64,7 @@ func openWorkspace(ctx context.Context, g *globals, needAWS, resolve bool) (*wor
 		}
 	}
 	// State is opened last: a configuration that does not load or resolve leaves it untouched.
-	store, err := state.Open(ctx, filepath.Join(f.Dir, ".stackfleet"))
+	store, err := state.OpenFor(ctx, filepath.Join(f.Dir, ".stackfleet"), filepath.Base(f.Path))
 	if err != nil {
 		return nil, operationalErr(fmt.Errorf("open state: %w", err))
 	}
@@ -129,20 +129,33 @@ func (w *workspace) inventoryHash() string {
 	return fleet.Hash(string(b))
 }
 
-// recorded reads every recorded instance, by stack set.
+// recorded reads the instances of the stack sets this configuration recorded, by stack set
+// name; pipeline stacks and other configurations' stack sets are not among them. A stack set
+// this configuration declares that another configuration in the same directory recorded is a
+// usage error naming that configuration: neither may touch the other's stacks.
 func (w *workspace) recorded(ctx context.Context) (map[string][]fleet.Instance, error) {
-	names, err := w.store.StackSets(ctx)
+	owners, err := w.store.Owners(ctx)
 	if err != nil {
 		return nil, operationalErr(fmt.Errorf("read state: %w", err))
 	}
 	out := map[string][]fleet.Instance{}
-	for _, n := range names {
-		insts, err := w.store.Instances(ctx, n)
+	for _, r := range owners {
+		if !r.Owner.IsStackSet() {
+			continue
+		}
+		if r.Config != w.store.Config() {
+			if slices.ContainsFunc(w.file.StackSets, func(s config.StackSet) bool { return s.Name == r.Owner.Name }) {
+				return nil, usageErr(fmt.Errorf("stack set %s is managed by %s, another configuration in %s: rename it in %s, or manage it from one configuration only",
+					r.Owner.Name, r.Config, w.file.Dir, w.file.Path))
+			}
+			continue
+		}
+		insts, err := w.store.Instances(ctx, r.Owner)
 		if err != nil {
 			return nil, operationalErr(fmt.Errorf("read state: %w", err))
 		}
 		if len(insts) > 0 {
-			out[n] = insts
+			out[r.Owner.Name] = insts
 		}
 	}
 	return out, nil

@@ -175,10 +175,10 @@ type Version struct {
 
 // Instance is the recorded state of one stack instance.
 type Instance struct {
-	StackSet string         `json:"stackSet"`
-	Target   Target         `json:"target"`
-	StackID  string         `json:"stackId,omitempty"`
-	Status   InstanceStatus `json:"status"`
+	Owner   Owner          `json:"owner"`
+	Target  Target         `json:"target"`
+	StackID string         `json:"stackId,omitempty"`
+	Status  InstanceStatus `json:"status"`
 	// Detail is the last detailed status of its last operation.
 	Detail        StepStatus        `json:"detail"`
 	Reason        string            `json:"reason,omitempty"`

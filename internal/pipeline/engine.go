@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -34,9 +35,9 @@ type Decision struct {
 // Journal is the durable state a release needs.
 type Journal interface {
 	UpdateRelease(ctx context.Context, r fleet.Release) error
-	Instances(ctx context.Context, key string) ([]fleet.Instance, error)
+	Instances(ctx context.Context, owner fleet.Owner) ([]fleet.Instance, error)
 	PutInstance(ctx context.Context, in fleet.Instance) error
-	DeleteInstance(ctx context.Context, key string, t fleet.Target) error
+	DeleteInstance(ctx context.Context, owner fleet.Owner, t fleet.Target) error
 	PutTemplate(ctx context.Context, hash string, body []byte) error
 	Template(ctx context.Context, hash string) ([]byte, error)
 	Approval(ctx context.Context, releaseID, stage string) (*Decision, error)
@@ -67,9 +68,6 @@ type Engine struct {
 	// re-checked (default 10 s).
 	Poll time.Duration
 }
-
-// InstanceKey is the key of a pipeline stack's instances in the journal.
-func InstanceKey(pipeline, stack string) string { return "pipeline/" + pipeline + "/" + stack }
 
 // errWaveFailed marks a failed wave; its message is the reason.
 type waveError struct{ reason string }
@@ -398,8 +396,8 @@ func maxTime(a, b time.Time) time.Time {
 func (e *Engine) deployWave(ctx context.Context, p fleet.Pipeline, r *fleet.Release, st fleet.Stage, targets []fleet.Target) error {
 	si := r.Position.Stage
 	for _, s := range p.Stacks {
-		key := InstanceKey(p.Name, s.Name)
-		insts, err := e.Journal.Instances(ctx, key)
+		owner := fleet.PipelineOwner(p.Name, s.Name)
+		insts, err := e.Journal.Instances(ctx, owner)
 		if err != nil {
 			return err
 		}
@@ -424,7 +422,7 @@ func (e *Engine) deployWave(ctx context.Context, p fleet.Pipeline, r *fleet.Rele
 			g.Go(func() error {
 				prev, known := byTarget[t]
 				inst := prev
-				inst.StackSet, inst.Target = key, t
+				inst.Owner, inst.Target = owner, t
 				if !known || inst.LastOperation != r.ID {
 					// First touch by this release: what runs now is the version to go back to.
 					inst.LastGood = nil
@@ -493,7 +491,7 @@ func (e *Engine) rollback(ctx context.Context, p fleet.Pipeline, r *fleet.Releas
 	}
 	for _, w := range waves {
 		e.emit(r, "rollback", "ROLLING_BACK", fmt.Sprintf("%s wave %d/%d", st.Name, w+1, len(st.Waves)), nil)
-		if err := e.RollbackTargets(ctx, p, st, r.ID, st.Waves[w]); err != nil {
+		if _, err := e.RollbackTargets(ctx, p, st, r.ID, st.Waves[w]); err != nil {
 			return err
 		}
 		e.emit(r, "rollback", "ROLLED_BACK", fmt.Sprintf("%s wave %d/%d", st.Name, w+1, len(st.Waves)), nil)
@@ -503,15 +501,17 @@ func (e *Engine) rollback(ctx context.Context, p fleet.Pipeline, r *fleet.Releas
 
 // RollbackTargets returns the instances release touched in targets to their last known good
 // version (the version they ran before release first deployed them), stacks in reverse order. An
-// instance with no earlier version is deleted. Instances release did not touch are left alone.
-func (e *Engine) RollbackTargets(ctx context.Context, p fleet.Pipeline, st fleet.Stage, releaseID string, targets []fleet.Target) error {
+// instance with no earlier version is deleted. Instances release did not touch, or that were
+// rolled back already, are left alone. It returns how many instances it rolled back.
+func (e *Engine) RollbackTargets(ctx context.Context, p fleet.Pipeline, st fleet.Stage, releaseID string, targets []fleet.Target) (int, error) {
+	var touched atomic.Int64
 	stacks := slices.Clone(p.Stacks)
 	slices.Reverse(stacks)
 	for _, s := range stacks {
-		key := InstanceKey(p.Name, s.Name)
-		insts, err := e.Journal.Instances(ctx, key)
+		owner := fleet.PipelineOwner(p.Name, s.Name)
+		insts, err := e.Journal.Instances(ctx, owner)
 		if err != nil {
-			return err
+			return int(touched.Load()), err
 		}
 		byTarget := map[fleet.Target]fleet.Instance{}
 		for _, in := range insts {
@@ -537,8 +537,9 @@ func (e *Engine) RollbackTargets(ctx context.Context, p fleet.Pipeline, st fleet
 						mu.Unlock()
 						return nil
 					}
+					touched.Add(1)
 					e.emit(&fleet.Release{ID: releaseID, Pipeline: p.Name}, "step", "DELETED", s.Name+": no earlier version", &tt)
-					return e.Journal.DeleteInstance(context.WithoutCancel(gctx), key, t)
+					return e.Journal.DeleteInstance(context.WithoutCancel(gctx), owner, t)
 				}
 				good := *inst.LastGood
 				body, err := e.Journal.Template(gctx, good.TemplateHash)
@@ -556,21 +557,28 @@ func (e *Engine) RollbackTargets(ctx context.Context, p fleet.Pipeline, st fleet
 					return nil
 				}
 				inst.Deployed, inst.Outputs, inst.StackID = good, res.Outputs, res.StackID
-				inst.Status, inst.Detail, inst.Reason, inst.UpdatedAt = fleet.Current, "ROLLED_BACK", "rolled back by release "+releaseID, time.Now().UTC()
+				// A rolled-back instance is no longer the release's: rolling back again leaves it alone.
+				inst.Status, inst.Detail, inst.LastOperation = fleet.Current, fleet.StepRolledBack, RollbackID(releaseID)
+				inst.Reason, inst.UpdatedAt = "rolled back by release "+releaseID, time.Now().UTC()
+				touched.Add(1)
 				e.emit(&fleet.Release{ID: releaseID, Pipeline: p.Name}, "step", "ROLLED_BACK", s.Name, &tt)
 				return e.Journal.PutInstance(context.WithoutCancel(gctx), inst)
 			})
 		}
 		if err := g.Wait(); err != nil {
-			return err
+			return int(touched.Load()), err
 		}
 		if len(errs) > 0 {
 			slices.Sort(errs)
-			return fmt.Errorf("rollback of %s failed in %d target(s): %s", s.Name, len(errs), strings.Join(errs, "; "))
+			return int(touched.Load()), fmt.Errorf("rollback of %s failed in %d target(s): %s", s.Name, len(errs), strings.Join(errs, "; "))
 		}
 	}
-	return nil
+	return int(touched.Load()), nil
 }
+
+// RollbackID is what instances rolled back from a release record as their last operation, and
+// the holder of the stage locks a rollback takes.
+func RollbackID(releaseID string) string { return "rollback-" + releaseID }
 
 // sleepUntil waits until t or ctx ends; timers are virtual under testing/synctest.
 func sleepUntil(ctx context.Context, t time.Time) error {

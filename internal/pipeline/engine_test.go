@@ -22,7 +22,7 @@ import (
 type memJournal struct {
 	mu        sync.Mutex
 	releases  map[string]fleet.Release
-	instances map[string]map[fleet.Target]fleet.Instance
+	instances map[fleet.Owner]map[fleet.Target]fleet.Instance
 	templates map[string][]byte
 	approvals map[string]*pipeline.Decision
 	stages    map[string]string
@@ -36,7 +36,7 @@ type memJournal struct {
 var _ pipeline.Journal = (*memJournal)(nil)
 
 func newJournal() *memJournal {
-	return &memJournal{releases: map[string]fleet.Release{}, instances: map[string]map[fleet.Target]fleet.Instance{},
+	return &memJournal{releases: map[string]fleet.Release{}, instances: map[fleet.Owner]map[fleet.Target]fleet.Instance{},
 		templates: map[string][]byte{}, approvals: map[string]*pipeline.Decision{}, stages: map[string]string{}}
 }
 
@@ -46,7 +46,7 @@ func (j *memJournal) UpdateRelease(_ context.Context, r fleet.Release) error {
 	j.releases[r.ID] = r
 	return nil
 }
-func (j *memJournal) Instances(_ context.Context, key string) ([]fleet.Instance, error) {
+func (j *memJournal) Instances(_ context.Context, key fleet.Owner) ([]fleet.Instance, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.instanceReads++
@@ -55,13 +55,13 @@ func (j *memJournal) Instances(_ context.Context, key string) ([]fleet.Instance,
 func (j *memJournal) PutInstance(_ context.Context, in fleet.Instance) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if j.instances[in.StackSet] == nil {
-		j.instances[in.StackSet] = map[fleet.Target]fleet.Instance{}
+	if j.instances[in.Owner] == nil {
+		j.instances[in.Owner] = map[fleet.Target]fleet.Instance{}
 	}
-	j.instances[in.StackSet][in.Target] = in
+	j.instances[in.Owner][in.Target] = in
 	return nil
 }
-func (j *memJournal) DeleteInstance(_ context.Context, key string, t fleet.Target) error {
+func (j *memJournal) DeleteInstance(_ context.Context, key fleet.Owner, t fleet.Target) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	delete(j.instances[key], t)
@@ -285,7 +285,7 @@ func TestAlarmDuringBakeRollsBackTheWaveToItsOutputs(t *testing.T) {
 		if got := d.outputs(tg("p1"))["Version"]; got != "v2" {
 			t.Errorf("p1 (earlier wave, not rolled back by default) runs %s, want v2", got)
 		}
-		insts, _ := j.Instances(t.Context(), pipeline.InstanceKey("web", "app"))
+		insts, _ := j.Instances(t.Context(), fleet.PipelineOwner("web", "app"))
 		for _, in := range insts {
 			if in.Target == tg("p2") && (in.Deployed.Parameters["Version"] != "v1" || in.Detail != "ROLLED_BACK") {
 				t.Errorf("p2 instance after rollback: %+v", in)

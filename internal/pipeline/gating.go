@@ -84,7 +84,7 @@ func (e *Engine) checkAlarms(ctx context.Context, st fleet.Stage, spec fleet.Ala
 func (e *Engine) gateTargets(ctx context.Context, p fleet.Pipeline, targets []fleet.Target) ([]fleet.GateTarget, error) {
 	outputs := make(map[fleet.Target]map[string]string, len(targets))
 	for _, s := range p.Stacks {
-		insts, err := e.Journal.Instances(ctx, InstanceKey(p.Name, s.Name))
+		insts, err := e.Journal.Instances(ctx, fleet.PipelineOwner(p.Name, s.Name))
 		if err != nil {
 			return nil, err
 		}

@@ -38,7 +38,7 @@ func setup(t *testing.T) (plan.Input, *fleet.StackSet) {
 }
 
 func current(s *fleet.StackSet, acct string, params map[string]string) fleet.Instance {
-	return fleet.Instance{StackSet: s.Name, Target: fleet.Target{Account: acct, Region: "us-east-1"}, Status: fleet.Current, Detail: "SUCCEEDED",
+	return fleet.Instance{Owner: fleet.StackSetOwner(s.Name), Target: fleet.Target{Account: acct, Region: "us-east-1"}, Status: fleet.Current, Detail: "SUCCEEDED",
 		Deployed: fleet.Version{TemplateHash: fleet.Hash(string(s.TemplateBody)), ParamsHash: fleet.HashParameters(params), Parameters: params}}
 }
 
@@ -96,7 +96,7 @@ func TestBuild(t *testing.T) {
 	s.Retain = true
 	s.TemplateBody = []byte(body + "  Other: {Type: AWS::SNS::Topic}\n")
 	in.Recorded["base"][0].Status, in.Recorded["base"][0].Detail = fleet.Outdated, "CANCELLED"
-	in.Recorded["gone"] = []fleet.Instance{{StackSet: "gone", Target: fleet.Target{Account: "111111111111", Region: "eu-west-1"}}}
+	in.Recorded["gone"] = []fleet.Instance{{Owner: fleet.StackSetOwner("gone"), Target: fleet.Target{Account: "111111111111", Region: "eu-west-1"}}}
 	p, _ = plan.Build(in)
 	want = []row{{"111111111111", fleet.Update, "template changed; instance is OUTDATED (CANCELLED)"},
 		{"222222222222", fleet.Update, "template changed; parameters changed: Env, Secret"},

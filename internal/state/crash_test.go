@@ -58,7 +58,7 @@ func TestKill9WhileWriting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	insts, err := s.Instances(ctx, crashSet)
+	insts, err := s.Instances(ctx, fleet.StackSetOwner(crashSet))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -82,7 +82,7 @@ func childWrite() int {
 				for i := w; i < crashTargets; i += crashWorkers {
 					t := crashTarget(i)
 					r := strconv.Itoa(round)
-					in := fleet.Instance{StackSet: crashSet, Target: t, Status: fleet.Current, Detail: "SUCCEEDED", Reason: r}
+					in := fleet.Instance{Owner: fleet.StackSetOwner(crashSet), Target: t, Status: fleet.Current, Detail: "SUCCEEDED", Reason: r}
 					if err := s.FinishStep(ctx, crashOp, fleet.StepRecord{Target: t, Status: "SUCCEEDED", Reason: r}, &in); err != nil {
 						fmt.Fprintln(os.Stderr, err)
 						os.Exit(1)

@@ -3,6 +3,7 @@ package state_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -422,7 +423,10 @@ func schemaOf(t *testing.T, dir string) []string {
 }
 
 // TestMigrationFromV1 opens a database at schema version 1 holding data, as the stackfleet before
-// pipelines left it: the migration keeps the data and yields the same schema as a new database.
+// pipelines left it — a stack set's instance, and a pipeline stack's instance under the old
+// stack-set-shaped key "pipeline/<p>/<stack>". The migration keeps the data, gives each instance
+// its typed owner, lets the first configuration to open the state claim it, and yields the same
+// schema as a new database.
 func TestMigrationFromV1(t *testing.T) {
 	ctx := t.Context()
 	fresh := t.TempDir()
@@ -430,53 +434,46 @@ func TestMigrationFromV1(t *testing.T) {
 	want := schemaOf(t, fresh)
 
 	dir := t.TempDir()
-	s, err := state.Open(ctx, dir)
-	if err != nil {
+	db := rawDB(t, dir)
+	if err := state.MigrateTo(ctx, db, 1); err != nil {
 		t.Fatal(err)
+	}
+	if got := schemaOf(t, dir); slices.ContainsFunc(got, func(s string) bool { return strings.Contains(s, "release") }) {
+		t.Fatalf("version 1 schema mentions releases:\n%s", strings.Join(got, "\n"))
 	}
 	op := fleet.Operation{ID: "op-1", StackSet: "web", Status: fleet.OpSucceeded, Plan: samplePlan(), StartedAt: at(0)}
-	in := fleet.Instance{StackSet: "pipeline/web/app", Target: fleet.Target{Account: "1", Region: "r"}, Status: fleet.Current,
-		Deployed: fleet.Version{TemplateHash: "t1"}, LastGood: &fleet.Version{TemplateHash: "t0"}}
-	if err := errors.Join(s.CreateOperation(ctx, op, sampleSteps()), s.PutInstance(ctx, in), s.Close()); err != nil {
-		t.Fatal(err)
-	}
-	// Take the database back to version 1: drop what later versions added.
-	db := rawDB(t, dir)
-	var later []string
-	rows, err := db.Query("SELECT name FROM sqlite_master WHERE type = 'table'")
+	plan, err := json.Marshal(op.Plan)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			t.Fatal(err)
-		}
-		if !slices.Contains(v1Tables, name) {
-			later = append(later, name)
-		}
+	base := fleet.Instance{Owner: fleet.StackSetOwner("web"), Target: fleet.Target{Account: "1", Region: "r"}, StackID: "arn:web",
+		Status: fleet.Current, Detail: fleet.StepSucceeded, Deployed: fleet.Version{TemplateHash: "t1"},
+		LastGood: &fleet.Version{TemplateHash: "t1"}, Outputs: map[string]string{"Url": "u"}, LastOperation: "op-1", UpdatedAt: at(1)}
+	app := base
+	app.Owner, app.StackID, app.LastGood, app.Outputs = fleet.PipelineOwner("web", "app"), "arn:app", &fleet.Version{TemplateHash: "t0"}, nil
+	stmts := []struct {
+		q    string
+		args []any
+	}{
+		{`INSERT INTO operations (id, stack_set, status, plan, started_at, ended_at, reason) VALUES (?, ?, ?, ?, ?, NULL, '')`,
+			[]any{op.ID, op.StackSet, string(op.Status), string(plan), at(0).UnixNano()}},
+		{`INSERT INTO instances VALUES ('web', 'r', '1', 'arn:web', 'CURRENT', 'SUCCEEDED', '', '{"TemplateHash":"t1"}', '{"TemplateHash":"t1"}', '{"Url":"u"}', 'op-1', ?)`,
+			[]any{at(1).UnixNano()}},
+		{`INSERT INTO instances VALUES ('pipeline/web/app', 'r', '1', 'arn:app', 'CURRENT', 'SUCCEEDED', '', '{"TemplateHash":"t1"}', '{"TemplateHash":"t0"}', NULL, 'op-1', ?)`,
+			[]any{at(1).UnixNano()}},
 	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		t.Fatal(err)
-	}
-	if !slices.Contains(later, "releases") {
-		t.Fatalf("tables beyond version 1 = %v, want releases among them", later)
-	}
-	stmts := []string{"PRAGMA foreign_keys = OFF", "DELETE FROM schema_version WHERE version > 1"}
-	for _, name := range later {
-		stmts = append(stmts, "DROP TABLE "+name)
-	}
-	for _, q := range stmts {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
+	for _, st := range stmts {
+		if _, err := db.Exec(st.q, st.args...); err != nil {
+			t.Fatalf("%s: %v", st.q, err)
 		}
 	}
 	db.Close()
-	if got := schemaOf(t, dir); slices.ContainsFunc(got, func(s string) bool { return strings.Contains(s, "release") }) {
-		t.Fatalf("version 1 schema still mentions releases:\n%s", strings.Join(got, "\n"))
-	}
 
-	s = open(t, dir)
+	s, err := state.OpenFor(ctx, dir, "fleet.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
 	if diff := cmp.Diff(want, schemaOf(t, dir)); diff != "" {
 		t.Errorf("schema after migration differs from a new database's (-want +got):\n%s", diff)
 	}
@@ -487,12 +484,25 @@ func TestMigrationFromV1(t *testing.T) {
 	if diff := cmp.Diff(op, gotOp); diff != "" {
 		t.Errorf("operation after migration (-want +got):\n%s", diff)
 	}
-	gotIns, err := s.Instances(ctx, in.StackSet)
+	for _, in := range []fleet.Instance{base, app} {
+		got, err := s.Instances(ctx, in.Owner)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff([]fleet.Instance{in}, got); diff != "" {
+			t.Errorf("instances of %s after migration (-want +got):\n%s", in.Owner, diff)
+		}
+	}
+	if got, err := s.Instances(ctx, fleet.StackSetOwner("pipeline/web/app")); err != nil || len(got) != 0 {
+		t.Errorf("instances under the old key after migration = %v, %v; want none", got, err)
+	}
+	owners, err := s.Owners(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]fleet.Instance{in}, gotIns); diff != "" {
-		t.Errorf("instances after migration (-want +got):\n%s", diff)
+	wantOwners := []state.OwnerRecord{{Owner: fleet.PipelineOwner("web", "app"), Config: "fleet.yaml"}, {Owner: fleet.StackSetOwner("web"), Config: "fleet.yaml"}}
+	if diff := cmp.Diff(wantOwners, owners); diff != "" {
+		t.Errorf("owners after migration (-want +got):\n%s", diff)
 	}
 	if err := s.CreateRelease(ctx, sampleRelease("r1", 0), []byte(`{}`)); err != nil {
 		t.Fatalf("CreateRelease after migration: %v", err)

@@ -106,68 +106,93 @@ WHERE stack_set = ? ORDER BY started_at DESC, n DESC LIMIT ?`, stackSet, limit)
 	return ops, nil
 }
 
-// Instances returns the instances of a stack set sorted by region, then account.
-func (s *Store) Instances(ctx context.Context, stackSet string) ([]fleet.Instance, error) {
+// Instances returns the instances of owner sorted by region, then account, whichever
+// configuration recorded them.
+func (s *Store) Instances(ctx context.Context, owner fleet.Owner) ([]fleet.Instance, error) {
+	what := "read instances of " + owner.String()
 	rows, err := s.read.QueryContext(ctx, `
 SELECT region, account, stack_id, status, detail, reason, deployed, last_good, outputs, last_operation, updated_at
-FROM instances WHERE stack_set = ? ORDER BY region, account`, stackSet)
+FROM instances WHERE owner_kind = ? AND owner = ? AND stack = ? ORDER BY region, account`,
+		string(owner.Kind), owner.Name, owner.Stack)
 	if err != nil {
-		return nil, wrapDBErr(s.path, "read instances of "+stackSet, err)
+		return nil, wrapDBErr(s.path, what, err)
 	}
 	defer rows.Close()
 	out := []fleet.Instance{}
 	for rows.Next() {
-		in := fleet.Instance{StackSet: stackSet}
-		var status, deployed string
-		var lastGood, outputs sql.NullString
-		var updated sql.NullInt64
-		if err := rows.Scan(&in.Target.Region, &in.Target.Account, &in.StackID, &status, &in.Detail, &in.Reason,
-			&deployed, &lastGood, &outputs, &in.LastOperation, &updated); err != nil {
-			return nil, wrapDBErr(s.path, "read instances of "+stackSet, err)
-		}
-		in.Status = fleet.InstanceStatus(status)
-		in.UpdatedAt = fromNanos(updated)
-		if err := json.Unmarshal([]byte(deployed), &in.Deployed); err != nil {
-			return nil, fmt.Errorf("read instance %s %s: decode version: %w", stackSet, in.Target, err)
-		}
-		if lastGood.Valid {
-			in.LastGood = new(fleet.Version)
-			if err := json.Unmarshal([]byte(lastGood.String), in.LastGood); err != nil {
-				return nil, fmt.Errorf("read instance %s %s: decode last good version: %w", stackSet, in.Target, err)
-			}
-		}
-		if outputs.Valid {
-			if err := json.Unmarshal([]byte(outputs.String), &in.Outputs); err != nil {
-				return nil, fmt.Errorf("read instance %s %s: decode outputs: %w", stackSet, in.Target, err)
-			}
+		in := fleet.Instance{Owner: owner}
+		if err := scanInstance(rows, &in); err != nil {
+			return nil, wrapDBErr(s.path, what, err)
 		}
 		out = append(out, in)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, wrapDBErr(s.path, "read instances of "+stackSet, err)
+		return nil, wrapDBErr(s.path, what, err)
 	}
 	return out, nil
 }
 
-// StackSets returns, sorted, the names of the stack sets that have instances or operations.
-func (s *Store) StackSets(ctx context.Context) ([]string, error) {
-	rows, err := s.read.QueryContext(ctx, "SELECT stack_set FROM instances UNION SELECT stack_set FROM operations ORDER BY 1")
+// scanInstance reads one row of the columns Instances selects into in.
+func scanInstance(rows *sql.Rows, in *fleet.Instance) error {
+	var status, detail, deployed string
+	var lastGood, outputs sql.NullString
+	var updated sql.NullInt64
+	if err := rows.Scan(&in.Target.Region, &in.Target.Account, &in.StackID, &status, &detail, &in.Reason,
+		&deployed, &lastGood, &outputs, &in.LastOperation, &updated); err != nil {
+		return err
+	}
+	in.Status, in.Detail = fleet.InstanceStatus(status), fleet.StepStatus(detail)
+	in.UpdatedAt = fromNanos(updated)
+	if err := json.Unmarshal([]byte(deployed), &in.Deployed); err != nil {
+		return fmt.Errorf("instance of %s in %s: decode version: %w", in.Owner, in.Target, err)
+	}
+	if lastGood.Valid {
+		in.LastGood = new(fleet.Version)
+		if err := json.Unmarshal([]byte(lastGood.String), in.LastGood); err != nil {
+			return fmt.Errorf("instance of %s in %s: decode last good version: %w", in.Owner, in.Target, err)
+		}
+	}
+	if outputs.Valid {
+		if err := json.Unmarshal([]byte(outputs.String), &in.Outputs); err != nil {
+			return fmt.Errorf("instance of %s in %s: decode outputs: %w", in.Owner, in.Target, err)
+		}
+	}
+	return nil
+}
+
+// OwnerRecord is an owner the state knows and the configuration file that recorded it.
+type OwnerRecord struct {
+	Owner fleet.Owner
+	// Config is the configuration file whose apply or release recorded the owner's instances.
+	Config string
+}
+
+// Owners returns every owner with recorded instances, and every stack set with operations,
+// sorted by kind, name and stack. An owner recorded by two configs (which the CLI refuses to
+// let happen) is listed once per config.
+func (s *Store) Owners(ctx context.Context) ([]OwnerRecord, error) {
+	rows, err := s.read.QueryContext(ctx, `
+SELECT owner_kind, owner, stack, config FROM instances
+UNION SELECT 'stack-set', stack_set, '', config FROM operations
+ORDER BY 1, 2, 3, 4`)
 	if err != nil {
-		return nil, wrapDBErr(s.path, "read stack sets", err)
+		return nil, wrapDBErr(s.path, "read owners", err)
 	}
 	defer rows.Close()
-	names := []string{}
+	out := []OwnerRecord{}
 	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			return nil, wrapDBErr(s.path, "read stack sets", err)
+		var r OwnerRecord
+		var kind string
+		if err := rows.Scan(&kind, &r.Owner.Name, &r.Owner.Stack, &r.Config); err != nil {
+			return nil, wrapDBErr(s.path, "read owners", err)
 		}
-		names = append(names, name)
+		r.Owner.Kind = fleet.OwnerKind(kind)
+		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, wrapDBErr(s.path, "read stack sets", err)
+		return nil, wrapDBErr(s.path, "read owners", err)
 	}
-	return names, nil
+	return out, nil
 }
 
 // Events returns the journal entries of operation opID (of every operation if opID is empty)

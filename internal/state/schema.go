@@ -124,11 +124,48 @@ CREATE TABLE gate_records (
 );
 CREATE INDEX gate_records_by_release ON gate_records (release, seq);
 `,
+	// 3: every instance has a typed owner — a stack set, or a pipeline's stack — instead of a key
+	// shaped like a stack set name ("pipeline/<p>/<stack>", which stack set names cannot be, so
+	// the old keys convert exactly), and the configuration file that created it: two configs in
+	// one directory share the database but never each other's instances. Rows recorded before
+	// have config '' and are claimed by the first configuration that opens the state.
+	`
+CREATE TABLE instances_v3 (
+	config         TEXT NOT NULL,
+	owner_kind     TEXT NOT NULL,
+	owner          TEXT NOT NULL,
+	stack          TEXT NOT NULL,
+	region         TEXT NOT NULL,
+	account        TEXT NOT NULL,
+	stack_id       TEXT NOT NULL,
+	status         TEXT NOT NULL,
+	detail         TEXT NOT NULL,
+	reason         TEXT NOT NULL,
+	deployed       TEXT NOT NULL,
+	last_good      TEXT,
+	outputs        TEXT,
+	last_operation TEXT NOT NULL,
+	updated_at     INTEGER,
+	PRIMARY KEY (owner_kind, owner, stack, region, account)
+) WITHOUT ROWID;
+INSERT INTO instances_v3
+SELECT '',
+	CASE WHEN stack_set LIKE 'pipeline/%/%' THEN 'pipeline' ELSE 'stack-set' END,
+	CASE WHEN stack_set LIKE 'pipeline/%/%' THEN substr(stack_set, 10, instr(substr(stack_set, 10), '/') - 1) ELSE stack_set END,
+	CASE WHEN stack_set LIKE 'pipeline/%/%' THEN substr(stack_set, 10 + instr(substr(stack_set, 10), '/')) ELSE '' END,
+	region, account, stack_id, status, detail, reason, deployed, last_good, outputs, last_operation, updated_at
+FROM instances;
+DROP TABLE instances;
+ALTER TABLE instances_v3 RENAME TO instances;
+CREATE INDEX instances_by_config ON instances (config, owner_kind, owner);
+ALTER TABLE operations ADD COLUMN config TEXT NOT NULL DEFAULT '';
+`,
 }
 
-// migrate brings the schema up to date. It reads the version inside the write transaction, so
-// processes opening the same database at once apply each migration exactly once.
-func migrate(ctx context.Context, db *sql.DB) (err error) {
+// migrate brings the schema up to date: it applies the migrations after the database's version.
+// It reads the version inside the write transaction, so processes opening the same database at
+// once apply each migration exactly once.
+func migrate(ctx context.Context, db *sql.DB, migrations []string) (err error) {
 	tx, err := db.BeginTx(ctx, nil) // IMMEDIATE (see the writer DSN)
 	if err != nil {
 		return err

@@ -48,7 +48,10 @@ var ErrClosed = errors.New("state store is closed")
 // Store is an open state database. Its methods are safe for concurrent use by many goroutines,
 // and several Stores (in one process or several) may use the same directory at once.
 type Store struct {
-	path   string
+	path string
+	// config names the configuration file this Store acts for: the instances and operations it
+	// records are that config's ("" for tools and tests that act for none).
+	config string
 	write  *sql.DB // exactly one connection, used only by the writer goroutine
 	read   *sql.DB
 	writer *writer
@@ -63,7 +66,12 @@ type Store struct {
 // migrates the schema to the version this build knows. It refuses a database written by a newer
 // stackfleet. The directory and database are created readable by the owner only: plans hold
 // parameter values.
-func Open(ctx context.Context, dir string) (*Store, error) {
+func Open(ctx context.Context, dir string) (*Store, error) { return OpenFor(ctx, dir, "") }
+
+// OpenFor is Open for the configuration file named config (its base name: the state directory
+// sits next to it). Instances recorded before configs had their own namespace are claimed by
+// the first configuration that opens the state.
+func OpenFor(ctx context.Context, dir, config string) (*Store, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("state directory %s: %w", dir, err)
@@ -84,7 +92,7 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 	f.Close()
 
 	host, _ := os.Hostname()
-	s := &Store{path: path, pid: os.Getpid(), host: host, start: processStart(os.Getpid())}
+	s := &Store{path: path, config: config, pid: os.Getpid(), host: host, start: processStart(os.Getpid())}
 	common := fmt.Sprintf("?_pragma=busy_timeout(%d)&_pragma=foreign_keys(1)", busyTimeout.Milliseconds())
 	s.write, err = sql.Open("sqlite", path+common+"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate")
 	if err != nil {
@@ -106,7 +114,7 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 	}
 	s.read.SetMaxOpenConns(4)
 	s.read.SetMaxIdleConns(4)
-	if s.writer, err = newWriter(ctx, s.write, path); err != nil {
+	if s.writer, err = newWriter(ctx, s.write, path, config); err != nil {
 		s.read.Close()
 		s.write.Close()
 		return nil, err
@@ -124,11 +132,21 @@ func (s *Store) init(ctx context.Context) error {
 		// WAL needs shared memory; some network filesystems cannot provide it.
 		return fmt.Errorf("state database %s: journal mode is %q, want wal (is it on a network filesystem?)", s.path, mode)
 	}
-	if err := migrate(ctx, s.write); err != nil {
+	if err := migrate(ctx, s.write, migrations); err != nil {
 		return wrapDBErr(s.path, "migrate state database", err)
+	}
+	if s.config != "" {
+		for _, table := range []string{"instances", "operations"} {
+			if _, err := s.write.ExecContext(ctx, "UPDATE "+table+" SET config = ? WHERE config = ''", s.config); err != nil {
+				return wrapDBErr(s.path, "claim recorded "+table, err)
+			}
+		}
 	}
 	return nil
 }
+
+// Config is the configuration file the Store acts for ("" for none).
+func (s *Store) Config() string { return s.config }
 
 // Path is the file name of the database.
 func (s *Store) Path() string { return s.path }
@@ -212,8 +230,9 @@ const (
 
 // writer is the group-commit loop that owns the write connection.
 type writer struct {
-	db   *sql.DB
-	path string
+	db     *sql.DB
+	path   string
+	config string // recorded with every instance and operation written
 
 	// stmts holds the hot statements (see hotQueries), prepared on the write connection before
 	// any transaction: the pool has one connection, so preparing on the DB during a transaction
@@ -227,8 +246,8 @@ type writer struct {
 	exited  chan struct{}
 }
 
-func newWriter(ctx context.Context, db *sql.DB, path string) (*writer, error) {
-	w := &writer{db: db, path: path, stmts: map[string]*sql.Stmt{}, wake: make(chan struct{}, 1), exited: make(chan struct{})}
+func newWriter(ctx context.Context, db *sql.DB, path, config string) (*writer, error) {
+	w := &writer{db: db, path: path, config: config, stmts: map[string]*sql.Stmt{}, wake: make(chan struct{}, 1), exited: make(chan struct{})}
 	for _, q := range hotQueries {
 		st, err := db.PrepareContext(ctx, q)
 		if err != nil {

@@ -207,19 +207,27 @@ func TestOperationsAndUnfinished(t *testing.T) {
 		t.Errorf("Unfinished(none) = %q, want none", got)
 	}
 
-	names, err := s.StackSets(ctx)
-	if err != nil {
+	names := func() []string {
+		t.Helper()
+		owners, err := s.Owners(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, o := range owners {
+			out = append(out, o.Owner.Ref())
+		}
+		return out
+	}
+	before := names()
+	if err := s.PutInstance(ctx, fleet.Instance{Owner: fleet.StackSetOwner("c"), Target: fleet.Target{Account: "1", Region: "r"}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.PutInstance(ctx, fleet.Instance{StackSet: "c", Target: fleet.Target{Account: "1", Region: "r"}}); err != nil {
+	if err := s.PutInstance(ctx, fleet.Instance{Owner: fleet.PipelineOwner("p", "app"), Target: fleet.Target{Account: "1", Region: "r"}}); err != nil {
 		t.Fatal(err)
 	}
-	names2, err := s.StackSets(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff([][]string{{"a", "b"}, {"a", "b", "c"}}, [][]string{names, names2}); diff != "" {
-		t.Errorf("StackSets (-want +got):\n%s", diff)
+	if diff := cmp.Diff([][]string{{"a", "b"}, {"p/app", "a", "b", "c"}}, [][]string{before, names()}); diff != "" {
+		t.Errorf("Owners (-want +got):\n%s", diff)
 	}
 }
 
@@ -229,15 +237,15 @@ func TestInstanceRoundTrip(t *testing.T) {
 	v1 := fleet.Version{TemplateHash: "t1", ParamsHash: "p1", Parameters: map[string]string{"Env": "prod"}}
 	ins := []fleet.Instance{
 		{
-			StackSet: "web", Target: fleet.Target{Account: "222222222222", Region: "eu-west-1"},
+			Owner: fleet.StackSetOwner("web"), Target: fleet.Target{Account: "222222222222", Region: "eu-west-1"},
 			StackID: "arn:aws:cloudformation:eu-west-1:222222222222:stack/x/1", Status: fleet.Current, Detail: "SUCCEEDED",
 			Deployed: v1, LastGood: &v1, Outputs: map[string]string{"Url": "https://x"}, LastOperation: "op-1", UpdatedAt: at(1),
 		},
 		// Nil and empty outputs stay distinct.
-		{StackSet: "web", Target: fleet.Target{Account: "111111111111", Region: "us-east-1"}, Status: fleet.Outdated, Detail: "FAILED",
+		{Owner: fleet.StackSetOwner("web"), Target: fleet.Target{Account: "111111111111", Region: "us-east-1"}, Status: fleet.Outdated, Detail: "FAILED",
 			Reason: "boom", Outputs: map[string]string{}},
-		{StackSet: "web", Target: fleet.Target{Account: "111111111111", Region: "eu-west-1"}, Status: fleet.Inoperable},
-		{StackSet: "other", Target: fleet.Target{Account: "111111111111", Region: "eu-west-1"}, Status: fleet.Current},
+		{Owner: fleet.StackSetOwner("web"), Target: fleet.Target{Account: "111111111111", Region: "eu-west-1"}, Status: fleet.Inoperable},
+		{Owner: fleet.StackSetOwner("other"), Target: fleet.Target{Account: "111111111111", Region: "eu-west-1"}, Status: fleet.Current},
 	}
 	for _, in := range ins {
 		if err := s.PutInstance(ctx, in); err != nil {
@@ -249,7 +257,7 @@ func TestInstanceRoundTrip(t *testing.T) {
 	if err := s.PutInstance(ctx, ins[2]); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.Instances(ctx, "web")
+	got, err := s.Instances(ctx, fleet.StackSetOwner("web"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,20 +266,20 @@ func TestInstanceRoundTrip(t *testing.T) {
 		t.Errorf("Instances (-want +got):\n%s", diff)
 	}
 
-	if err := s.DeleteInstance(ctx, "web", ins[0].Target); err != nil {
+	if err := s.DeleteInstance(ctx, fleet.StackSetOwner("web"), ins[0].Target); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeleteInstance(ctx, "web", fleet.Target{Account: "9", Region: "x"}); err != nil {
+	if err := s.DeleteInstance(ctx, fleet.StackSetOwner("web"), fleet.Target{Account: "9", Region: "x"}); err != nil {
 		t.Errorf("deleting an unknown instance: %v", err)
 	}
-	got, err = s.Instances(ctx, "web")
+	got, err = s.Instances(ctx, fleet.StackSetOwner("web"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff([]fleet.Instance{ins[2], ins[1]}, got); diff != "" {
 		t.Errorf("Instances after delete (-want +got):\n%s", diff)
 	}
-	if err := s.PutInstance(ctx, fleet.Instance{StackSet: "web"}); err == nil {
+	if err := s.PutInstance(ctx, fleet.Instance{Owner: fleet.StackSetOwner("web")}); err == nil {
 		t.Error("PutInstance without a target: want an error")
 	}
 }
@@ -341,7 +349,7 @@ func TestUpdateIsAtomic(t *testing.T) {
 		if err := tx.UpdateStep("op-1", fleet.StepRecord{Target: tgt, Status: "SUCCEEDED"}); err != nil {
 			return err
 		}
-		if err := tx.PutInstance(fleet.Instance{StackSet: "web", Target: tgt, Status: fleet.Current}); err != nil {
+		if err := tx.PutInstance(fleet.Instance{Owner: fleet.StackSetOwner("web"), Target: tgt, Status: fleet.Current}); err != nil {
 			return err
 		}
 		return boom
@@ -350,7 +358,7 @@ func TestUpdateIsAtomic(t *testing.T) {
 		t.Fatalf("Update error = %v, want boom", err)
 	}
 	// FinishStep fails on the unknown step before writing the instance.
-	in := fleet.Instance{StackSet: "web", Target: fleet.Target{Account: "2", Region: "r"}, Status: fleet.Current}
+	in := fleet.Instance{Owner: fleet.StackSetOwner("web"), Target: fleet.Target{Account: "2", Region: "r"}, Status: fleet.Current}
 	if err := s.FinishStep(ctx, "op-1", fleet.StepRecord{Target: in.Target, Status: "SUCCEEDED"}, &in); !errors.Is(err, state.ErrNotFound) {
 		t.Fatalf("FinishStep of an unknown step: %v", err)
 	}
@@ -358,7 +366,7 @@ func TestUpdateIsAtomic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	insts, err := s.Instances(ctx, "web")
+	insts, err := s.Instances(ctx, fleet.StackSetOwner("web"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,7 +379,7 @@ func TestUpdateIsAtomic(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, steps, _ = s.Operation(ctx, "op-1")
-	insts, _ = s.Instances(ctx, "web")
+	insts, _ = s.Instances(ctx, fleet.StackSetOwner("web"))
 	if diff := cmp.Diff([]fleet.Instance{in}, insts); steps[0].Status != "SUCCEEDED" || diff != "" {
 		t.Errorf("after FinishStep: step %s; instances (-want +got):\n%s", steps[0].Status, diff)
 	}
@@ -388,7 +396,7 @@ func TestUpdatePanicReachesCaller(t *testing.T) {
 		s.Update(t.Context(), func(*state.Tx) error { panic("bad") })
 	}()
 	// The writer survived.
-	if err := s.PutInstance(t.Context(), fleet.Instance{StackSet: "web", Target: fleet.Target{Account: "1", Region: "r"}}); err != nil {
+	if err := s.PutInstance(t.Context(), fleet.Instance{Owner: fleet.StackSetOwner("web"), Target: fleet.Target{Account: "1", Region: "r"}}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -408,7 +416,7 @@ func TestCancelledAndClosed(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.PutInstance(t.Context(), fleet.Instance{StackSet: "x", Target: fleet.Target{Account: "1", Region: "r"}}); !errors.Is(err, state.ErrClosed) {
+	if err := s.PutInstance(t.Context(), fleet.Instance{Owner: fleet.StackSetOwner("x"), Target: fleet.Target{Account: "1", Region: "r"}}); !errors.Is(err, state.ErrClosed) {
 		t.Errorf("write after Close: %v, want ErrClosed", err)
 	}
 }
@@ -420,7 +428,7 @@ func TestOpenIsIdempotentAndPrivate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := fleet.Instance{StackSet: "web", Target: fleet.Target{Account: "1", Region: "r"}, Status: fleet.Current}
+	in := fleet.Instance{Owner: fleet.StackSetOwner("web"), Target: fleet.Target{Account: "1", Region: "r"}, Status: fleet.Current}
 	if err := s1.PutInstance(ctx, in); err != nil {
 		t.Fatal(err)
 	}
@@ -444,7 +452,7 @@ func TestOpenIsIdempotentAndPrivate(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := open(t, dir)
-	got, err := s.Instances(ctx, "web")
+	got, err := s.Instances(ctx, fleet.StackSetOwner("web"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -471,7 +479,7 @@ func TestConcurrentOpenOfNewDatabase(t *testing.T) {
 		wg.Go(func() {
 			s, err := state.Open(t.Context(), dir)
 			if err == nil {
-				err = errors.Join(s.PutInstance(t.Context(), fleet.Instance{StackSet: "web", Target: fleet.Target{Account: fmt.Sprint(i), Region: "r"}}), s.Close())
+				err = errors.Join(s.PutInstance(t.Context(), fleet.Instance{Owner: fleet.StackSetOwner("web"), Target: fleet.Target{Account: fmt.Sprint(i), Region: "r"}}), s.Close())
 			}
 			errs[i] = err
 		})
@@ -480,7 +488,7 @@ func TestConcurrentOpenOfNewDatabase(t *testing.T) {
 	if err := errors.Join(errs...); err != nil {
 		t.Fatal(err)
 	}
-	got, err := open(t, dir).Instances(t.Context(), "web")
+	got, err := open(t, dir).Instances(t.Context(), fleet.StackSetOwner("web"))
 	if err != nil || len(got) != len(errs) {
 		t.Fatalf("Instances: %d, %v; want %d", len(got), err, len(errs))
 	}
@@ -520,7 +528,7 @@ func TestTwoStoresWriteConcurrently(t *testing.T) {
 			wg.Go(func() {
 				for i := si*perStore + g; i < (si+1)*perStore; i += goroutines {
 					tgt := steps[i].Target
-					in := fleet.Instance{StackSet: "web", Target: tgt, Status: fleet.Current, Reason: fmt.Sprint(si)}
+					in := fleet.Instance{Owner: fleet.StackSetOwner("web"), Target: tgt, Status: fleet.Current, Reason: fmt.Sprint(si)}
 					if err := s.FinishStep(ctx, "op", fleet.StepRecord{Target: tgt, Status: "SUCCEEDED"}, &in); err != nil {
 						errs <- err
 						return
@@ -552,7 +560,7 @@ func TestTwoStoresWriteConcurrently(t *testing.T) {
 			t.Fatalf("step %s is %s, want SUCCEEDED", st.Target, st.Status)
 		}
 	}
-	insts, err := stores[0].Instances(ctx, "web")
+	insts, err := stores[0].Instances(ctx, fleet.StackSetOwner("web"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,10 +26,10 @@ const (
 	sqlRelease     = "RELEASE w"
 	sqlUpdateStep  = "UPDATE steps SET status = ?, reason = ?, updated_at = ? WHERE operation = ? AND account = ? AND region = ?"
 	sqlPutInstance = `
-INSERT INTO instances (stack_set, region, account, stack_id, status, detail, reason, deployed, last_good, outputs, last_operation, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (stack_set, region, account) DO UPDATE SET
-	stack_id = excluded.stack_id, status = excluded.status, detail = excluded.detail, reason = excluded.reason,
+INSERT INTO instances (config, owner_kind, owner, stack, region, account, stack_id, status, detail, reason, deployed, last_good, outputs, last_operation, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (owner_kind, owner, stack, region, account) DO UPDATE SET
+	config = excluded.config, stack_id = excluded.stack_id, status = excluded.status, detail = excluded.detail, reason = excluded.reason,
 	deployed = excluded.deployed, last_good = excluded.last_good, outputs = excluded.outputs,
 	last_operation = excluded.last_operation, updated_at = excluded.updated_at`
 	sqlAppendEvent = `
@@ -74,8 +74,8 @@ func (tx *Tx) CreateOperation(op fleet.Operation, steps []fleet.StepRecord) erro
 		return fmt.Errorf("create operation %s: %w", op.ID, err)
 	}
 	if _, err := tx.exec(
-		`INSERT INTO operations (id, stack_set, status, plan, started_at, ended_at, reason) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		op.ID, op.StackSet, string(op.Status), string(plan), nanos(op.StartedAt), nanos(op.EndedAt), op.Reason); err != nil {
+		`INSERT INTO operations (id, config, stack_set, status, plan, started_at, ended_at, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		op.ID, tx.w.config, op.StackSet, string(op.Status), string(plan), nanos(op.StartedAt), nanos(op.EndedAt), op.Reason); err != nil {
 		return fmt.Errorf("create operation %s: %w", op.ID, err)
 	}
 	if len(steps) == 0 {
@@ -120,38 +120,39 @@ func (tx *Tx) UpdateStep(opID string, rec fleet.StepRecord) error {
 	return mustAffect(res, "step %s of operation %s: %w", rec.Target, opID)
 }
 
-// PutInstance inserts or replaces the instance of (in.StackSet, in.Target).
+// PutInstance inserts or replaces the instance of (in.Owner, in.Target), recording it as the
+// Store's configuration's.
 func (tx *Tx) PutInstance(in fleet.Instance) error {
-	if in.StackSet == "" || in.Target.Account == "" || in.Target.Region == "" {
-		return fmt.Errorf("put instance: stack set, account and region are required (got %q, %s)", in.StackSet, in.Target)
+	if err := in.Owner.Validate(); err != nil || in.Target.Account == "" || in.Target.Region == "" {
+		return fmt.Errorf("put instance: owner, account and region are required (got %s, %s)", in.Owner, in.Target)
 	}
 	deployed, err := json.Marshal(in.Deployed)
 	if err != nil {
-		return fmt.Errorf("put instance %s %s: encode version: %w", in.StackSet, in.Target, err)
+		return fmt.Errorf("put instance of %s in %s: encode version: %w", in.Owner, in.Target, err)
 	}
 	lastGood, err := nullJSON(in.LastGood, in.LastGood == nil)
 	if err != nil {
-		return fmt.Errorf("put instance %s %s: encode last good version: %w", in.StackSet, in.Target, err)
+		return fmt.Errorf("put instance of %s in %s: encode last good version: %w", in.Owner, in.Target, err)
 	}
 	outputs, err := nullJSON(in.Outputs, in.Outputs == nil)
 	if err != nil {
-		return fmt.Errorf("put instance %s %s: encode outputs: %w", in.StackSet, in.Target, err)
+		return fmt.Errorf("put instance of %s in %s: encode outputs: %w", in.Owner, in.Target, err)
 	}
-	_, err = tx.exec(sqlPutInstance,
-		in.StackSet, in.Target.Region, in.Target.Account, in.StackID, string(in.Status), in.Detail, in.Reason,
+	_, err = tx.exec(sqlPutInstance, tx.w.config, string(in.Owner.Kind), in.Owner.Name, in.Owner.Stack,
+		in.Target.Region, in.Target.Account, in.StackID, string(in.Status), string(in.Detail), in.Reason,
 		string(deployed), lastGood, outputs, in.LastOperation, nanos(in.UpdatedAt))
 	if err != nil {
-		return fmt.Errorf("put instance %s %s: %w", in.StackSet, in.Target, err)
+		return fmt.Errorf("put instance of %s in %s: %w", in.Owner, in.Target, err)
 	}
 	return nil
 }
 
-// DeleteInstance forgets the instance of stackSet in t; forgetting an unknown instance is not an
+// DeleteInstance forgets the instance of owner in t; forgetting an unknown instance is not an
 // error.
-func (tx *Tx) DeleteInstance(stackSet string, t fleet.Target) error {
-	if _, err := tx.exec("DELETE FROM instances WHERE stack_set = ? AND region = ? AND account = ?",
-		stackSet, t.Region, t.Account); err != nil {
-		return fmt.Errorf("delete instance %s %s: %w", stackSet, t, err)
+func (tx *Tx) DeleteInstance(owner fleet.Owner, t fleet.Target) error {
+	if _, err := tx.exec("DELETE FROM instances WHERE owner_kind = ? AND owner = ? AND stack = ? AND region = ? AND account = ?",
+		string(owner.Kind), owner.Name, owner.Stack, t.Region, t.Account); err != nil {
+		return fmt.Errorf("delete instance of %s in %s: %w", owner, t, err)
 	}
 	return nil
 }
@@ -216,8 +217,8 @@ func (s *Store) PutInstance(ctx context.Context, in fleet.Instance) error {
 }
 
 // DeleteInstance forgets an instance; forgetting an unknown instance is not an error.
-func (s *Store) DeleteInstance(ctx context.Context, stackSet string, t fleet.Target) error {
-	return s.Update(ctx, func(tx *Tx) error { return tx.DeleteInstance(stackSet, t) })
+func (s *Store) DeleteInstance(ctx context.Context, owner fleet.Owner, t fleet.Target) error {
+	return s.Update(ctx, func(tx *Tx) error { return tx.DeleteInstance(owner, t) })
 }
 
 // AppendEvents adds events to the journal, in the order given, in one transaction.
