@@ -91,22 +91,18 @@ func (j *memJournal) Instances(_ context.Context, _ fleet.Owner) ([]fleet.Instan
 	}
 	return out, nil
 }
-func (j *memJournal) Record(_ context.Context, opID string, _ fleet.Owner, step fleet.StepRecord, inst *fleet.Instance, del *fleet.Target) error {
+func (j *memJournal) Record(_ context.Context, c apply.Change) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	j.steps[opID][step.Target] = step
-	if inst != nil {
-		j.instances[inst.Target] = *inst
+	if c.Step != nil {
+		j.steps[c.Operation][c.Step.Target] = *c.Step
 	}
-	if del != nil {
-		delete(j.instances, *del)
+	if c.Put != nil {
+		j.instances[c.Put.Target] = *c.Put
 	}
-	return nil
-}
-func (j *memJournal) AppendEvents(_ context.Context, evs ...fleet.Event) error {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	j.events = append(j.events, evs...)
+	if c.Delete != nil {
+		delete(j.instances, *c.Delete)
+	}
 	return nil
 }
 
@@ -214,9 +210,13 @@ func TestResumeRunsOnlyUnfinishedSteps(t *testing.T) {
 	}
 	d2 := &fakeDeployer{}
 	r2, _ := apply.New(j, d2, nil, nil, nil)
-	op2, found, err := r2.Resume(t.Context(), desired)
-	if err != nil || !found || op2.ID != op.ID || op2.Status != fleet.OpSucceeded {
-		t.Fatalf("Resume() = %s %v found=%v, %v; want %s SUCCEEDED", op2.ID, op2.Status, found, err, op.ID)
+	unfinished, _ := j.Unfinished(t.Context(), "base")
+	if unfinished == nil || unfinished.ID != op.ID {
+		t.Fatalf("unfinished operation = %v, want %s", unfinished, op.ID)
+	}
+	op2, err := r2.Resume(t.Context(), desired, unfinished.ID)
+	if err != nil || op2.ID != op.ID || op2.Status != fleet.OpSucceeded {
+		t.Fatalf("Resume() = %s %v, %v; want %s SUCCEEDED", op2.ID, op2.Status, err, op.ID)
 	}
 	if diff := cmp.Diff([]string{"deploy 222/us-east-1", "deploy 333/us-east-1"}, d2.calls); diff != "" {
 		t.Errorf("resumed deploys (-want +got):\n%s", diff)
@@ -224,7 +224,7 @@ func TestResumeRunsOnlyUnfinishedSteps(t *testing.T) {
 	if len(j.instances) != 3 {
 		t.Errorf("%d instances recorded, want 3", len(j.instances))
 	}
-	if _, found, _ := r2.Resume(t.Context(), desired); found {
-		t.Error("a finished operation was resumed again")
+	if u, _ := j.Unfinished(t.Context(), "base"); u != nil {
+		t.Errorf("operation %s still unfinished after it succeeded", u.ID)
 	}
 }

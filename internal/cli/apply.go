@@ -109,21 +109,31 @@ func (w *workspace) apply(ctx context.Context, g *globals, p *fleet.Plan, af app
 		pv = newProgressView(g.stdout)
 		observe = pv.observe
 	}
-	runner, err := apply.New(journal{w.store}, w.deployer(), observe, nil, g.log)
+	bus := w.stream(g, observe)
+	defer bus.Close()
+	runner, err := apply.New(journal{w.store}, w.deployer(), bus, nil, g.log)
 	if err != nil {
 		return err
 	}
 	failed := false
 	// Resume first: a plan over a half-applied operation would redo its work.
 	for _, s := range w.resolved.StackSets {
-		op, found, err := runner.Resume(ctx, w.desired(s.Name))
+		unfinished, err := w.store.Unfinished(ctx, s.Name)
+		if err != nil {
+			return operationalErr(err)
+		}
+		if unfinished == nil {
+			continue
+		}
+		op, err := runner.Resume(ctx, w.desired(s.Name), unfinished.ID)
+		bus.Flush()
 		if err != nil {
 			return lockOrOperational(err)
 		}
-		if found && op.Status == fleet.OpFailed {
+		if op.Status == fleet.OpFailed {
 			failed = true
 		}
-		if found && op.Status == fleet.OpStopped {
+		if op.Status == fleet.OpStopped {
 			return &exitError{ExitOperational, errors.New("interrupted; run apply again to resume")}
 		}
 	}
@@ -164,6 +174,7 @@ func (w *workspace) apply(ctx context.Context, g *globals, p *fleet.Plan, af app
 			pv.expect(sp)
 		}
 		op, err := runner.Start(ctx, w.desired(sp.Name), sp)
+		bus.Flush()
 		if err != nil {
 			return lockOrOperational(err)
 		}
