@@ -169,7 +169,11 @@ func (x *Executor) Run(ctx context.Context, b Batch) (rollout.Result, error) {
 			return
 		}
 		t := e.Target
-		x.publish(b, "step", &t, string(e.Status), e.Reason)
+		status := e.Status
+		if status == fleet.StepSucceeded && b.Done != "" {
+			status = b.Done
+		}
+		x.publish(b, "step", &t, string(status), e.Reason)
 		if e.Status == fleet.StepCancelled {
 			in, known := prev[t]
 			x.cancelled(b, t, in, known)

@@ -2,29 +2,43 @@ package cli
 
 import (
 	"context"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/stackfleet/stackfleet/internal/apply"
 	"github.com/stackfleet/stackfleet/internal/cfn"
 	"github.com/stackfleet/stackfleet/internal/fleet"
 )
 
-// fleetDeployer deploys one target's stack through its assumed execution role.
-type fleetDeployer struct{ w *workspace }
+// cfnDeployer deploys one target's stack with CloudFormation through the role config gives
+// for the target: the execution role for stack sets, a stage's role for releases. It is the
+// CLI's one deployer.
+type cfnDeployer struct {
+	config      func(ctx context.Context, t fleet.Target) (aws.Config, error)
+	timing      *cfn.Timing
+	pollInitial time.Duration
+}
 
-var _ apply.Deployer = fleetDeployer{}
+var _ apply.Deployer = cfnDeployer{}
 
-func (w *workspace) deployer() fleetDeployer { return fleetDeployer{w} }
+// deployer deploys stack sets through the execution role.
+func (w *workspace) deployer() cfnDeployer {
+	return cfnDeployer{config: func(ctx context.Context, t fleet.Target) (aws.Config, error) {
+		return w.clients.ForTarget(ctx, t.Account, t.Region)
+	}, timing: w.timing, pollInitial: w.pollInitial}
+}
 
-func (d fleetDeployer) target(ctx context.Context, t fleet.Target) (*cfn.Deployer, error) {
-	cfg, err := d.w.clients.ForTarget(ctx, t.Account, t.Region)
+func (d cfnDeployer) target(ctx context.Context, t fleet.Target) (*cfn.Deployer, error) {
+	cfg, err := d.config(ctx, t)
 	if err != nil {
 		return nil, err
 	}
-	return cfn.NewDeployer(cfg, cfn.DeployerOptions{Timing: d.w.timing, PollInitial: d.w.pollInitial}), nil
+	return cfn.NewDeployer(cfg, cfn.DeployerOptions{Timing: d.timing, PollInitial: d.pollInitial}), nil
 }
 
 // Deploy implements apply.Deployer.
-func (d fleetDeployer) Deploy(ctx context.Context, t fleet.Target, req apply.DeployRequest, progress func(apply.ResourceEvent)) (apply.DeployResult, error) {
+func (d cfnDeployer) Deploy(ctx context.Context, t fleet.Target, req apply.DeployRequest, progress func(apply.ResourceEvent)) (apply.DeployResult, error) {
 	dep, err := d.target(ctx, t)
 	if err != nil {
 		return apply.DeployResult{}, err
@@ -40,7 +54,7 @@ func (d fleetDeployer) Deploy(ctx context.Context, t fleet.Target, req apply.Dep
 }
 
 // Delete implements apply.Deployer.
-func (d fleetDeployer) Delete(ctx context.Context, t fleet.Target, stackName string, progress func(apply.ResourceEvent)) error {
+func (d cfnDeployer) Delete(ctx context.Context, t fleet.Target, stackName string, progress func(apply.ResourceEvent)) error {
 	dep, err := d.target(ctx, t)
 	if err != nil {
 		return err
@@ -49,7 +63,7 @@ func (d fleetDeployer) Delete(ctx context.Context, t fleet.Target, stackName str
 }
 
 // Preview returns the resource changes an update of the target would make.
-func (d fleetDeployer) Preview(ctx context.Context, t fleet.Target, s *fleet.StackSet, params map[string]string) ([]fleet.ResourceChange, error) {
+func (d cfnDeployer) Preview(ctx context.Context, t fleet.Target, s *fleet.StackSet, params map[string]string) ([]fleet.ResourceChange, error) {
 	dep, err := d.target(ctx, t)
 	if err != nil {
 		return nil, err

@@ -7,11 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/stackfleet/stackfleet/internal/apply"
 	"io"
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -94,32 +94,39 @@ func newReleaseID(now time.Time) string {
 	return "rel-" + now.UTC().Format("20060102T150405") + "-" + hex.EncodeToString(b[:])
 }
 
-func (w *workspace) engine(g *globals, spec fleet.Pipeline, observe pipeline.Observer, poll time.Duration) *pipeline.Engine {
+func (w *workspace) engine(g *globals, spec fleet.Pipeline, events apply.EventSink, poll time.Duration) *pipeline.Engine {
 	c := &stageClients{g: g, external: w.file.Execution.ExternalID, session: w.file.Execution.SessionName,
 		timing: cfn.NewTiming(), byRole: map[string]*awsclient.Clients{}}
 	return &pipeline.Engine{
-		Deployer: pipelineDeployer{c: c, poll: g.pollInitial},
+		Deployer: func(st fleet.Stage) apply.Deployer { return c.deployer(st, g.pollInitial) },
 		Gates:    pipelineGates{c: c, health: &gates.Health{Client: http.DefaultClient}},
 		Journal:  releaseJournal{store: w.store, spec: spec},
-		Observe:  observe, Log: g.log, Poll: poll,
+		Events:   events, Log: g.log, Poll: poll,
 	}
 }
 
-func releaseObserver(g *globals) pipeline.Observer {
+// releaseView shows a release's events: a line each, or JSON records.
+func releaseView(g *globals) func(fleet.Event) {
 	if g.json() {
 		jv := newJSONView(g.stdout)
 		return jv.observe
 	}
-	var mu sync.Mutex
 	return func(e fleet.Event) {
-		mu.Lock()
-		defer mu.Unlock()
-		if e.Kind == "step" && e.Status == "RUNNING" {
+		if e.Kind == "step" && e.Status == "RUNNING" || e.Kind == "resource" && !strings.HasSuffix(e.Status, "_FAILED") {
 			return
 		}
 		line := fmt.Sprintf("%s %-8s %-16s", e.Time.Local().Format("15:04:05"), e.Kind, e.Status)
 		if e.Target != nil {
 			line += " " + e.Target.String()
+		}
+		if e.Stack != "" {
+			line += " " + e.Stack
+			if e.LogicalID != "" {
+				line += " " + e.LogicalID
+			}
+			if e.Reason != "" {
+				line += ":"
+			}
 		}
 		if e.Reason != "" {
 			line += " " + e.Reason
@@ -184,7 +191,9 @@ Exit codes: 0 the release succeeded; 1 it failed and was rolled back, was reject
 					fmt.Fprintf(g.stdout, "Release %s of %s, version %s: %d stages\n", rel.ID, spec.Name, rel.Version, len(spec.Stages))
 				}
 			}
-			rel, err = w.engine(g, spec, releaseObserver(g), poll).Run(ctx, spec, rel)
+			bus := w.stream(g, releaseView(g))
+			rel, err = w.engine(g, spec, bus, poll).Run(ctx, spec, rel)
+			bus.Close()
 			if err != nil {
 				if ctx.Err() != nil {
 					return &exitError{ExitOperational, fmt.Errorf("interrupted (%s); run 'stackfleet release %s --resume'", rel.Position.Phase, spec.Name)}
@@ -273,7 +282,9 @@ It refuses while the release is running in another process.`,
 			if rel.Status == fleet.ReleaseRolledBack {
 				return usageErr(fmt.Errorf("release %s of %s is already ROLLED_BACK (%s): nothing to roll back", rel.ID, spec.Name, rel.Reason))
 			}
-			e := w.engine(g, spec, releaseObserver(g), time.Second)
+			bus := w.stream(g, releaseView(g))
+			defer bus.Close()
+			e := w.engine(g, spec, bus, time.Second)
 			j := e.Journal
 			holder := pipeline.RollbackID(rel.ID)
 			for _, st := range spec.Stages {
@@ -291,6 +302,7 @@ It refuses while the release is running in another process.`,
 				}
 				fmt.Fprintf(g.stdout, "rolling back stage %s (%d targets)\n", st.Name, len(targets))
 				n, err := e.RollbackTargets(ctx, spec, st, rel.ID, targets)
+				bus.Flush()
 				total += n
 				if err != nil {
 					return &exitError{ExitDeployFail, err}

@@ -32,11 +32,8 @@ func (j releaseJournal) UpdateRelease(ctx context.Context, r fleet.Release) erro
 func (j releaseJournal) Instances(ctx context.Context, owner fleet.Owner) ([]fleet.Instance, error) {
 	return j.store.Instances(ctx, owner)
 }
-func (j releaseJournal) PutInstance(ctx context.Context, in fleet.Instance) error {
-	return j.store.PutInstance(ctx, in)
-}
-func (j releaseJournal) DeleteInstance(ctx context.Context, owner fleet.Owner, t fleet.Target) error {
-	return j.store.DeleteInstance(ctx, owner, t)
+func (j releaseJournal) Record(ctx context.Context, c apply.Change) error {
+	return journal{j.store}.Record(ctx, c)
 }
 func (j releaseJournal) PutTemplate(ctx context.Context, hash string, body []byte) error {
 	return j.store.PutTemplate(ctx, hash, body)
@@ -58,9 +55,6 @@ func (j releaseJournal) AddGateRecords(ctx context.Context, id string, recs ...p
 			Status: r.Status, Reason: r.Reason, Output: r.Output, At: r.At}
 	}
 	return j.store.AddGateRecords(ctx, out...)
-}
-func (j releaseJournal) AppendEvents(ctx context.Context, evs ...fleet.Event) error {
-	return j.store.AppendEvents(ctx, evs...)
 }
 
 func stageLock(p, stage string) string { return "pipeline:" + p + "/" + stage }
@@ -128,39 +122,11 @@ func (c *stageClients) config(ctx context.Context, st fleet.Stage, t fleet.Targe
 	return cl.ForTarget(ctx, t.Account, t.Region)
 }
 
-// pipelineDeployer deploys through the stage's role.
-type pipelineDeployer struct {
-	c    *stageClients
-	poll time.Duration
-}
-
-func (d pipelineDeployer) deployer(ctx context.Context, st fleet.Stage, t fleet.Target) (*cfn.Deployer, error) {
-	cfg, err := d.c.config(ctx, st, t)
-	if err != nil {
-		return nil, err
-	}
-	return cfn.NewDeployer(cfg, cfn.DeployerOptions{Timing: d.c.timing, PollInitial: d.poll}), nil
-}
-
-func (d pipelineDeployer) Deploy(ctx context.Context, st fleet.Stage, t fleet.Target, req apply.DeployRequest) (apply.DeployResult, error) {
-	dep, err := d.deployer(ctx, st, t)
-	if err != nil {
-		return apply.DeployResult{}, err
-	}
-	stack, err := dep.Deploy(ctx, cfn.DeployInput{StackName: req.StackName, TemplateBody: req.TemplateBody,
-		Parameters: req.Parameters, Tags: req.Tags, Capabilities: req.Capabilities, ClientToken: req.Token}, nil)
-	if err != nil {
-		return apply.DeployResult{}, err
-	}
-	return apply.DeployResult{StackID: stack.ID, Outputs: stack.Outputs}, nil
-}
-
-func (d pipelineDeployer) Delete(ctx context.Context, st fleet.Stage, t fleet.Target, name string) error {
-	dep, err := d.deployer(ctx, st, t)
-	if err != nil {
-		return err
-	}
-	return dep.Delete(ctx, name, nil)
+// deployer deploys a stage's stacks through the stage's role.
+func (c *stageClients) deployer(st fleet.Stage, poll time.Duration) apply.Deployer {
+	return cfnDeployer{config: func(ctx context.Context, t fleet.Target) (aws.Config, error) {
+		return c.config(ctx, st, t)
+	}, timing: c.timing, pollInitial: poll}
 }
 
 func whoami() string {

@@ -8,22 +8,23 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/stackfleet/stackfleet/internal/apply"
 	"github.com/stackfleet/stackfleet/internal/fleet"
 )
 
-// Deployer deploys one stack in one target of a stage, under the stage's role. Deploy must be
-// idempotent: a resumed release calls it again for targets it may already have deployed.
-type Deployer interface {
-	Deploy(ctx context.Context, stage fleet.Stage, t fleet.Target, req apply.DeployRequest) (apply.DeployResult, error)
-	Delete(ctx context.Context, stage fleet.Stage, t fleet.Target, stackName string) error
+// Clock tells the time and waits. Timers are virtual under testing/synctest with SystemClock.
+type Clock interface {
+	apply.Clock
+	After(d time.Duration) <-chan time.Time
 }
+
+// SystemClock is the wall clock.
+type SystemClock struct{ apply.SystemClock }
+
+// After is time.After.
+func (SystemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
 // Decision is a recorded approval or rejection of a stage for a release.
 type Decision struct {
@@ -32,17 +33,15 @@ type Decision struct {
 	Comment  string
 }
 
-// Journal is the durable state a release needs.
+// Journal is the durable state a release needs. Instances change only through the executor
+// (apply.InstanceStore).
 type Journal interface {
+	apply.InstanceStore
 	UpdateRelease(ctx context.Context, r fleet.Release) error
-	Instances(ctx context.Context, owner fleet.Owner) ([]fleet.Instance, error)
-	PutInstance(ctx context.Context, in fleet.Instance) error
-	DeleteInstance(ctx context.Context, owner fleet.Owner, t fleet.Target) error
 	PutTemplate(ctx context.Context, hash string, body []byte) error
 	Template(ctx context.Context, hash string) ([]byte, error)
 	Approval(ctx context.Context, releaseID, stage string) (*Decision, error)
 	AddGateRecords(ctx context.Context, releaseID string, recs ...GateRecord) error
-	AppendEvents(ctx context.Context, evs ...fleet.Event) error
 	// AcquireStage takes the stage for the release (one release per stage at a time); it returns
 	// an error wrapping ErrStageBusy while another live release holds it.
 	AcquireStage(ctx context.Context, pipeline, stage, releaseID string) error
@@ -54,15 +53,15 @@ type Journal interface {
 // ErrStageBusy is wrapped by Journal.AcquireStage while another release holds the stage.
 var ErrStageBusy = errors.New("stage busy")
 
-// Observer sees every event of a release as it happens.
-type Observer func(fleet.Event)
-
-// Engine moves releases through their pipeline.
+// Engine moves releases through their pipeline. Its waves and rollbacks run through the
+// executor (package apply) with a wave's policy.
 type Engine struct {
-	Deployer Deployer
+	// Deployer returns the deployer of a stage (its stacks deploy through the stage's role).
+	Deployer func(fleet.Stage) apply.Deployer
 	Gates    Gates
 	Journal  Journal
-	Observe  Observer
+	Events   apply.EventSink
+	Clock    Clock // default SystemClock
 	Log      *slog.Logger
 	// Poll is how often alarms are read during deploys and bakes, and approvals and busy stages
 	// re-checked (default 10 s).
@@ -81,28 +80,41 @@ func (e *Engine) poll() time.Duration {
 	return e.Poll
 }
 
+func (e *Engine) clock() Clock {
+	if e.Clock == nil {
+		return SystemClock{}
+	}
+	return e.Clock
+}
+
+func (e *Engine) now() time.Time { return e.clock().Now().UTC() }
+
+func (e *Engine) events() apply.EventSink {
+	if e.Events == nil {
+		return apply.Discard{}
+	}
+	return e.Events
+}
+
 func (e *Engine) emit(r *fleet.Release, kind, status, reason string, t *fleet.Target) {
-	ev := fleet.Event{Time: time.Now().UTC(), Operation: r.ID, StackSet: r.Pipeline, Kind: kind, Status: status, Reason: reason, Target: t}
-	if e.Observe != nil {
-		e.Observe(ev)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := e.Journal.AppendEvents(ctx, ev); err != nil && e.Log != nil {
-		e.Log.Warn("journal event", "release", r.ID, "error", err)
-	}
+	e.events().Publish(fleet.Event{Time: e.now(), Operation: r.ID, StackSet: r.Pipeline, Kind: kind, Status: status, Reason: reason, Target: t})
+}
+
+// executor runs batches through the stage's deployer.
+func (e *Engine) executor(st fleet.Stage) *apply.Executor {
+	return &apply.Executor{Deployer: e.Deployer(st), Store: e.Journal, Events: e.events(), Clock: e.clock()}
 }
 
 // move records a new position; a phase change restarts its clock, a resumed phase keeps it.
 func (e *Engine) move(ctx context.Context, r *fleet.Release, stage, wave int, phase fleet.Phase) error {
 	if r.Position.Stage != stage || r.Position.Wave != wave || r.Position.Phase != phase || r.Position.Since.IsZero() {
-		r.Position = fleet.Position{Stage: stage, Wave: wave, Phase: phase, Since: time.Now().UTC()}
+		r.Position = fleet.Position{Stage: stage, Wave: wave, Phase: phase, Since: e.now()}
 	}
 	return e.Journal.UpdateRelease(context.WithoutCancel(ctx), *r)
 }
 
 func (e *Engine) finish(ctx context.Context, r *fleet.Release, status fleet.ReleaseStatus, reason string) error {
-	r.Status, r.Reason, r.EndedAt = status, reason, time.Now().UTC()
+	r.Status, r.Reason, r.EndedAt = status, reason, e.now()
 	if err := e.Journal.UpdateRelease(context.WithoutCancel(ctx), *r); err != nil {
 		return err
 	}
@@ -175,7 +187,7 @@ func (e *Engine) Run(ctx context.Context, spec fleet.Pipeline, r fleet.Release) 
 			// The soak is stored as its start: a restart waits only for what is left.
 			if !(atPos && r.Position.Phase == fleet.PhaseSoak) {
 				if soakFrom.IsZero() {
-					soakFrom = time.Now().UTC()
+					soakFrom = e.now()
 				}
 				r.Position = fleet.Position{Stage: si, Phase: fleet.PhaseSoak, Since: soakFrom}
 				if err := e.Journal.UpdateRelease(context.WithoutCancel(ctx), r); err != nil {
@@ -185,7 +197,7 @@ func (e *Engine) Run(ctx context.Context, spec fleet.Pipeline, r fleet.Release) 
 			prev := spec.Stages[si-1]
 			end := r.Position.Since.Add(prev.Soak)
 			e.emit(&r, "stage", "SOAKING", fmt.Sprintf("%s soaks until %s before %s", prev.Name, end.Format(time.RFC3339), st.Name), nil)
-			if err := sleepUntil(ctx, end); err != nil {
+			if err := e.sleepUntil(ctx, end); err != nil {
 				return r, err
 			}
 		}
@@ -260,7 +272,7 @@ func (e *Engine) acquire(ctx context.Context, spec fleet.Pipeline, r *fleet.Rele
 			e.emit(r, "stage", "QUEUED", err.Error(), nil)
 			announced = true
 		}
-		if err := sleepFor(ctx, e.poll()); err != nil {
+		if err := e.sleepFor(ctx, e.poll()); err != nil {
 			return err
 		}
 	}
@@ -275,7 +287,7 @@ func (e *Engine) waitApproval(ctx context.Context, r fleet.Release, stage string
 		if d != nil {
 			return d, nil
 		}
-		if err := sleepFor(ctx, e.poll()); err != nil {
+		if err := e.sleepFor(ctx, e.poll()); err != nil {
 			return nil, err
 		}
 	}
@@ -340,9 +352,9 @@ func (e *Engine) wave(ctx context.Context, spec fleet.Pipeline, r *fleet.Release
 			return err
 		}
 		end := r.Position.Since.Add(checks.Bake)
-		e.emit(r, "wave", "BAKING", fmt.Sprintf("%s: until %s (%s left)", name, end.Format(time.RFC3339), max(time.Until(end), 0).Round(time.Second)), nil)
+		e.emit(r, "wave", "BAKING", fmt.Sprintf("%s: until %s (%s left)", name, end.Format(time.RFC3339), max(end.Sub(e.now()), 0).Round(time.Second)), nil)
 		if err := e.watching(ctx, st, checks.Alarms, spec, targets, func(ctx context.Context) error {
-			return sleepUntil(ctx, end)
+			return e.sleepUntil(ctx, end)
 		}); err != nil {
 			return err
 		}
@@ -359,7 +371,7 @@ func (e *Engine) waitWindow(ctx context.Context, r *fleet.Release, st fleet.Stag
 	}
 	announced := false
 	for {
-		now := time.Now()
+		now := e.now()
 		latest := now
 		for region := range regions {
 			next, ok := NextOpen(st.Windows, region, now)
@@ -379,7 +391,7 @@ func (e *Engine) waitWindow(ctx context.Context, r *fleet.Release, st fleet.Stag
 			e.emit(r, "wave", "WAITING_WINDOW", fmt.Sprintf("next window opens %s", latest.Format(time.RFC3339)), nil)
 			announced = true
 		}
-		if err := sleepUntil(ctx, latest); err != nil {
+		if err := e.sleepUntil(ctx, latest); err != nil {
 			return err
 		}
 	}
@@ -392,84 +404,35 @@ func maxTime(a, b time.Time) time.Time {
 	return a
 }
 
-// deployWave deploys every stack of the pipeline to the wave's targets, stacks in order.
+// deployWave deploys every stack of the pipeline to the wave's targets, stacks in order, each
+// as one batch of the executor with the wave's policy.
 func (e *Engine) deployWave(ctx context.Context, p fleet.Pipeline, r *fleet.Release, st fleet.Stage, targets []fleet.Target) error {
-	si := r.Position.Stage
+	x := e.executor(st)
 	for _, s := range p.Stacks {
-		owner := fleet.PipelineOwner(p.Name, s.Name)
-		insts, err := e.Journal.Instances(ctx, owner)
-		if err != nil {
-			return err
-		}
-		byTarget := map[fleet.Target]fleet.Instance{}
-		for _, in := range insts {
-			byTarget[in.Target] = in
-		}
 		params := maps.Clone(s.Parameters)
 		if params == nil {
 			params = map[string]string{}
 		}
 		maps.Copy(params, st.Parameters[s.Name])
 		version := fleet.Version{TemplateHash: fleet.Hash(string(s.TemplateBody)), ParamsHash: fleet.HashParameters(params), Parameters: params}
-
-		var mu sync.Mutex
-		var failure string
-		g, gctx := errgroup.WithContext(ctx)
-		if st.MaxConcurrent > 0 {
-			g.SetLimit(st.MaxConcurrent)
+		b := apply.Batch{
+			Owner: fleet.PipelineOwner(p.Name, s.Name), Operation: r.ID,
+			Event:  fleet.Event{Operation: r.ID, StackSet: r.Pipeline, Stack: s.Name},
+			Policy: apply.WavePolicy(st.MaxConcurrent, len(targets)), TemplateBody: s.TemplateBody, Tags: s.Tags,
+			Capabilities: s.Capabilities, Token: fmt.Sprintf("sf-%s-s%d", r.ID, r.Position.Stage),
 		}
 		for _, t := range targets {
-			g.Go(func() error {
-				prev, known := byTarget[t]
-				inst := prev
-				inst.Owner, inst.Target = owner, t
-				if !known || inst.LastOperation != r.ID {
-					// First touch by this release: what runs now is the version to go back to.
-					inst.LastGood = nil
-					if known && prev.Status == fleet.Current && prev.Deployed.TemplateHash != "" {
-						good := prev.Deployed
-						inst.LastGood = &good
-					}
-					inst.LastOperation = r.ID
-					inst.Detail = "RUNNING"
-					if err := e.Journal.PutInstance(context.WithoutCancel(gctx), inst); err != nil {
-						return err
-					}
-				}
-				tt := t
-				e.emit(r, "step", "RUNNING", s.Name, &tt)
-				res, err := e.Deployer.Deploy(gctx, st, t, apply.DeployRequest{
-					StackName: s.Name, TemplateBody: s.TemplateBody, Parameters: params, Tags: s.Tags,
-					Capabilities: s.Capabilities, Token: fmt.Sprintf("sf-%s-s%d", r.ID, si),
-				})
-				if err != nil {
-					if gctx.Err() != nil {
-						return gctx.Err()
-					}
-					inst.Status, inst.Detail, inst.Reason, inst.UpdatedAt = fleet.Outdated, "FAILED", err.Error(), time.Now().UTC()
-					_ = e.Journal.PutInstance(context.WithoutCancel(gctx), inst)
-					e.emit(r, "step", "FAILED", err.Error(), &tt)
-					mu.Lock()
-					if failure == "" {
-						failure = fmt.Sprintf("deploy of %s to %s failed: %v", s.Name, t, err)
-					}
-					mu.Unlock()
-					return nil
-				}
-				inst.StackID, inst.Outputs = res.StackID, res.Outputs
-				inst.Status, inst.Detail, inst.Reason, inst.Deployed, inst.UpdatedAt = fleet.Current, "SUCCEEDED", "", version, time.Now().UTC()
-				if err := e.Journal.PutInstance(context.WithoutCancel(gctx), inst); err != nil {
-					return err
-				}
-				e.emit(r, "step", "SUCCEEDED", s.Name, &tt)
-				return nil
-			})
+			b.Items = append(b.Items, apply.Item{Kind: fleet.Update, Target: t, Version: version})
 		}
-		if err := g.Wait(); err != nil {
+		res, err := x.Run(ctx, b)
+		if err != nil {
 			return err
 		}
-		if failure != "" {
-			return &waveError{reason: failure}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if i := slices.Index(res.Steps, fleet.StepFailed); i >= 0 {
+			return &waveError{reason: fmt.Sprintf("deploy of %s to %s failed: %s", s.Name, targets[i], res.Reasons[i])}
 		}
 	}
 	return nil
@@ -500,101 +463,97 @@ func (e *Engine) rollback(ctx context.Context, p fleet.Pipeline, r *fleet.Releas
 }
 
 // RollbackTargets returns the instances release touched in targets to their last known good
-// version (the version they ran before release first deployed them), stacks in reverse order. An
-// instance with no earlier version is deleted. Instances release did not touch, or that were
-// rolled back already, are left alone. It returns how many instances it rolled back.
+// version (the version they ran before release first deployed them), stacks in reverse order, as
+// batches of the executor. An instance with no earlier version is deleted. Instances release did
+// not touch, or that were rolled back already, are left alone. It returns how many instances it
+// rolled back.
 func (e *Engine) RollbackTargets(ctx context.Context, p fleet.Pipeline, st fleet.Stage, releaseID string, targets []fleet.Target) (int, error) {
-	var touched atomic.Int64
-	stacks := slices.Clone(p.Stacks)
-	slices.Reverse(stacks)
-	for _, s := range stacks {
+	x := e.executor(st)
+	rolled := 0
+	for _, s := range slices.Backward(p.Stacks) {
 		owner := fleet.PipelineOwner(p.Name, s.Name)
 		insts, err := e.Journal.Instances(ctx, owner)
 		if err != nil {
-			return int(touched.Load()), err
+			return rolled, err
 		}
 		byTarget := map[fleet.Target]fleet.Instance{}
 		for _, in := range insts {
 			byTarget[in.Target] = in
 		}
-		var mu sync.Mutex
-		var errs []string
-		g, gctx := errgroup.WithContext(ctx)
-		if st.MaxConcurrent > 0 {
-			g.SetLimit(st.MaxConcurrent)
+		b := apply.Batch{
+			Owner: owner, Operation: RollbackID(releaseID), Event: fleet.Event{Operation: releaseID, StackSet: p.Name, Stack: s.Name},
+			Tags: s.Tags, Capabilities: s.Capabilities, Token: "sf-rb-" + releaseID,
+			Done: fleet.StepRolledBack, Note: "rolled back by release " + releaseID,
 		}
+		bodies := map[string][]byte{}
 		for _, t := range targets {
 			inst, ok := byTarget[t]
 			if !ok || inst.LastOperation != releaseID {
 				continue
 			}
-			g.Go(func() error {
-				tt := t
-				if inst.LastGood == nil {
-					if err := e.Deployer.Delete(gctx, st, t, s.Name); err != nil {
-						mu.Lock()
-						errs = append(errs, fmt.Sprintf("%s: %v", t, err))
-						mu.Unlock()
-						return nil
-					}
-					touched.Add(1)
-					e.emit(&fleet.Release{ID: releaseID, Pipeline: p.Name}, "step", "DELETED", s.Name+": no earlier version", &tt)
-					return e.Journal.DeleteInstance(context.WithoutCancel(gctx), owner, t)
+			if inst.LastGood == nil {
+				b.Items = append(b.Items, apply.Item{Kind: fleet.Delete, Target: t})
+				continue
+			}
+			good := *inst.LastGood
+			body, ok := bodies[good.TemplateHash]
+			if !ok {
+				if body, err = e.Journal.Template(ctx, good.TemplateHash); err != nil {
+					return rolled, fmt.Errorf("template %s of the last good version of %s: %w", good.TemplateHash, t, err)
 				}
-				good := *inst.LastGood
-				body, err := e.Journal.Template(gctx, good.TemplateHash)
-				if err != nil {
-					return fmt.Errorf("template %s of the last good version of %s: %w", good.TemplateHash, t, err)
-				}
-				res, err := e.Deployer.Deploy(gctx, st, t, apply.DeployRequest{
-					StackName: s.Name, TemplateBody: body, Parameters: good.Parameters, Tags: s.Tags,
-					Capabilities: s.Capabilities, Token: "sf-rb-" + releaseID,
-				})
-				if err != nil {
-					mu.Lock()
-					errs = append(errs, fmt.Sprintf("%s: %v", t, err))
-					mu.Unlock()
-					return nil
-				}
-				inst.Deployed, inst.Outputs, inst.StackID = good, res.Outputs, res.StackID
-				// A rolled-back instance is no longer the release's: rolling back again leaves it alone.
-				inst.Status, inst.Detail, inst.LastOperation = fleet.Current, fleet.StepRolledBack, RollbackID(releaseID)
-				inst.Reason, inst.UpdatedAt = "rolled back by release "+releaseID, time.Now().UTC()
-				touched.Add(1)
-				e.emit(&fleet.Release{ID: releaseID, Pipeline: p.Name}, "step", "ROLLED_BACK", s.Name, &tt)
-				return e.Journal.PutInstance(context.WithoutCancel(gctx), inst)
-			})
+				bodies[good.TemplateHash] = body
+			}
+			b.Items = append(b.Items, apply.Item{Kind: fleet.Update, Target: t, Version: good, TemplateBody: body})
 		}
-		if err := g.Wait(); err != nil {
-			return int(touched.Load()), err
+		if len(b.Items) == 0 {
+			continue
+		}
+		// A rollback tries every instance, whatever fails: no tolerance stops it.
+		b.Policy = apply.WavePolicy(st.MaxConcurrent, len(b.Items))
+		b.Policy.LastGood = apply.GoodOnSuccess
+		all := len(b.Items)
+		b.Policy.Preferences.FailureTolerance = fleet.Limit{Count: &all}
+		res, err := x.Run(ctx, b)
+		if err != nil {
+			return rolled, err
+		}
+		var errs []string
+		for i, status := range res.Steps {
+			switch status {
+			case fleet.StepSucceeded:
+				rolled++
+			case fleet.StepFailed:
+				errs = append(errs, fmt.Sprintf("%s: %s", b.Items[i].Target, res.Reasons[i]))
+			}
+		}
+		if ctx.Err() != nil {
+			return rolled, ctx.Err()
 		}
 		if len(errs) > 0 {
 			slices.Sort(errs)
-			return int(touched.Load()), fmt.Errorf("rollback of %s failed in %d target(s): %s", s.Name, len(errs), strings.Join(errs, "; "))
+			return rolled, fmt.Errorf("rollback of %s failed in %d target(s): %s", s.Name, len(errs), strings.Join(errs, "; "))
 		}
 	}
-	return int(touched.Load()), nil
+	return rolled, nil
 }
 
 // RollbackID is what instances rolled back from a release record as their last operation, and
 // the holder of the stage locks a rollback takes.
 func RollbackID(releaseID string) string { return "rollback-" + releaseID }
 
-// sleepUntil waits until t or ctx ends; timers are virtual under testing/synctest.
-func sleepUntil(ctx context.Context, t time.Time) error {
-	return sleepFor(ctx, time.Until(t))
+// sleepUntil waits until t or ctx ends.
+func (e *Engine) sleepUntil(ctx context.Context, t time.Time) error {
+	return e.sleepFor(ctx, t.Sub(e.now()))
 }
 
-func sleepFor(ctx context.Context, d time.Duration) error {
+func (e *Engine) sleepFor(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()
 	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-timer.C:
+	case <-e.clock().After(d):
 		return nil
 	}
 }

@@ -52,19 +52,18 @@ func (j *memJournal) Instances(_ context.Context, key fleet.Owner) ([]fleet.Inst
 	j.instanceReads++
 	return slices.Collect(maps.Values(j.instances[key])), nil
 }
-func (j *memJournal) PutInstance(_ context.Context, in fleet.Instance) error {
+func (j *memJournal) Record(_ context.Context, c apply.Change) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if j.instances[in.Owner] == nil {
-		j.instances[in.Owner] = map[fleet.Target]fleet.Instance{}
+	if j.instances[c.Owner] == nil {
+		j.instances[c.Owner] = map[fleet.Target]fleet.Instance{}
 	}
-	j.instances[in.Owner][in.Target] = in
-	return nil
-}
-func (j *memJournal) DeleteInstance(_ context.Context, key fleet.Owner, t fleet.Target) error {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	delete(j.instances[key], t)
+	if c.Put != nil {
+		j.instances[c.Owner][c.Put.Target] = *c.Put
+	}
+	if c.Delete != nil {
+		delete(j.instances[c.Owner], *c.Delete)
+	}
 	return nil
 }
 func (j *memJournal) PutTemplate(_ context.Context, hash string, body []byte) error {
@@ -98,7 +97,8 @@ func (j *memJournal) AddGateRecords(_ context.Context, _ string, recs ...pipelin
 	j.gates = append(j.gates, recs...)
 	return nil
 }
-func (j *memJournal) AppendEvents(_ context.Context, evs ...fleet.Event) error {
+func (j *memJournal) Publish(e fleet.Event) { j.appendEvents(e) }
+func (j *memJournal) appendEvents(evs ...fleet.Event) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.events = append(j.events, evs...)
@@ -139,7 +139,7 @@ func newDeployer() *fakeDeployer {
 	return &fakeDeployer{stacks: map[fleet.Target]map[string]string{}, fail: map[fleet.Target]string{}}
 }
 
-func (d *fakeDeployer) Deploy(_ context.Context, _ fleet.Stage, t fleet.Target, req apply.DeployRequest) (apply.DeployResult, error) {
+func (d *fakeDeployer) Deploy(_ context.Context, t fleet.Target, req apply.DeployRequest, _ func(apply.ResourceEvent)) (apply.DeployResult, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.calls = append(d.calls, fmt.Sprintf("deploy %s %s", t, req.Parameters["Version"]))
@@ -151,7 +151,7 @@ func (d *fakeDeployer) Deploy(_ context.Context, _ fleet.Stage, t fleet.Target, 
 	return apply.DeployResult{StackID: "arn:" + t.String(), Outputs: out}, nil
 }
 
-func (d *fakeDeployer) Delete(_ context.Context, _ fleet.Stage, t fleet.Target, _ string) error {
+func (d *fakeDeployer) Delete(_ context.Context, t fleet.Target, _ string, _ func(apply.ResourceEvent)) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.calls = append(d.calls, "delete "+t.String())
@@ -219,7 +219,7 @@ func spec(version string) fleet.Pipeline {
 }
 
 func newEngine(d *fakeDeployer, g *fakeGates, j *memJournal) *pipeline.Engine {
-	return &pipeline.Engine{Deployer: d, Gates: g, Journal: j, Poll: time.Minute}
+	return &pipeline.Engine{Deployer: func(fleet.Stage) apply.Deployer { return d }, Gates: g, Journal: j, Events: j, Poll: time.Minute}
 }
 
 func release(id, version string) fleet.Release {

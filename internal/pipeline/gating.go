@@ -122,14 +122,14 @@ func (e *Engine) verify(ctx context.Context, p fleet.Pipeline, r *fleet.Release,
 		t := targets[i]
 		for _, hc := range checks.Health {
 			res := e.Gates.Health(ctx, hc, gt)
-			recs = append(recs, record(si, wi, "health "+hc.URL, t, res))
+			recs = append(recs, e.record(si, wi, "health "+hc.URL, t, res))
 			if !res.OK && failure == "" {
 				failure = res.Reason
 			}
 		}
 		for _, tc := range checks.Tests {
 			res := e.Gates.Test(ctx, tc, gt)
-			recs = append(recs, record(si, wi, "test "+tc.Name, t, res))
+			recs = append(recs, e.record(si, wi, "test "+tc.Name, t, res))
 			if !res.OK && failure == "" {
 				failure = res.Reason
 				if res.Output != "" {
@@ -161,10 +161,10 @@ func indentOutput(out string) string {
 	return "    | " + strings.Join(lines, "\n    | ")
 }
 
-func record(si, wi int, gate string, t fleet.Target, res CheckResult) GateRecord {
+func (e *Engine) record(si, wi int, gate string, t fleet.Target, res CheckResult) GateRecord {
 	status := "PASSED"
 	if !res.OK {
 		status = "FAILED"
 	}
-	return GateRecord{Stage: si, Wave: wi, Gate: gate, Target: t.String(), Status: status, Reason: res.Reason, Output: res.Output, At: time.Now().UTC()}
+	return GateRecord{Stage: si, Wave: wi, Gate: gate, Target: t.String(), Status: status, Reason: res.Reason, Output: res.Output, At: e.now()}
 }
