@@ -6,7 +6,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/stackfleet/stackfleet/internal/fleet"
 	"github.com/stackfleet/stackfleet/internal/gates"
-	"github.com/stackfleet/stackfleet/internal/pipeline"
 )
 
 // pipelineGates runs alarms through the stage's role, health checks over HTTP and tests with sh.
@@ -15,21 +14,28 @@ type pipelineGates struct {
 	health *gates.Health
 }
 
-func (g pipelineGates) Alarms(ctx context.Context, st fleet.Stage, spec fleet.AlarmSpec, t fleet.GateTarget) pipeline.CheckResult {
+func (g pipelineGates) Alarms(ctx context.Context, st fleet.Stage, spec fleet.AlarmSpec, t fleet.GateTarget) fleet.Measurement {
 	a := &gates.Alarms{Config: func(ctx context.Context, account, region string) (aws.Config, error) {
 		return g.c.config(ctx, st, fleet.Target{Account: account, Region: region})
 	}}
-	return result(a.Check(ctx, spec, t))
+	return measurement(a.Check(ctx, spec, t))
 }
 
-func (g pipelineGates) Health(ctx context.Context, hc fleet.HealthCheck, t fleet.GateTarget) pipeline.CheckResult {
-	return result(g.health.Check(ctx, hc, t))
+func (g pipelineGates) Health(ctx context.Context, hc fleet.HealthCheck, t fleet.GateTarget) fleet.Measurement {
+	return measurement(g.health.Check(ctx, hc, t))
 }
 
-func (g pipelineGates) Test(ctx context.Context, tc fleet.TestCommand, t fleet.GateTarget) pipeline.CheckResult {
-	return result(gates.RunTest(ctx, tc, t))
+func (g pipelineGates) Test(ctx context.Context, tc fleet.TestCommand, t fleet.GateTarget) fleet.Measurement {
+	return measurement(gates.RunTest(ctx, tc, t))
 }
 
-func result(r gates.Result) pipeline.CheckResult {
-	return pipeline.CheckResult{OK: r.OK, Reason: r.Reason, Output: r.Output}
+func measurement(r gates.Result) fleet.Measurement {
+	m := fleet.Measurement{Phase: fleet.Failed, Message: r.Reason, Output: r.Output}
+	switch {
+	case r.OK:
+		m.Phase = fleet.Successful
+	case r.Unreadable:
+		m.Phase = fleet.Error
+	}
+	return m
 }

@@ -50,6 +50,7 @@ var update = flag.Bool("update", false, "rewrite the golden sections of testdata
 //	sandbox-once SERVICE ACTION N                           the action ran exactly once in each of N account-regions
 //	sandbox-alarm REGION NAME STATE                         set an alarm's state in every member account that has it
 //	sandbox-stacks STACK STATUS|none [OUTPUT=VALUE] N        count member account-regions whose DescribeStacks says so
+//	sandbox-rule JSON                                       add a sandbox fault rule (see internal/sandbox/ADMIN.md)
 //	sandbox-join NAME OU_PATH                               create a member account in an OU; its id is $NEW_ACCOUNT
 //	state-count OWNER STATUS DETAIL N                       count recorded instances ("-" matches any)
 //	state-outputs OWNER OUTPUT VALUE N                      count recorded instances with an output value
@@ -121,6 +122,7 @@ func TestScripts(t *testing.T) {
 			"same-bake-end":    sameBakeEnd,
 			"sandbox-join":     sandboxJoin,
 			"sandbox-stacks":   sandboxStacks,
+			"sandbox-rule":     sandboxRule,
 			"expand":           expand,
 			"wait-current":     waitCurrent,
 			"sandbox-delay":    sandboxDelay,
@@ -674,4 +676,15 @@ func TestNormalizer(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sandboxRule adds a fault rule given as its JSON form.
+func sandboxRule(ts *testscript.TestScript, _ bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: sandbox-rule JSON")
+	}
+	var r sandbox.Rule
+	ts.Check(json.Unmarshal([]byte(args[0]), &r))
+	_, err := sb(ts).AddRule(r)
+	ts.Check(err)
 }

@@ -105,6 +105,9 @@ type Alarms struct {
 	ARNs             []string `yaml:"arns,omitempty" desc:"Alarm ARNs (templates); may name alarms of other accounts or regions."`
 	InsufficientData string   `yaml:"insufficientData,omitempty" desc:"What INSUFFICIENT_DATA does: ignore (default) or fail." enum:"ignore,fail"`
 	Missing          string   `yaml:"missing,omitempty" desc:"What a named alarm that does not exist does: ignore (default) or fail." enum:"ignore,fail"`
+	FailureLimit     int      `yaml:"failureLimit,omitempty" desc:"Polls per target that find an alarm failing tolerated before the wave fails (default 0: the first fails it)." min:"0"`
+	// ConsecutiveErrorLimit: 0 means the default.
+	ConsecutiveErrorLimit int `yaml:"consecutiveErrorLimit,omitempty" desc:"Polls in a row per target whose alarms cannot be read (API, credentials or network errors) tolerated before the wave fails (default 4)." min:"1"`
 }
 
 // HealthCheck is an HTTP(S) probe of each target.
@@ -329,6 +332,12 @@ func (f *File) validateChecks(at string, c Checks) Errors {
 	}
 	if _, msg := duration(c.Bake); msg != "" {
 		add(at+".bake", "%s", msg)
+	}
+	if c.Alarms.FailureLimit < 0 {
+		add(at+".alarms.failureLimit", "must be at least 0 (got %d)", c.Alarms.FailureLimit)
+	}
+	if c.Alarms.ConsecutiveErrorLimit < 0 {
+		add(at+".alarms.consecutiveErrorLimit", "must be at least 1 (got %d)", c.Alarms.ConsecutiveErrorLimit)
 	}
 	for _, k := range []struct{ name, v string }{{"insufficientData", c.Alarms.InsufficientData}, {"missing", c.Alarms.Missing}} {
 		if k.v != "" && k.v != "ignore" && k.v != "fail" {
@@ -675,7 +684,8 @@ func (f *File) waves(at string, w Waves, targets []fleet.Target, regions []strin
 func (f *File) checks(at string, c Checks, outputs []string, checkGates bool, errs *Errors) fleet.Checks {
 	out := fleet.Checks{
 		Alarms: fleet.AlarmSpec{Names: c.Alarms.Names, Prefixes: c.Alarms.Prefixes, ARNs: c.Alarms.ARNs,
-			InsufficientDataFails: c.Alarms.InsufficientData == "fail", MissingFails: c.Alarms.Missing == "fail"},
+			InsufficientDataFails: c.Alarms.InsufficientData == "fail", MissingFails: c.Alarms.Missing == "fail",
+			Limits: fleet.GateLimits{FailureLimit: c.Alarms.FailureLimit, ConsecutiveErrorLimit: c.Alarms.ConsecutiveErrorLimit}},
 	}
 	out.Bake, _ = duration(c.Bake)
 	check := func(field, tmpl string) {

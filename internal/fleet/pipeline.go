@@ -76,6 +76,8 @@ type AlarmSpec struct {
 	InsufficientDataFails bool
 	// MissingFails makes an alarm named in Names/ARNs that does not exist fail the check.
 	MissingFails bool
+	// Limits: how many ALARM readings and how many unreadable polls in a row are tolerated.
+	Limits GateLimits
 }
 
 // Empty reports whether no alarm is watched.

@@ -112,12 +112,13 @@ func (a *Alarms) Check(ctx context.Context, spec fleet.AlarmSpec, t fleet.GateTa
 	return Result{OK: true, Reason: fmt.Sprintf("%d alarm%s checked in %s, none failing", len(found), plural(len(found)), where)}
 }
 
-// failure is the Result of a failed call: interrupted if ctx ended, else the error.
+// failure is the Result of a failed call — unreadable, not failing: interrupted if ctx ended,
+// else the error.
 func (a *Alarms) failure(ctx context.Context, where, what string, err error) Result {
 	if ctx.Err() != nil {
-		return Result{Reason: fmt.Sprintf("alarms in %s: interrupted: %v", where, context.Cause(ctx))}
+		return Result{Unreadable: true, Reason: fmt.Sprintf("alarms in %s: interrupted: %v", where, context.Cause(ctx))}
 	}
-	return Result{Reason: fmt.Sprintf("alarms in %s: %s: %s", where, what, apiMessage(err))}
+	return Result{Unreadable: true, Reason: fmt.Sprintf("alarms in %s: %s: %s", where, what, apiMessage(err))}
 }
 
 // describe reads every page of in (both alarm types) into found.

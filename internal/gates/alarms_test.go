@@ -289,6 +289,8 @@ func TestAlarmsErrors(t *testing.T) {
 		rule       *sandbox.Rule
 		wantOK     bool
 		wantReason string
+		// unreadable: an API or credentials error, not a verdict on the deploy
+		unreadable bool
 	}{
 		{name: "nothing to check", gate: e.gate, wantOK: true, wantReason: "no alarms to check in " + where},
 		{name: "unknown output", gate: e.gate, spec: fleet.AlarmSpec{Names: []string{"{{.Outputs.Nope}}"}},
@@ -307,17 +309,17 @@ func TestAlarmsErrors(t *testing.T) {
 			gate: &gates.Alarms{Config: func(context.Context, string, string) (aws.Config, error) {
 				return aws.Config{}, errors.New("assume role: AccessDenied")
 			}},
-			wantReason: "alarms in " + where + ": get credentials: assume role: AccessDenied"},
+			wantReason: "alarms in " + where + ": get credentials: assume role: AccessDenied", unreadable: true},
 		{name: "unknown key", spec: fleet.AlarmSpec{Names: []string{"web-5xx"}},
 			gate: &gates.Alarms{Config: func(context.Context, string, string) (aws.Config, error) {
 				cfg := e.mgmt.Copy()
 				cfg.Credentials = credentials.NewStaticCredentialsProvider("AKIAUNKNOWNUNKNOWN00", "x", "")
 				return cfg, nil
 			}},
-			wantReason: "alarms in " + where + ": describe alarms: UnrecognizedClientException: The security token included in the request is invalid."},
+			wantReason: "alarms in " + where + ": describe alarms: UnrecognizedClientException: The security token included in the request is invalid.", unreadable: true},
 		{name: "server error", gate: e.gate, spec: fleet.AlarmSpec{Prefixes: []string{"web-"}},
 			rule:       &sandbox.Rule{Kind: sandbox.RuleServerError, Service: "monitoring", Action: "DescribeAlarms", Status: 503, Reason: "try later"},
-			wantReason: "alarms in " + where + `: describe alarms with prefix "web-": ServiceUnavailable: try later`},
+			wantReason: "alarms in " + where + `: describe alarms with prefix "web-": ServiceUnavailable: try later`, unreadable: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -331,7 +333,7 @@ func TestAlarmsErrors(t *testing.T) {
 			tg := e.target(a)
 			tg.Outputs["Empty"] = ""
 			got := tt.gate.Check(context.Background(), tt.spec, tg)
-			if diff := cmp.Diff(gates.Result{OK: tt.wantOK, Reason: tt.wantReason}, got); diff != "" {
+			if diff := cmp.Diff(gates.Result{OK: tt.wantOK, Unreadable: tt.unreadable, Reason: tt.wantReason}, got); diff != "" {
 				t.Errorf("Check (-want +got):\n%s", diff)
 			}
 		})
@@ -347,7 +349,7 @@ func TestAlarmsCanceled(t *testing.T) {
 	ctx, cancel := context.WithTimeoutCause(context.Background(), 200*time.Millisecond, errors.New("release aborted"))
 	defer cancel()
 	got := e.gate.Check(ctx, fleet.AlarmSpec{Names: []string{"web-5xx"}}, e.target(a))
-	if diff := cmp.Diff(gates.Result{Reason: "alarms in " + a + "/" + region + ": interrupted: release aborted"}, got); diff != "" {
+	if diff := cmp.Diff(gates.Result{Unreadable: true, Reason: "alarms in " + a + "/" + region + ": interrupted: release aborted"}, got); diff != "" {
 		t.Errorf("Check (-want +got):\n%s", diff)
 	}
 }

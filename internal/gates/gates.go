@@ -16,8 +16,11 @@ import (
 // why (or what passed) in one line a user reads, e.g.
 // "alarm web-5xx in 222222222222/eu-west-1 is ALARM: Threshold Crossed: …".
 type Result struct {
-	OK     bool
-	Reason string
+	OK bool
+	// Unreadable: the check could not be read (an API, credentials or network error), which
+	// says nothing about the deploy. Only set when OK is false.
+	Unreadable bool
+	Reason     string
 	// Output is the combined output of a test command (its last 64 KiB); empty for other checks.
 	Output string
 }

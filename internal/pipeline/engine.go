@@ -315,6 +315,7 @@ func (e *Engine) wave(ctx context.Context, spec fleet.Pipeline, r *fleet.Release
 			return nil
 		}
 	}
+	history := map[fleet.Target][]fleet.Measurement{} // alarm readings of this wave
 	resumed := r.Position.Stage == si && r.Position.Wave == wi
 	phase := r.Position.Phase
 	name := st.Name + " " + waveName(st, wi)
@@ -332,7 +333,7 @@ func (e *Engine) wave(ctx context.Context, spec fleet.Pipeline, r *fleet.Release
 			return err
 		}
 		e.emit(r, "wave", "DEPLOYING", fmt.Sprintf("%s: %d targets", name, len(targets)), nil)
-		if err := e.watching(ctx, st, checks.Alarms, spec, targets, func(ctx context.Context) error {
+		if err := e.watching(ctx, r, st, checks.Alarms, spec, targets, history, func(ctx context.Context) error {
 			return e.deployWave(ctx, spec, r, st, targets)
 		}); err != nil {
 			return err
@@ -353,7 +354,7 @@ func (e *Engine) wave(ctx context.Context, spec fleet.Pipeline, r *fleet.Release
 		}
 		end := r.Position.Since.Add(checks.Bake)
 		e.emit(r, "wave", "BAKING", fmt.Sprintf("%s: until %s (%s left)", name, end.Format(time.RFC3339), max(end.Sub(e.now()), 0).Round(time.Second)), nil)
-		if err := e.watching(ctx, st, checks.Alarms, spec, targets, func(ctx context.Context) error {
+		if err := e.watching(ctx, r, st, checks.Alarms, spec, targets, history, func(ctx context.Context) error {
 			return e.sleepUntil(ctx, end)
 		}); err != nil {
 			return err

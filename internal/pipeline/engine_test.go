@@ -167,11 +167,13 @@ func (d *fakeDeployer) outputs(t fleet.Target) map[string]string {
 
 // fakeGates: alarms by target (ALARM if set), health and tests by function.
 type fakeGates struct {
-	mu     sync.Mutex
-	alarm  map[string]bool // target "acct/region" → in ALARM
-	health func(t fleet.GateTarget) pipeline.CheckResult
-	test   func(t fleet.GateTarget) pipeline.CheckResult
-	reads  int
+	mu    sync.Mutex
+	alarm map[string]bool // target "acct/region" → in ALARM
+	// unreadable: target → how many more alarm reads fail with an API error
+	unreadable map[string]int
+	health     func(t fleet.GateTarget) fleet.Measurement
+	test       func(t fleet.GateTarget) fleet.Measurement
+	reads      int
 }
 
 func (g *fakeGates) setAlarm(t fleet.Target, on bool) {
@@ -180,26 +182,30 @@ func (g *fakeGates) setAlarm(t fleet.Target, on bool) {
 	g.alarm[t.String()] = on
 }
 
-func (g *fakeGates) Alarms(_ context.Context, _ fleet.Stage, _ fleet.AlarmSpec, t fleet.GateTarget) pipeline.CheckResult {
+func (g *fakeGates) Alarms(_ context.Context, _ fleet.Stage, _ fleet.AlarmSpec, t fleet.GateTarget) fleet.Measurement {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.reads++
 	if g.alarm[t.Account+"/"+t.Region] {
-		return pipeline.CheckResult{Reason: fmt.Sprintf("alarm app-errors in %s/%s is ALARM", t.Account, t.Region)}
+		return fleet.Measurement{Phase: fleet.Failed, Message: fmt.Sprintf("alarm app-errors in %s/%s is ALARM", t.Account, t.Region)}
 	}
-	return pipeline.CheckResult{OK: true}
+	if g.unreadable[t.Account+"/"+t.Region] > 0 {
+		g.unreadable[t.Account+"/"+t.Region]--
+		return fleet.Measurement{Phase: fleet.Error, Message: fmt.Sprintf("alarms in %s/%s: describe alarms: Throttling: Rate exceeded", t.Account, t.Region)}
+	}
+	return fleet.Measurement{Phase: fleet.Successful}
 }
-func (g *fakeGates) Health(_ context.Context, _ fleet.HealthCheck, t fleet.GateTarget) pipeline.CheckResult {
+func (g *fakeGates) Health(_ context.Context, _ fleet.HealthCheck, t fleet.GateTarget) fleet.Measurement {
 	if g.health != nil {
 		return g.health(t)
 	}
-	return pipeline.CheckResult{OK: true}
+	return fleet.Measurement{Phase: fleet.Successful}
 }
-func (g *fakeGates) Test(_ context.Context, _ fleet.TestCommand, t fleet.GateTarget) pipeline.CheckResult {
+func (g *fakeGates) Test(_ context.Context, _ fleet.TestCommand, t fleet.GateTarget) fleet.Measurement {
 	if g.test != nil {
 		return g.test(t)
 	}
-	return pipeline.CheckResult{OK: true}
+	return fleet.Measurement{Phase: fleet.Successful}
 }
 
 func tg(a string) fleet.Target { return fleet.Target{Account: a, Region: "us-east-1"} }
@@ -333,8 +339,8 @@ func TestResourceFailureRollsBackEarlierWavesNewestFirst(t *testing.T) {
 func TestFailedTestRollsBackAndKeepsOutput(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		d, j := newDeployer(), newJournal()
-		g := &fakeGates{alarm: map[string]bool{}, test: func(t fleet.GateTarget) pipeline.CheckResult {
-			return pipeline.CheckResult{Reason: "test smoke exited 1", Output: "GET /health: 503\n"}
+		g := &fakeGates{alarm: map[string]bool{}, test: func(t fleet.GateTarget) fleet.Measurement {
+			return fleet.Measurement{Phase: fleet.Failed, Message: "test smoke exited 1", Output: "GET /health: 503\n"}
 		}}
 		r, err := newEngine(d, g, j).Run(t.Context(), spec("v1"), release("r1", "v1"))
 		if err != nil || r.Status != fleet.ReleaseFailed {
@@ -519,4 +525,40 @@ func TestAlarmWatchReadsInstancesOncePerPoll(t *testing.T) {
 			t.Errorf("instances read %d times for ~60 polls, want about one read per poll", j.instanceReads)
 		}
 	})
+}
+
+// TestUnreadableAlarms: alarms that cannot be read (an API error) within the consecutive-error
+// limit are events, not failures — the release succeeds; past the limit the wave fails with a
+// reason saying the alarms could not be read, and is rolled back.
+func TestUnreadableAlarms(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		unreadable int
+		want       fleet.ReleaseStatus
+		reason     string
+	}{
+		{"transient", fleet.DefaultConsecutiveErrorLimit, fleet.ReleaseSucceeded, ""},
+		{"persistent", 1000, fleet.ReleaseFailed,
+			"stage beta wave 1/1: alarms could not be read 5 times in a row: alarms in b1/us-east-1: describe alarms: Throttling: Rate exceeded; rolled back"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				d, j := newDeployer(), newJournal()
+				g := &fakeGates{alarm: map[string]bool{}, unreadable: map[string]int{"b1/us-east-1": tc.unreadable}}
+				r, err := newEngine(d, g, j).Run(t.Context(), spec("v1"), release("r1", "v1"))
+				if err != nil || r.Status != tc.want || r.Reason != tc.reason {
+					t.Fatalf("Run() = %s %q, %v; want %s %q", r.Status, r.Reason, err, tc.want, tc.reason)
+				}
+				unreadable := 0
+				for _, e := range j.events {
+					if e.Kind == "gate" && e.Status == "UNREADABLE" {
+						unreadable++
+					}
+				}
+				if want := min(tc.unreadable, fleet.DefaultConsecutiveErrorLimit); unreadable != want {
+					t.Errorf("%d UNREADABLE gate events, want %d", unreadable, want)
+				}
+			})
+		})
+	}
 }

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"strings"
 	"time"
@@ -10,17 +11,12 @@ import (
 	"github.com/stackfleet/stackfleet/internal/fleet"
 )
 
-// CheckResult is the verdict of one gate on one target.
-type CheckResult struct {
-	OK             bool
-	Reason, Output string
-}
-
-// Gates evaluates alarms, health checks and tests (adapters: CloudWatch, HTTP, exec).
+// Gates reads alarms, health checks and tests (adapters: CloudWatch, HTTP, exec): each call is
+// one Measurement; the engine judges their history with fleet.Assess.
 type Gates interface {
-	Alarms(ctx context.Context, stage fleet.Stage, spec fleet.AlarmSpec, t fleet.GateTarget) CheckResult
-	Health(ctx context.Context, hc fleet.HealthCheck, t fleet.GateTarget) CheckResult
-	Test(ctx context.Context, tc fleet.TestCommand, t fleet.GateTarget) CheckResult
+	Alarms(ctx context.Context, stage fleet.Stage, spec fleet.AlarmSpec, t fleet.GateTarget) fleet.Measurement
+	Health(ctx context.Context, hc fleet.HealthCheck, t fleet.GateTarget) fleet.Measurement
+	Test(ctx context.Context, tc fleet.TestCommand, t fleet.GateTarget) fleet.Measurement
 }
 
 // GateRecord is one gate verdict kept for 'pipeline status'.
@@ -31,9 +27,13 @@ type GateRecord struct {
 	At                   time.Time
 }
 
-// watching runs fn while reading the alarms of every target every Poll; an alarm in ALARM
-// cancels fn and fails the wave. The alarms are read once more after fn returns.
-func (e *Engine) watching(ctx context.Context, st fleet.Stage, spec fleet.AlarmSpec, p fleet.Pipeline, targets []fleet.Target, fn func(context.Context) error) error {
+// watching runs fn while reading the alarms of every target every Poll, and judges each
+// target's readings with the spec's limits: alarms in ALARM past the failure limit, or alarms
+// that could not be read past the consecutive-error limit, cancel fn and fail the wave. An
+// unreadable poll within the limit is an event, not a failure. The alarms are read once more
+// after fn returns. history holds the wave's readings so far, across its deploy and its bake.
+func (e *Engine) watching(ctx context.Context, r *fleet.Release, st fleet.Stage, spec fleet.AlarmSpec, p fleet.Pipeline, targets []fleet.Target,
+	history map[fleet.Target][]fleet.Measurement, fn func(context.Context) error) error {
 	if spec.Empty() {
 		return fn(ctx)
 	}
@@ -52,9 +52,9 @@ func (e *Engine) watching(ctx context.Context, st fleet.Stage, spec fleet.AlarmS
 			if err != nil {
 				return err
 			}
-			return e.checkAlarms(ctx, st, spec, p, targets)
+			return e.checkAlarms(ctx, r, st, spec, p, targets, history)
 		case <-tick.C:
-			if err := e.checkAlarms(ctx, st, spec, p, targets); err != nil {
+			if err := e.checkAlarms(ctx, r, st, spec, p, targets, history); err != nil {
 				cancel(err)
 				<-done
 				return err
@@ -63,20 +63,40 @@ func (e *Engine) watching(ctx context.Context, st fleet.Stage, spec fleet.AlarmS
 	}
 }
 
-func (e *Engine) checkAlarms(ctx context.Context, st fleet.Stage, spec fleet.AlarmSpec, p fleet.Pipeline, targets []fleet.Target) error {
+// checkAlarms reads every target's alarms once, adds the readings to history and judges it.
+func (e *Engine) checkAlarms(ctx context.Context, r *fleet.Release, st fleet.Stage, spec fleet.AlarmSpec, p fleet.Pipeline, targets []fleet.Target, history map[fleet.Target][]fleet.Measurement) error {
 	gts, err := e.gateTargets(ctx, p, targets)
 	if err != nil {
 		return err
 	}
-	for _, gt := range gts {
-		if res := e.Gates.Alarms(ctx, st, spec, gt); !res.OK {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return &waveError{reason: res.Reason}
+	for i, gt := range gts {
+		t := targets[i]
+		m := e.Gates.Alarms(ctx, st, spec, gt)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		history[t] = append(history[t], m)
+		v := fleet.Assess(history[t], spec.Limits)
+		switch v.Phase {
+		case fleet.Failed:
+			return &waveError{reason: v.Reason}
+		case fleet.Error:
+			return &waveError{reason: "alarms " + v.Reason}
+		}
+		if m.Phase == fleet.Error {
+			e.emit(r, "gate", "UNREADABLE", fmt.Sprintf("%s (tolerated: %d in a row so far)", m.Message, trailingErrors(history[t])), &t)
 		}
 	}
 	return nil
+}
+
+// trailingErrors counts the Error readings at the end of ms.
+func trailingErrors(ms []fleet.Measurement) int {
+	n := 0
+	for i := len(ms) - 1; i >= 0 && ms[i].Phase == fleet.Error; i-- {
+		n++
+	}
+	return n
 }
 
 // gateTargets gathers, for each target, the outputs of every stack of the pipeline there. It
@@ -121,19 +141,19 @@ func (e *Engine) verify(ctx context.Context, p fleet.Pipeline, r *fleet.Release,
 	for i, gt := range gts {
 		t := targets[i]
 		for _, hc := range checks.Health {
-			res := e.Gates.Health(ctx, hc, gt)
-			recs = append(recs, e.record(si, wi, "health "+hc.URL, t, res))
-			if !res.OK && failure == "" {
-				failure = res.Reason
+			m := e.Gates.Health(ctx, hc, gt)
+			recs = append(recs, e.record(r, si, wi, "health "+hc.URL, t, m))
+			if m.Phase != fleet.Successful && failure == "" {
+				failure = m.Message
 			}
 		}
 		for _, tc := range checks.Tests {
-			res := e.Gates.Test(ctx, tc, gt)
-			recs = append(recs, e.record(si, wi, "test "+tc.Name, t, res))
-			if !res.OK && failure == "" {
-				failure = res.Reason
-				if res.Output != "" {
-					failure += "\n" + indentOutput(res.Output)
+			m := e.Gates.Test(ctx, tc, gt)
+			recs = append(recs, e.record(r, si, wi, "test "+tc.Name, t, m))
+			if m.Phase != fleet.Successful && failure == "" {
+				failure = m.Message
+				if m.Output != "" {
+					failure += "\n" + indentOutput(m.Output)
 				}
 			}
 		}
@@ -161,10 +181,16 @@ func indentOutput(out string) string {
 	return "    | " + strings.Join(lines, "\n    | ")
 }
 
-func (e *Engine) record(si, wi int, gate string, t fleet.Target, res CheckResult) GateRecord {
+// record keeps a one-shot gate's reading for 'pipeline status' and shows it as an event.
+func (e *Engine) record(r *fleet.Release, si, wi int, gate string, t fleet.Target, m fleet.Measurement) GateRecord {
 	status := "PASSED"
-	if !res.OK {
+	switch m.Phase {
+	case fleet.Successful:
+	case fleet.Error:
+		status = "ERROR"
+	default:
 		status = "FAILED"
 	}
-	return GateRecord{Stage: si, Wave: wi, Gate: gate, Target: t.String(), Status: status, Reason: res.Reason, Output: res.Output, At: e.now()}
+	e.emit(r, "gate", status, m.Message, &t)
+	return GateRecord{Stage: si, Wave: wi, Gate: gate, Target: t.String(), Status: status, Reason: m.Message, Output: m.Output, At: e.now()}
 }
