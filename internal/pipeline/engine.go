@@ -466,8 +466,8 @@ func (e *Engine) rollback(ctx context.Context, p fleet.Pipeline, r *fleet.Releas
 // RollbackTargets returns the instances release touched in targets to their last known good
 // version (the version they ran before release first deployed them), stacks in reverse order, as
 // batches of the executor. An instance with no earlier version is deleted. Instances release did
-// not touch, or that were rolled back already, are left alone. It returns how many instances it
-// rolled back.
+// not touch, or that were rolled back already, are left alone; an instance whose rollback failed
+// is tried again. It returns how many instances it rolled back.
 func (e *Engine) RollbackTargets(ctx context.Context, p fleet.Pipeline, st fleet.Stage, releaseID string, targets []fleet.Target) (int, error) {
 	x := e.executor(st)
 	rolled := 0
@@ -489,7 +489,9 @@ func (e *Engine) RollbackTargets(ctx context.Context, p fleet.Pipeline, st fleet
 		bodies := map[string][]byte{}
 		for _, t := range targets {
 			inst, ok := byTarget[t]
-			if !ok || inst.LastOperation != releaseID {
+			// The release's instances, and those whose rollback failed (it may be retried).
+			retry := inst.LastOperation == RollbackID(releaseID) && inst.Detail == fleet.StepFailed
+			if !ok || inst.LastOperation != releaseID && !retry {
 				continue
 			}
 			if inst.LastGood == nil {

@@ -562,3 +562,42 @@ func TestUnreadableAlarms(t *testing.T) {
 		})
 	}
 }
+
+// TestFailedRollbackCanBeRetried: a target whose rollback fails is not counted as rolled back,
+// and rolling back again retries it (and only it).
+func TestFailedRollbackCanBeRetried(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d, g, j := newDeployer(), &fakeGates{alarm: map[string]bool{}}, newJournal()
+		e := newEngine(d, g, j)
+		v1, v2 := spec("v1"), spec("v2")
+		if r, err := e.Run(t.Context(), v1, release("r1", "v1")); err != nil || r.Status != fleet.ReleaseSucceeded {
+			t.Fatalf("first release: %s %v", r.Status, err)
+		}
+		if r, err := e.Run(t.Context(), v2, release("r2", "v2")); err != nil || r.Status != fleet.ReleaseSucceeded {
+			t.Fatalf("second release: %s %v", r.Status, err)
+		}
+		prod := v2.Stages[1]
+		targets := append(slices.Clone(prod.Waves[0]), prod.Waves[1]...)
+		d.mu.Lock()
+		d.fail[tg("p2")] = string(v1.Stacks[0].TemplateBody) // going back to v1 fails in p2
+		d.mu.Unlock()
+		n, err := e.RollbackTargets(t.Context(), v2, prod, "r2", targets)
+		if err == nil || n != 2 {
+			t.Fatalf("rollback = %d, %v; want 2 rolled back and p2 failing", n, err)
+		}
+		d.mu.Lock()
+		delete(d.fail, tg("p2"))
+		d.calls = nil
+		d.mu.Unlock()
+		n, err = e.RollbackTargets(t.Context(), v2, prod, "r2", targets)
+		if err != nil || n != 1 {
+			t.Fatalf("retried rollback = %d, %v; want 1", n, err)
+		}
+		if diff := cmp.Diff([]string{"deploy p2/us-east-1 v1"}, d.calls); diff != "" {
+			t.Errorf("retried rollback deploys (-want +got):\n%s", diff)
+		}
+		if n, err := e.RollbackTargets(t.Context(), v2, prod, "r2", targets); err != nil || n != 0 {
+			t.Errorf("third rollback = %d, %v; want nothing left", n, err)
+		}
+	})
+}
