@@ -20,7 +20,6 @@ type memJournal struct {
 	ops       map[string]fleet.Operation
 	steps     map[string]map[fleet.Target]fleet.StepRecord
 	instances map[fleet.Target]fleet.Instance
-	events    []fleet.Event
 }
 
 var _ apply.Journal = (*memJournal)(nil)
