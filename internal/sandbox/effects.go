@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"sync"
@@ -19,7 +20,7 @@ var _ cfn.Effects = effects{}
 
 // PutRole creates a role in the shared IAM store, so that it is assumable.
 func (e effects) PutRole(account, name, path, trust string) (string, string, error) {
-	r, err := e.s.roles.put(account, name, path, trust, "", e.s.now())
+	r, err := e.s.roles.Put(account, name, path, trust, "", e.s.now())
 	if err != nil {
 		return "", "", err
 	}
@@ -27,7 +28,7 @@ func (e effects) PutRole(account, name, path, trust string) (string, string, err
 }
 
 // DeleteRole deletes a role from the IAM store.
-func (e effects) DeleteRole(account, name string) { e.s.roles.delete(account, name) }
+func (e effects) DeleteRole(account, name string) { e.s.roles.Delete(account, name) }
 
 // PutParameter writes an SSM parameter (a new version when overwriting).
 func (e effects) PutParameter(account, region string, p cfn.Parameter, overwrite bool) error {
@@ -107,7 +108,8 @@ func (n *nameClaims) release(scope, name, owner string) {
 	}
 }
 
-func (n *nameClaims) snapshot() map[string]map[string]string {
+// Snapshot returns the claimed names as JSON.
+func (n *nameClaims) Snapshot() ([]byte, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	out := make(map[string]map[string]string, len(n.m))
@@ -117,14 +119,20 @@ func (n *nameClaims) snapshot() map[string]map[string]string {
 		}
 		out[scope] = maps.Clone(names)
 	}
-	return out
+	return json.Marshal(out)
 }
 
-func (n *nameClaims) restore(m map[string]map[string]string) {
+// Restore replaces the claimed names with a snapshot.
+func (n *nameClaims) Restore(data []byte) error {
+	var m map[string]map[string]string
+	if err := json.Unmarshal(data, &m); err != nil {
+		return err
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.m = m
 	if n.m == nil {
 		n.m = map[string]map[string]string{}
 	}
+	return nil
 }

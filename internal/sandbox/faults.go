@@ -181,10 +181,10 @@ func (r *Rule) validate() error {
 	if r.Count < 0 {
 		return fmt.Errorf("count %d must not be negative", r.Count)
 	}
-	if r.Account != "" && !accountIDRe.MatchString(r.Account) {
+	if r.Account != "" && !awsproto.ValidAccountID(r.Account) {
 		return fmt.Errorf("account %q is not a 12-digit account id", r.Account)
 	}
-	if r.Region != "" && !regionRe.MatchString(r.Region) {
+	if r.Region != "" && !awsproto.ValidRegion(r.Region) {
 		return fmt.Errorf("region %q is not a region name", r.Region)
 	}
 	return nil
@@ -207,7 +207,7 @@ type faults struct {
 }
 
 func newFaults(seed int64) *faults {
-	return &faults{rng: seedRand(seed, 0xfa17)}
+	return &faults{rng: mrand.New(mrand.NewPCG(uint64(seed), 0xfa17))}
 }
 
 // add validates and installs a rule, returning it with its ID.

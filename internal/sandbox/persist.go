@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 )
@@ -31,19 +33,56 @@ type stateEnvelope struct {
 	State   json.RawMessage `json:"state"`
 }
 
-// persistedState is the whole sandbox state. The service snapshots are opaque to this
-// package (each service owns its format); they are JSON and embedded as such.
+// persistedState is the whole sandbox state: the seed, the regions and the management key,
+// and one section per part (see Sandbox.parts), opaque here: each part owns its format. The
+// sections are members of the same JSON object as the rest: {"Seed":…,"Org":{…},"CFN":{…}}.
 type persistedState struct {
 	Seed       int64
 	Regions    []string
-	Org        orgState
 	AdminKeyID string
-	Keys       []accessKey
-	Roles      map[string][]Role
-	Names      map[string]map[string]string `json:",omitempty"`
-	CFN        json.RawMessage
-	SSM        json.RawMessage
-	CloudWatch json.RawMessage
+	Sections   map[string]json.RawMessage
+}
+
+// persistedHead are the members of the state that are not sections.
+var persistedHead = []string{"Seed", "Regions", "AdminKeyID"}
+
+func (st *persistedState) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	head, err := json.Marshal(struct {
+		Seed       int64
+		Regions    []string
+		AdminKeyID string
+	}{st.Seed, st.Regions, st.AdminKeyID})
+	if err != nil {
+		return nil, err
+	}
+	b.Write(head[:len(head)-1])
+	for _, k := range slices.Sorted(maps.Keys(st.Sections)) {
+		fmt.Fprintf(&b, ",%q:", k)
+		b.Write(st.Sections[k])
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+func (st *persistedState) UnmarshalJSON(data []byte) error {
+	var head struct {
+		Seed       int64
+		Regions    []string
+		AdminKeyID string
+	}
+	if err := json.Unmarshal(data, &head); err != nil {
+		return err
+	}
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(data, &members); err != nil {
+		return err
+	}
+	for _, k := range persistedHead {
+		delete(members, k)
+	}
+	*st = persistedState{Seed: head.Seed, Regions: head.Regions, AdminKeyID: head.AdminKeyID, Sections: members}
+	return nil
 }
 
 func statePath(dir string) string { return filepath.Join(dir, stateFileName) }
@@ -85,13 +124,8 @@ func decodeState(data []byte) (*persistedState, error) {
 		return nil, errors.New("checksum mismatch: the file was modified or partially written")
 	}
 	var st persistedState
-	dec := json.NewDecoder(bytes.NewReader(env.State))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&st); err != nil {
+	if err := json.Unmarshal(env.State, &st); err != nil {
 		return nil, fmt.Errorf("invalid state: %w", err)
-	}
-	if err := st.Org.validate(); err != nil {
-		return nil, fmt.Errorf("invalid organization: %w", err)
 	}
 	if err := checkRegions(st.Regions); err != nil || len(st.Regions) == 0 {
 		return nil, fmt.Errorf("invalid regions %q", st.Regions)
@@ -127,49 +161,53 @@ func encodeState(st *persistedState, savedAt time.Time) (data []byte, sum string
 	return b.Bytes(), sum, nil
 }
 
-// capture takes a snapshot of the whole sandbox. The services are snapshotted one after the
+// capture takes a snapshot of the whole sandbox. The parts are snapshotted one after the
 // other, not atomically together; each snapshot is consistent in itself.
 func (s *Sandbox) capture() (*persistedState, error) {
-	now := s.now()
-	st := &persistedState{
-		Seed: s.seed, Regions: s.regions, Org: s.org.snapshot(now),
-		AdminKeyID: s.adminKey.ID, Keys: s.keys.snapshot(now), Roles: s.roles.snapshot(), Names: s.names.snapshot(),
-	}
-	var err error
-	if st.CFN, err = s.cfn.Snapshot(); err != nil {
-		return nil, fmt.Errorf("snapshot cloudformation: %w", err)
-	}
-	if st.SSM, err = s.ssm.Snapshot(); err != nil {
-		return nil, fmt.Errorf("snapshot ssm: %w", err)
-	}
-	if st.CloudWatch, err = s.cw.Snapshot(); err != nil {
-		return nil, fmt.Errorf("snapshot cloudwatch: %w", err)
+	st := &persistedState{Seed: s.seed, Regions: s.regions, AdminKeyID: s.adminKey.ID, Sections: map[string]json.RawMessage{}}
+	for _, p := range s.parts {
+		if p.state == nil {
+			continue
+		}
+		data, err := p.state.Snapshot()
+		if err != nil {
+			return nil, fmt.Errorf("snapshot %s: %w", p.key, err)
+		}
+		st.Sections[p.key] = data
 	}
 	return st, nil
 }
 
-// restore installs a loaded state into a new sandbox.
+// restore installs a loaded state into a new sandbox. Every section must belong to a part; a
+// part without a section starts empty.
 func (s *Sandbox) restore(st *persistedState) error {
-	s.org = newOrg(st.Org, st.Seed)
-	s.keys.restore(st.Keys)
-	s.keys.mu.RLock()
-	admin, ok := s.keys.keys[st.AdminKeyID]
-	s.keys.mu.RUnlock()
-	if !ok || !admin.Expires.IsZero() || admin.Principal.Account != st.Org.Management {
+	known := map[string]bool{}
+	for _, p := range s.parts {
+		if p.state == nil {
+			continue
+		}
+		known[p.key] = true
+		data, ok := st.Sections[p.key]
+		if !ok {
+			if p.key == "Org" {
+				return errors.New("the organization is missing")
+			}
+			continue
+		}
+		if err := p.state.Restore(data); err != nil {
+			return fmt.Errorf("restore %s: %w", p.key, err)
+		}
+	}
+	for k := range st.Sections {
+		if !known[k] {
+			return fmt.Errorf("unknown section %q", k)
+		}
+	}
+	admin, ok := s.keys.Lookup(st.AdminKeyID)
+	if !ok || !admin.Expires.IsZero() || admin.Principal.Account != s.org.Management() {
 		return fmt.Errorf("management access key %q missing or invalid", st.AdminKeyID)
 	}
-	s.adminKey = *admin
-	s.roles.restore(st.Roles)
-	s.names.restore(st.Names)
-	if err := s.cfn.Restore(st.CFN); err != nil {
-		return fmt.Errorf("restore cloudformation: %w", err)
-	}
-	if err := s.ssm.Restore(st.SSM); err != nil {
-		return fmt.Errorf("restore ssm: %w", err)
-	}
-	if err := s.cw.Restore(st.CloudWatch); err != nil {
-		return fmt.Errorf("restore cloudwatch: %w", err)
-	}
+	s.adminKey = admin
 	return nil
 }
 

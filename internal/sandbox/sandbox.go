@@ -18,6 +18,9 @@
 //   - The admin API under /_sandbox/ (see ADMIN.md and Handler) changes fault rules, alarm
 //     states, drift and resource delays at runtime and reads the organization and counters.
 //
+// Each service is a package of its own (orgs, sts, iam, cfn, ssm, cloudwatch, over the wire
+// protocols of awsproto); this package wires them into one table of parts that routing and
+// persistence loop over, and keeps the HTTP server, the admin API, fault rules and counters.
 // All state hangs off the Sandbox value; several sandboxes run side by side in one process.
 package sandbox
 
@@ -35,9 +38,32 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/stackfleet/stackfleet/internal/sandbox/awsproto"
 	"github.com/stackfleet/stackfleet/internal/sandbox/cfn"
 	"github.com/stackfleet/stackfleet/internal/sandbox/cloudwatch"
+	"github.com/stackfleet/stackfleet/internal/sandbox/iam"
+	"github.com/stackfleet/stackfleet/internal/sandbox/orgs"
 	"github.com/stackfleet/stackfleet/internal/sandbox/ssm"
+	"github.com/stackfleet/stackfleet/internal/sandbox/sts"
+)
+
+// Credentials are AWS credentials for the sandbox endpoint. SessionToken is empty for the
+// management account's long-term key.
+type Credentials struct {
+	AccessKeyID     string
+	SecretAccessKey string
+	SessionToken    string `json:",omitempty"`
+	// Account is the account the credentials act in; Region is the default region.
+	Account string
+	Region  string
+}
+
+// The organization as tests and the CLI see it, and the IAM roles of an account.
+type (
+	OrgView     = orgs.View
+	OUView      = orgs.OUView
+	AccountView = orgs.AccountView
+	Role        = iam.Role
 )
 
 // DefaultRegions returns the enabled regions when Options.Regions and the org file name none.
@@ -89,10 +115,10 @@ type Sandbox struct {
 	seed    int64
 	regions []string
 
-	keys     *keyStore
-	adminKey accessKey
-	roles    *roleStore
-	org      *org
+	keys     *iam.Keys
+	adminKey iam.AccessKey
+	roles    *iam.Roles
+	org      *orgs.Org
 	names    *nameClaims
 	faults   *faults
 	counters *counters
@@ -100,6 +126,8 @@ type Sandbox struct {
 	cfn *cfn.Engine
 	ssm *ssm.Store
 	cw  *cloudwatch.Store
+	// parts are the services and stores, for routing and persistence to loop over.
+	parts []part
 
 	// resourceDelay is the last resource delay set, for the admin API to report.
 	resourceDelay atomic.Int64
@@ -129,9 +157,8 @@ func New(opts Options) (*Sandbox, error) {
 	}
 	s := &Sandbox{
 		now: opts.Now, log: opts.Logger, seed: opts.Seed,
-		keys: newKeyStore(), roles: newRoleStore(), names: newNameClaims(),
-		counters: newCounters(),
-		quit:     make(chan struct{}), done: make(chan struct{}),
+		roles: iam.NewRoles(), names: newNameClaims(), counters: newCounters(),
+		quit: make(chan struct{}), done: make(chan struct{}),
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -139,6 +166,7 @@ func New(opts Options) (*Sandbox, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	s.keys = iam.NewKeys(s.now)
 	now := s.now()
 
 	var loaded *persistedState
@@ -152,7 +180,7 @@ func New(opts Options) (*Sandbox, error) {
 		}
 	}
 
-	var ss seedState
+	var ss orgs.Seed
 	switch {
 	case loaded != nil:
 		s.seed = loaded.Seed
@@ -165,12 +193,12 @@ func New(opts Options) (*Sandbox, error) {
 		if err != nil {
 			return nil, fmt.Errorf("sandbox: %w", err)
 		}
-		if ss, err = parseOrgFile(opts.OrgFile, data, opts.Seed, now); err != nil {
+		if ss, err = orgs.ParseFile(opts.OrgFile, data, opts.Seed, now); err != nil {
 			return nil, fmt.Errorf("sandbox: %w", err)
 		}
 		s.regions = ss.FileRegions
 	default:
-		ss = generateOrg(opts.Accounts, opts.OUs, opts.Seed, now)
+		ss = orgs.Generate(opts.Accounts, opts.OUs, opts.Seed, now)
 	}
 	s.faults = newFaults(s.seed)
 	if len(opts.Regions) > 0 {
@@ -188,6 +216,23 @@ func New(opts Options) (*Sandbox, error) {
 	}
 	s.cfn = engine
 	s.resourceDelay.Store(int64(opts.ResourceDelay))
+	s.org = orgs.New(ss.Org, orgs.Options{
+		Seed: s.seed, Now: s.now, CreateDelay: max(opts.CreateAccountDelay, 0),
+		OnAccountCreated: func(account, role string) {
+			s.addAccessRole(account, role, "", s.now())
+			s.changed()
+		},
+	})
+	s.parts = []part{
+		{name: "organizations", key: "Org", api: s.org, state: s.org},
+		{name: "sts", api: &sts.Service{Keys: s.keys, Roles: s.roles, Org: s.org, Now: s.now}},
+		{key: "Keys", state: s.keys},
+		{key: "Roles", state: s.roles},
+		{key: "Names", state: s.names},
+		{name: "cloudformation", regional: true, key: "CFN", api: inAccount{s.cfn}, state: s.cfn},
+		{name: "ssm", regional: true, key: "SSM", api: inAccount{s.ssm}, state: s.ssm},
+		{name: "monitoring", regional: true, key: "CloudWatch", api: inAccount{s.cw}, state: s.cw},
+	}
 
 	if loaded != nil {
 		if err := s.restore(loaded); err != nil {
@@ -195,19 +240,13 @@ func New(opts Options) (*Sandbox, error) {
 			return nil, fmt.Errorf("sandbox: state file %s: %w", statePath(opts.DataDir), err)
 		}
 	} else {
-		s.org = newOrg(ss.Org, s.seed)
 		s.adminKey = ss.AdminKey
-		s.keys.add(&s.adminKey)
+		s.keys.Add(&s.adminKey)
 		for _, a := range ss.Org.Accounts {
 			if a.ID != ss.Org.Management {
-				s.addAccessRole(a.ID, orgAdminRole, ss.RoleIDs[a.ID], now)
+				s.addAccessRole(a.ID, iam.OrgAccessRole, ss.RoleIDs[a.ID], now)
 			}
 		}
-	}
-	s.org.createDelay = max(opts.CreateAccountDelay, 0)
-	s.org.onAccountCreated = func(account, role string) {
-		s.addAccessRole(account, role, "", s.now())
-		s.changed()
 	}
 
 	s.handler = s.newHandler()
@@ -230,7 +269,7 @@ func New(opts Options) (*Sandbox, error) {
 // management account. It runs under the org lock (see org.onAccountCreated), so it must not
 // call the org.
 func (s *Sandbox) addAccessRole(account, name, roleID string, now time.Time) {
-	if _, err := s.roles.put(account, name, "/", orgAccessTrustPolicy(s.adminKey.Principal.Account), roleID, now); err != nil {
+	if _, err := s.roles.Put(account, name, "/", iam.OrgAccessTrustPolicy(s.adminKey.Principal.Account), roleID, now); err != nil {
 		s.log.Warn("sandbox: creating access role", "account", account, "role", name, "err", err)
 	}
 }
@@ -238,7 +277,7 @@ func (s *Sandbox) addAccessRole(account, name, roleID string, now time.Time) {
 func checkRegions(regions []string) error {
 	seen := map[string]bool{}
 	for _, r := range regions {
-		if !regionRe.MatchString(r) {
+		if !awsproto.ValidRegion(r) {
 			return fmt.Errorf("invalid region %q", r)
 		}
 		if seen[r] {
@@ -349,10 +388,10 @@ func (s *Sandbox) ManagementCredentials() Credentials {
 func (s *Sandbox) Regions() []string { return slices.Clone(s.regions) }
 
 // Org returns a copy of the organization.
-func (s *Sandbox) Org() OrgView { return s.org.view(s.now(), s.regions) }
+func (s *Sandbox) Org() OrgView { return s.org.View(s.regions) }
 
 // Roles returns the IAM roles of account, sorted by name.
-func (s *Sandbox) Roles(account string) []Role { return s.roles.list(account) }
+func (s *Sandbox) Roles(account string) []Role { return s.roles.List(account) }
 
 // ExportLines returns shell lines that point the AWS CLI and SDKs at the sandbox with the
 // management credentials. Before Start the endpoint is http://127.0.0.1:4566 as a

@@ -11,10 +11,42 @@ import (
 	"time"
 
 	"github.com/stackfleet/stackfleet/internal/sandbox/awsproto"
+	"github.com/stackfleet/stackfleet/internal/sandbox/iam"
 )
 
-// regionalServices are the services that live in a region and so require an enabled one.
-var regionalServices = map[string]bool{"cloudformation": true, "ssm": true, "monitoring": true}
+// A part is one service or store of the sandbox: the API it serves under its SigV4 signing
+// name (if any), and its section of the state file (if any). Routing and persistence loop
+// over the parts.
+type part struct {
+	name     string // SigV4 signing name; "" for a store with no API of its own
+	regional bool   // calls need an enabled region
+	api      handler
+	key      string // section of the state file; "" for a service without state
+	state    snapshotter
+}
+
+// handler serves the calls of one service.
+type handler interface {
+	Handle(ctx context.Context, caller iam.Principal, req *awsproto.Request) (awsproto.Object, error)
+}
+
+// snapshotter is a store whose state is saved and restored as one JSON section.
+type snapshotter interface {
+	Snapshot() ([]byte, error)
+	Restore(data []byte) error
+}
+
+// inAccount serves a service whose calls act in the caller's account, whoever the caller is
+// (CloudFormation, SSM, CloudWatch).
+type inAccount struct {
+	svc interface {
+		Handle(ctx context.Context, account string, req *awsproto.Request) (awsproto.Object, error)
+	}
+}
+
+func (a inAccount) Handle(ctx context.Context, caller iam.Principal, req *awsproto.Request) (awsproto.Object, error) {
+	return a.svc.Handle(ctx, caller.Account, req)
+}
 
 func (s *Sandbox) newHandler() http.Handler {
 	mux := http.NewServeMux()
@@ -44,7 +76,7 @@ func (s *Sandbox) serveAWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.now()
-	caller, aerr := s.keys.authenticate(req, now)
+	caller, aerr := s.keys.Authenticate(req, now)
 	if aerr != nil {
 		awsproto.Encode(w, req, nil, aerr)
 		return
@@ -86,36 +118,27 @@ func (s *Sandbox) serveAWS(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// route dispatches an authenticated call to its service in the caller's account.
-func (s *Sandbox) route(ctx context.Context, caller principal, req *awsproto.Request) (awsproto.Object, error) {
-	if regionalServices[req.Service] && !s.regionEnabled(req.Region) {
-		return nil, s.regionDisabled(req)
+// route dispatches an authenticated call to the service of its signing name.
+func (s *Sandbox) route(ctx context.Context, caller iam.Principal, req *awsproto.Request) (awsproto.Object, error) {
+	var served []string
+	for _, p := range s.parts {
+		if p.api == nil {
+			continue
+		}
+		if p.name != req.Service {
+			served = append(served, p.name)
+			continue
+		}
+		if p.regional && !s.regionEnabled(req.Region) {
+			return nil, s.regionDisabled(req)
+		}
+		return p.api.Handle(ctx, caller, req)
 	}
-	switch req.Service {
-	case "cloudformation":
-		return s.cfn.Handle(ctx, caller.Account, req)
-	case "ssm":
-		return s.ssm.Handle(ctx, caller.Account, req)
-	case "monitoring":
-		return s.cw.Handle(ctx, caller.Account, req)
-	case "sts":
-		return orNil(s.handleSTS(caller, req))
-	case "organizations":
-		return orNil(s.org.handle(s.now(), caller, req))
-	}
-	msg := fmt.Sprintf("The sandbox does not serve the service %q; it serves cloudformation, sts, organizations, ssm and monitoring.", req.Service)
+	msg := fmt.Sprintf("The sandbox does not serve the service %q; it serves %s.", req.Service, strings.Join(served, ", "))
 	if req.Protocol == awsproto.Query {
 		return nil, awsproto.Errorf(400, "InvalidAction", "%s", msg)
 	}
 	return nil, awsproto.Errorf(400, "UnknownOperationException", "%s", msg)
-}
-
-// orNil converts a typed nil *awsproto.Error into a nil error.
-func orNil(o awsproto.Object, err *awsproto.Error) (awsproto.Object, error) {
-	if err != nil {
-		return nil, err
-	}
-	return o, nil
 }
 
 func (s *Sandbox) regionEnabled(region string) bool {
@@ -131,18 +154,10 @@ func (s *Sandbox) regionEnabled(region string) bool {
 // to a region not enabled for the account as if the credentials were unknown; the message
 // says why.
 func (s *Sandbox) regionDisabled(req *awsproto.Request) *awsproto.Error {
-	e := invalidToken(req.Protocol)
+	e := iam.InvalidToken(req.Protocol)
 	e.Message = fmt.Sprintf("%s The region %q is not enabled in this sandbox (enabled: %s).",
 		e.Message, req.Region, strings.Join(s.regions, ", "))
 	return e
-}
-
-// unknownOperation is the answer for an action the service does not have.
-func unknownOperation(req *awsproto.Request) *awsproto.Error {
-	if req.Protocol == awsproto.Query {
-		return awsproto.Errorf(400, "InvalidAction", "The action %s is not valid for this web service.", req.Action)
-	}
-	return awsproto.Errorf(400, "UnknownOperationException", "The operation %s is not supported by this service.", req.Action)
 }
 
 // errorCode returns the AWS error code of err, "" for nil.

@@ -1,11 +1,11 @@
-package sandbox
+package iam
 
 import "testing"
 
 func TestTrustPolicyAllows(t *testing.T) {
 	const org = "o-abcdefghij"
-	user := principal{Account: "111111111111", ARN: "arn:aws:iam::111111111111:user/sandbox-admin"}
-	session := principal{
+	user := Principal{Account: "111111111111", ARN: "arn:aws:iam::111111111111:user/sandbox-admin"}
+	session := Principal{
 		Account: "222222222222", ARN: "arn:aws:sts::222222222222:assumed-role/Ops/s",
 		RoleARN: "arn:aws:iam::222222222222:role/Ops",
 	}
@@ -13,7 +13,7 @@ func TestTrustPolicyAllows(t *testing.T) {
 	tests := []struct {
 		name   string
 		policy string
-		caller principal
+		caller Principal
 		extID  string
 		want   bool
 	}{
@@ -23,7 +23,7 @@ func TestTrustPolicyAllows(t *testing.T) {
 		{"user arn", stmt(`{"Effect":"Allow","Principal":{"AWS":["x","arn:aws:iam::111111111111:user/sandbox-admin"]},"Action":"sts:AssumeRole"}`), user, "", true},
 		{"role arn admits session", stmt(`{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::222222222222:role/Ops"},"Action":"sts:AssumeRole"}`), session, "", true},
 		{"session arn", stmt(`{"Effect":"Allow","Principal":{"AWS":"arn:aws:sts::222222222222:assumed-role/Ops/s"},"Action":"sts:AssumeRole"}`), session, "", true},
-		{"service principal", stmt(`{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}`), user, "", false},
+		{"service Principal", stmt(`{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}`), user, "", false},
 		{"wildcard action", stmt(`{"Effect":"Allow","Principal":{"AWS":"111111111111"},"Action":"sts:*"}`), user, "", true},
 		{"other action", stmt(`{"Effect":"Allow","Principal":{"AWS":"111111111111"},"Action":"sts:TagSession"}`), user, "", false},
 		{"star with org condition", stmt(`{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole","Condition":{"StringEquals":{"aws:PrincipalOrgID":"` + org + `"}}}`), user, "", true},
@@ -35,16 +35,16 @@ func TestTrustPolicyAllows(t *testing.T) {
 		{"external id required", stmt(`{"Effect":"Allow","Principal":{"AWS":"111111111111"},"Action":"sts:AssumeRole","Condition":{"StringEquals":{"sts:ExternalId":"abc"}}}`), user, "", false},
 		{"external id given", stmt(`{"Effect":"Allow","Principal":{"AWS":"111111111111"},"Action":"sts:AssumeRole","Condition":{"StringEquals":{"sts:ExternalId":"abc"}}}`), user, "abc", true},
 		{"unknown operator", stmt(`{"Effect":"Allow","Principal":{"AWS":"111111111111"},"Action":"sts:AssumeRole","Condition":{"NumericWeird":{"aws:PrincipalAccount":"1"}}}`), user, "", false},
-		{"like on principal arn", stmt(`{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole","Condition":{"ArnLike":{"aws:PrincipalArn":"arn:aws:iam::222222222222:role/*"}}}`), session, "", true},
+		{"like on Principal arn", stmt(`{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole","Condition":{"ArnLike":{"aws:PrincipalArn":"arn:aws:iam::222222222222:role/*"}}}`), session, "", true},
 		{"not action", stmt(`{"Effect":"Allow","Principal":{"AWS":"111111111111"},"NotAction":"sts:TagSession"}`), user, "", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, err := parsePolicy(tt.policy)
+			p, err := ParsePolicy(tt.policy)
 			if err != nil {
-				t.Fatalf("parsePolicy: %v", err)
+				t.Fatalf("ParsePolicy: %v", err)
 			}
-			got := p.allows(requestContext{Caller: tt.caller, OrgID: org, Action: "sts:AssumeRole", ExternalID: tt.extID})
+			got := p.Allows(RequestContext{Caller: tt.caller, OrgID: org, Action: "sts:AssumeRole", ExternalID: tt.extID})
 			if got != tt.want {
 				t.Errorf("allows = %v, want %v", got, tt.want)
 			}
@@ -58,8 +58,8 @@ func TestParsePolicyErrors(t *testing.T) {
 		`{"Statement":[{"Effect":"Maybe","Principal":"*","Action":"*"}]}`,
 		`{"Statement":[{"Effect":"Allow","Principal":"someone","Action":"*"}]}`,
 	} {
-		if _, err := parsePolicy(doc); err == nil {
-			t.Errorf("parsePolicy(%q) succeeded, want error", doc)
+		if _, err := ParsePolicy(doc); err == nil {
+			t.Errorf("ParsePolicy(%q) succeeded, want error", doc)
 		}
 	}
 }
@@ -73,12 +73,12 @@ func FuzzParsePolicy(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, doc string) {
-		p, err := parsePolicy(doc)
+		p, err := ParsePolicy(doc)
 		if err != nil {
 			return
 		}
-		_ = p.allows(requestContext{
-			Caller: principal{Account: "111111111111", ARN: "arn:aws:iam::111111111111:user/u"},
+		_ = p.Allows(RequestContext{
+			Caller: Principal{Account: "111111111111", ARN: "arn:aws:iam::111111111111:user/u"},
 			OrgID:  "o-abcdefghij", Action: "sts:AssumeRole",
 		})
 	})

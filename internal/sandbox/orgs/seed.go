@@ -1,4 +1,4 @@
-package sandbox
+package orgs
 
 import (
 	"errors"
@@ -11,13 +11,16 @@ import (
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
+
+	"github.com/stackfleet/stackfleet/internal/sandbox/awsproto"
+	"github.com/stackfleet/stackfleet/internal/sandbox/iam"
 )
 
-// seedState is everything New derives deterministically from the seed: the organization, the
+// Seed is everything a sandbox derives deterministically from its seed: the organization, the
 // management account's access key and the member accounts' access roles.
-type seedState struct {
-	Org         orgState
-	AdminKey    accessKey
+type Seed struct {
+	Org         State
+	AdminKey    iam.AccessKey
 	RoleIDs     map[string]string // account → RoleId of OrganizationAccountAccessRole
 	FileRegions []string          // regions named by the org file, if any
 }
@@ -33,52 +36,52 @@ func seedRand(seed int64, stream uint64) *mrand.Rand {
 }
 
 // newSeedBase mints the organization, root and management identity from the seed.
-func newSeedBase(r *mrand.Rand, now time.Time) seedState {
-	mgmt := "1" + seededString(r, digits, 11)
-	ss := seedState{
-		Org: orgState{
-			ID:         "o-" + seededString(r, lowerAlnum, 10),
-			RootID:     "r-" + seededString(r, lowerAlnum, 4),
+func newSeedBase(r *mrand.Rand, now time.Time) Seed {
+	mgmt := "1" + awsproto.SeededString(r, awsproto.Digits, 11)
+	ss := Seed{
+		Org: State{
+			ID:         "o-" + awsproto.SeededString(r, awsproto.LowerAlnum, 10),
+			RootID:     "r-" + awsproto.SeededString(r, awsproto.LowerAlnum, 4),
 			Management: mgmt,
 			Created:    now,
 		},
 		RoleIDs: map[string]string{},
 	}
-	userID := "AIDA" + seededString(r, base32Upper, 17)
-	ss.AdminKey = accessKey{
-		ID:        "AKIA" + seededString(r, base32Upper, 16),
-		Secret:    seededString(r, secretChars, 40),
-		Principal: userPrincipal(mgmt, userID),
+	userID := "AIDA" + awsproto.SeededString(r, awsproto.Base32Upper, 17)
+	ss.AdminKey = iam.AccessKey{
+		ID:        "AKIA" + awsproto.SeededString(r, awsproto.Base32Upper, 16),
+		Secret:    awsproto.SeededString(r, awsproto.SecretChars, 40),
+		Principal: iam.UserPrincipal(mgmt, userID),
 	}
-	ss.Org.Accounts = []*orgAccount{{
+	ss.Org.Accounts = []*Account{{
 		ID: mgmt, Name: "management", Email: "sandbox-management@example.com", ParentID: ss.Org.RootID,
 		JoinedMethod: "CREATED", Joined: now,
 	}}
 	return ss
 }
 
-// generateOrg builds the seeded organization: ous top-level OUs "Workloads-N", each with
+// Generate builds the seeded organization: ous top-level OUs "Workloads-N", each with
 // child OUs "Prod" and "NonProd", and accounts spread round-robin over those leaves (over the
 // root when ous is 0), named and tagged by team and stage.
-func generateOrg(accounts, ous int, seed int64, now time.Time) seedState {
+func Generate(accounts, ous int, seed int64, now time.Time) Seed {
 	r := seedRand(seed, 0x5eed)
 	ss := newSeedBase(r, now)
 	st := &ss.Org
 	ids := map[string]bool{st.Management: true}
 	ouIDs := map[string]bool{}
-	newOU := func(name, parent string) *orgOU {
+	newOU := func(name, parent string) *OU {
 		for {
-			id := "ou-" + strings.TrimPrefix(st.RootID, "r-") + "-" + seededString(r, lowerAlnum, 8)
+			id := "ou-" + strings.TrimPrefix(st.RootID, "r-") + "-" + awsproto.SeededString(r, awsproto.LowerAlnum, 8)
 			if !ouIDs[id] {
 				ouIDs[id] = true
-				u := &orgOU{ID: id, Name: name, ParentID: parent}
+				u := &OU{ID: id, Name: name, ParentID: parent}
 				st.OUs = append(st.OUs, u)
 				return u
 			}
 		}
 	}
 	type leaf struct {
-		ou    *orgOU
+		ou    *OU
 		stage string
 	}
 	var leaves []leaf
@@ -97,18 +100,18 @@ func generateOrg(accounts, ous int, seed int64, now time.Time) seedState {
 		team := seedTeams[(i/max(len(leaves), 2))%len(seedTeams)]
 		var id string
 		for id == "" || ids[id] {
-			id = "2" + seededString(r, digits, 11)
+			id = "2" + awsproto.SeededString(r, awsproto.Digits, 11)
 		}
 		ids[id] = true
 		name := fmt.Sprintf("%s-%s-%02d", team, stage, i+1)
-		st.Accounts = append(st.Accounts, &orgAccount{
+		st.Accounts = append(st.Accounts, &Account{
 			ID: id, Name: name, Email: "aws+" + name + "@example.com", ParentID: parent,
 			Tags: map[string]string{
-				"stage": stage, "team": team, "cost-center": "cc-" + seededString(r, digits, 4),
+				"stage": stage, "team": team, "cost-center": "cc-" + awsproto.SeededString(r, awsproto.Digits, 4),
 			},
 			JoinedMethod: "INVITED", Joined: now,
 		})
-		ss.RoleIDs[id] = "AROA" + seededString(r, base32Upper, 17)
+		ss.RoleIDs[id] = "AROA" + awsproto.SeededString(r, awsproto.Base32Upper, 17)
 	}
 	return ss
 }
@@ -169,13 +172,13 @@ type fileOU struct {
 	OUs      []fileOU          `yaml:"ous"`
 }
 
-// parseOrgFile builds the organization a YAML seed file describes. IDs the file leaves out
+// ParseFile builds the organization a YAML seed file describes. IDs the file leaves out
 // are minted from the seed. Errors name the file line.
-func parseOrgFile(name string, data []byte, seed int64, now time.Time) (seedState, error) {
+func ParseFile(name string, data []byte, seed int64, now time.Time) (Seed, error) {
 	var f orgFile
 	file, err := decodeYAML(data, &f)
 	if err != nil {
-		return seedState{}, fmt.Errorf("org file %s: %s", name, err)
+		return Seed{}, fmt.Errorf("org file %s: %s", name, err)
 	}
 	// fail reports a semantic error at the node the path names.
 	fail := func(path, format string, args ...any) error {
@@ -191,23 +194,23 @@ func parseOrgFile(name string, data []byte, seed int64, now time.Time) (seedStat
 	st := &ss.Org
 	if f.OrganizationID != "" {
 		if !orgIDRe.MatchString(f.OrganizationID) {
-			return seedState{}, fail("$.organizationId", "invalid organization id %q (want o- and 10 to 32 lower-case letters or digits)", f.OrganizationID)
+			return Seed{}, fail("$.organizationId", "invalid organization id %q (want o- and 10 to 32 lower-case letters or awsproto.Digits)", f.OrganizationID)
 		}
 		st.ID = f.OrganizationID
 	}
 	if f.RootID != "" {
 		if !rootIDRe.MatchString(f.RootID) {
-			return seedState{}, fail("$.rootId", "invalid root id %q (want r- and 4 to 32 lower-case letters or digits)", f.RootID)
+			return Seed{}, fail("$.rootId", "invalid root id %q (want r- and 4 to 32 lower-case letters or awsproto.Digits)", f.RootID)
 		}
 		st.RootID = f.RootID
 		st.Accounts[0].ParentID = f.RootID
 	}
 	for i, reg := range f.Regions {
-		if !regionRe.MatchString(reg) {
-			return seedState{}, fail(fmt.Sprintf("$.regions[%d]", i), "invalid region %q", reg)
+		if !awsproto.ValidRegion(reg) {
+			return Seed{}, fail(fmt.Sprintf("$.regions[%d]", i), "invalid region %q", reg)
 		}
 		if slices.Contains(f.Regions[:i], reg) {
-			return seedState{}, fail(fmt.Sprintf("$.regions[%d]", i), "region %s listed twice", reg)
+			return Seed{}, fail(fmt.Sprintf("$.regions[%d]", i), "region %s listed twice", reg)
 		}
 	}
 	ss.FileRegions = f.Regions
@@ -218,18 +221,18 @@ func parseOrgFile(name string, data []byte, seed int64, now time.Time) (seedStat
 	if m := f.Management; m != nil {
 		a := st.Accounts[0]
 		if m.ID != "" {
-			if !accountIDRe.MatchString(m.ID) {
-				return seedState{}, fail("$.management.id", "invalid account id %q (want 12 digits)", m.ID)
+			if !awsproto.ValidAccountID(m.ID) {
+				return Seed{}, fail("$.management.id", "invalid account id %q (want 12 awsproto.Digits)", m.ID)
 			}
 			a.ID, st.Management = m.ID, m.ID
-			ss.AdminKey.Principal = userPrincipal(m.ID, ss.AdminKey.Principal.UserID)
+			ss.AdminKey.Principal = iam.UserPrincipal(m.ID, ss.AdminKey.Principal.UserID)
 		}
 		if m.Name != "" {
 			a.Name = m.Name
 		}
 		if m.Email != "" {
 			if !emailRe.MatchString(m.Email) {
-				return seedState{}, fail("$.management.email", "invalid email %q", m.Email)
+				return Seed{}, fail("$.management.email", "invalid email %q", m.Email)
 			}
 			a.Email = m.Email
 		}
@@ -240,7 +243,7 @@ func parseOrgFile(name string, data []byte, seed int64, now time.Time) (seedStat
 
 	// Accounts without an explicit id are minted after all explicit ids are known, so a
 	// minted id never collides with one declared later in the file.
-	var pending []*orgAccount
+	var pending []*Account
 	addAccount := func(path, parent string, fa fileAccount) error {
 		if fa.Name == "" {
 			return fail(path, "account has no name")
@@ -262,8 +265,8 @@ func parseOrgFile(name string, data []byte, seed int64, now time.Time) (seedStat
 			return fail(path, "duplicate account email %q (also at %s)", email, prev)
 		}
 		if fa.ID != "" {
-			if !accountIDRe.MatchString(fa.ID) {
-				return fail(path+".id", "invalid account id %q (want 12 digits, quoted)", fa.ID)
+			if !awsproto.ValidAccountID(fa.ID) {
+				return fail(path+".id", "invalid account id %q (want 12 awsproto.Digits, quoted)", fa.ID)
 			}
 			if prev, dup := byID[fa.ID]; dup {
 				return fail(path+".id", "duplicate account id %s (also at %s)", fa.ID, prev)
@@ -276,7 +279,7 @@ func parseOrgFile(name string, data []byte, seed int64, now time.Time) (seedStat
 			}
 		}
 		byName[fa.Name], byEmail[strings.ToLower(email)] = path, path
-		a := &orgAccount{
+		a := &Account{
 			ID: fa.ID, Name: fa.Name, Email: email, ParentID: parent, Tags: fa.Tags,
 			JoinedMethod: "INVITED", Joined: now,
 		}
@@ -303,10 +306,10 @@ func parseOrgFile(name string, data []byte, seed int64, now time.Time) (seedStat
 			names[fo.Name] = true
 			id := ""
 			for id == "" || ouIDs[id] {
-				id = "ou-" + strings.TrimPrefix(st.RootID, "r-") + "-" + seededString(r, lowerAlnum, 8)
+				id = "ou-" + strings.TrimPrefix(st.RootID, "r-") + "-" + awsproto.SeededString(r, awsproto.LowerAlnum, 8)
 			}
 			ouIDs[id] = true
-			st.OUs = append(st.OUs, &orgOU{ID: id, Name: fo.Name, ParentID: parent, Tags: fo.Tags})
+			st.OUs = append(st.OUs, &OU{ID: id, Name: fo.Name, ParentID: parent, Tags: fo.Tags})
 			for j, fa := range fo.Accounts {
 				if err := addAccount(fmt.Sprintf("%s.accounts[%d]", p, j), id, fa); err != nil {
 					return err
@@ -320,23 +323,23 @@ func parseOrgFile(name string, data []byte, seed int64, now time.Time) (seedStat
 	}
 	for i, fa := range f.Accounts {
 		if err := addAccount(fmt.Sprintf("$.accounts[%d]", i), st.RootID, fa); err != nil {
-			return seedState{}, err
+			return Seed{}, err
 		}
 	}
 	if err := addOUs("$.ous", st.RootID, f.OUs); err != nil {
-		return seedState{}, err
+		return Seed{}, err
 	}
 	for _, a := range pending {
 		for a.ID == "" || byID[a.ID] != "" {
-			a.ID = "2" + seededString(r, digits, 11)
+			a.ID = "2" + awsproto.SeededString(r, awsproto.Digits, 11)
 		}
 		byID[a.ID] = "generated"
 	}
 	for _, a := range st.Accounts[1:] {
-		ss.RoleIDs[a.ID] = "AROA" + seededString(r, base32Upper, 17)
+		ss.RoleIDs[a.ID] = "AROA" + awsproto.SeededString(r, awsproto.Base32Upper, 17)
 	}
-	if err := st.validate(); err != nil {
-		return seedState{}, fmt.Errorf("org file %s: %w", name, err)
+	if err := st.Validate(); err != nil {
+		return Seed{}, fmt.Errorf("org file %s: %w", name, err)
 	}
 	return ss, nil
 }

@@ -1,6 +1,8 @@
-package sandbox
+package orgs
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"maps"
 	mrand "math/rand/v2"
@@ -23,20 +25,20 @@ const (
 	stateFailed     = "FAILED"
 )
 
-// orgState is the persisted model of the organization. Slices keep creation order, which is
+// State is the persisted model of the organization. Slices keep creation order, which is
 // the order the list APIs return.
-type orgState struct {
+type State struct {
 	ID         string
 	RootID     string
 	Management string
 	RootTags   map[string]string `json:",omitempty"`
 	Created    time.Time
-	Accounts   []*orgAccount
-	OUs        []*orgOU
-	Requests   []*createAccountRequest `json:",omitempty"`
+	Accounts   []*Account
+	OUs        []*OU
+	Requests   []*CreateAccountRequest `json:",omitempty"`
 }
 
-type orgAccount struct {
+type Account struct {
 	ID           string
 	Name         string
 	Email        string
@@ -46,17 +48,17 @@ type orgAccount struct {
 	Joined       time.Time
 }
 
-type orgOU struct {
+type OU struct {
 	ID       string
 	Name     string
 	ParentID string
 	Tags     map[string]string `json:",omitempty"`
 }
 
-// createAccountRequest is one CreateAccount call. It completes lazily (see org.settle): the
+// CreateAccountRequest is one CreateAccount call. It completes lazily (see org.settle): the
 // account appears once the org is next observed at or after Due, so no goroutine is needed
 // and a fake clock drives it deterministically.
-type createAccountRequest struct {
+type CreateAccountRequest struct {
 	ID            string
 	AccountName   string
 	Email         string
@@ -70,66 +72,85 @@ type createAccountRequest struct {
 	Completed     time.Time `json:",omitzero"`
 }
 
-// org is the organization: accounts, OUs, tags and account-creation requests. It is safe for
-// concurrent use.
-type org struct {
-	mu       sync.RWMutex
-	st       orgState
-	accounts map[string]*orgAccount
-	ous      map[string]*orgOU
-	rng      *mrand.Rand
-	// createDelay is how long CreateAccount stays IN_PROGRESS.
-	createDelay time.Duration
-	// onAccountCreated runs (under the org lock) when CreateAccount completes; it creates the
+// Options configure an Org.
+type Options struct {
+	// Seed makes the IDs the org mints deterministic.
+	Seed int64
+	// Now is the clock; account creation completes by it (default time.Now).
+	Now func() time.Time
+	// CreateDelay is how long CreateAccount stays IN_PROGRESS.
+	CreateDelay time.Duration
+	// OnAccountCreated runs (under the org lock) when CreateAccount completes; it creates the
 	// account's access role. It must not call back into the org.
-	onAccountCreated func(account, roleName string)
+	OnAccountCreated func(account, roleName string)
 }
 
-func newOrg(st orgState, seed int64) *org {
-	o := &org{st: st}
-	o.reindex()
-	// Reseed from the entity count so that IDs minted after a restore differ from the ones
-	// minted before it.
-	o.rng = mrand.New(mrand.NewPCG(uint64(seed), uint64(len(st.Accounts)<<20|len(st.OUs)<<8|len(st.Requests))))
+// Org is the organization: accounts, OUs, tags and account-creation requests. It serves the
+// Organizations API and is safe for concurrent use.
+type Org struct {
+	opts     Options
+	mu       sync.RWMutex
+	st       State
+	accounts map[string]*Account
+	ous      map[string]*OU
+	rng      *mrand.Rand
+}
+
+// New returns the organization st, which must be valid (see Generate and ParseFile).
+func New(st State, opts Options) *Org {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	o := &Org{opts: opts}
+	o.install(st)
 	return o
 }
 
-func (o *org) reindex() {
-	o.accounts = make(map[string]*orgAccount, len(o.st.Accounts))
+// install replaces the state. Callers hold the write lock or own o.
+func (o *Org) install(st State) {
+	o.st = st
+	o.reindex()
+	// Reseed from the entity count so that IDs minted after a restore differ from the ones
+	// minted before it.
+	o.rng = mrand.New(mrand.NewPCG(uint64(o.opts.Seed), uint64(len(st.Accounts)<<20|len(st.OUs)<<8|len(st.Requests))))
+}
+
+func (o *Org) reindex() {
+	o.accounts = make(map[string]*Account, len(o.st.Accounts))
 	for _, a := range o.st.Accounts {
 		o.accounts[a.ID] = a
 	}
-	o.ous = make(map[string]*orgOU, len(o.st.OUs))
+	o.ous = make(map[string]*OU, len(o.st.OUs))
 	for _, u := range o.st.OUs {
 		o.ous[u.ID] = u
 	}
 }
 
-func (o *org) arn() string {
+func (o *Org) arn() string {
 	return "arn:aws:organizations::" + o.st.Management + ":organization/" + o.st.ID
 }
 
-func (o *org) accountARN(id string) string {
+func (o *Org) accountARN(id string) string {
 	return "arn:aws:organizations::" + o.st.Management + ":account/" + o.st.ID + "/" + id
 }
 
-func (o *org) ouARN(id string) string {
+func (o *Org) ouARN(id string) string {
 	return "arn:aws:organizations::" + o.st.Management + ":ou/" + o.st.ID + "/" + id
 }
 
-func (o *org) rootARN() string {
+func (o *Org) rootARN() string {
 	return "arn:aws:organizations::" + o.st.Management + ":root/" + o.st.ID + "/" + o.st.RootID
 }
 
 // isParent reports whether id names the root or an OU.
-func (o *org) isParent(id string) bool {
+func (o *Org) isParent(id string) bool {
 	_, ok := o.ous[id]
 	return ok || id == o.st.RootID
 }
 
 // idPath returns the Organizations entity path of a parent: o-…/r-…/ou-…/…/ (AWS's Path
 // field).
-func (o *org) idPath(parentID string) string {
+func (o *Org) idPath(parentID string) string {
 	var chain []string
 	for id := parentID; id != "" && id != o.st.RootID; {
 		u, ok := o.ous[id]
@@ -150,7 +171,7 @@ func (o *org) idPath(parentID string) string {
 
 // namePath returns the path of OU names from the root to parentID ("" for the root), e.g.
 // "Workloads-1/Prod".
-func (o *org) namePath(parentID string) string {
+func (o *Org) namePath(parentID string) string {
 	var names []string
 	for id := parentID; id != "" && id != o.st.RootID; {
 		u, ok := o.ous[id]
@@ -165,9 +186,9 @@ func (o *org) namePath(parentID string) string {
 }
 
 // newAccountID returns a fresh 12-digit account ID.
-func (o *org) newAccountID() string {
+func (o *Org) newAccountID() string {
 	for {
-		id := seededString(o.rng, digits, 12)
+		id := awsproto.SeededString(o.rng, awsproto.Digits, 12)
 		if _, taken := o.accounts[id]; !taken && id[0] != '0' {
 			return id
 		}
@@ -175,9 +196,9 @@ func (o *org) newAccountID() string {
 }
 
 // newOUID returns a fresh OU ID under the organization's root: ou-<root suffix>-<8 chars>.
-func (o *org) newOUID() string {
+func (o *Org) newOUID() string {
 	for {
-		id := "ou-" + strings.TrimPrefix(o.st.RootID, "r-") + "-" + seededString(o.rng, lowerAlnum, 8)
+		id := "ou-" + strings.TrimPrefix(o.st.RootID, "r-") + "-" + awsproto.SeededString(o.rng, awsproto.LowerAlnum, 8)
 		if _, taken := o.ous[id]; !taken {
 			return id
 		}
@@ -185,32 +206,32 @@ func (o *org) newOUID() string {
 }
 
 // settle completes the CreateAccount requests that are due. Callers hold the write lock.
-func (o *org) settle(now time.Time) {
+func (o *Org) settle(now time.Time) {
 	for _, r := range o.st.Requests {
 		if r.State != stateInProgress || now.Before(r.Due) {
 			continue
 		}
 		r.Completed = now
-		if slices.ContainsFunc(o.st.Accounts, func(a *orgAccount) bool { return strings.EqualFold(a.Email, r.Email) }) {
+		if slices.ContainsFunc(o.st.Accounts, func(a *Account) bool { return strings.EqualFold(a.Email, r.Email) }) {
 			r.State, r.FailureReason = stateFailed, "EMAIL_ALREADY_EXISTS"
 			continue
 		}
-		a := &orgAccount{
+		a := &Account{
 			ID: o.newAccountID(), Name: r.AccountName, Email: r.Email, ParentID: o.st.RootID,
 			Tags: r.Tags, JoinedMethod: "CREATED", Joined: now,
 		}
 		o.st.Accounts = append(o.st.Accounts, a)
 		o.accounts[a.ID] = a
 		r.State, r.AccountID = stateSucceeded, a.ID
-		if o.onAccountCreated != nil {
-			o.onAccountCreated(a.ID, r.RoleName)
+		if o.opts.OnAccountCreated != nil {
+			o.opts.OnAccountCreated(a.ID, r.RoleName)
 		}
 	}
 }
 
 // pendingDue reports whether some CreateAccount request is due at now, so that readers can
 // skip taking the write lock in the common case.
-func (o *org) pendingDue(now time.Time) bool {
+func (o *Org) pendingDue(now time.Time) bool {
 	for _, r := range o.st.Requests {
 		if r.State == stateInProgress && !now.Before(r.Due) {
 			return true
@@ -220,7 +241,7 @@ func (o *org) pendingDue(now time.Time) bool {
 }
 
 // read runs f under the read lock after settling due requests.
-func (o *org) read(now time.Time, f func()) {
+func (o *Org) read(now time.Time, f func()) {
 	o.mu.RLock()
 	due := o.pendingDue(now)
 	o.mu.RUnlock()
@@ -235,51 +256,73 @@ func (o *org) read(now time.Time, f func()) {
 }
 
 // write runs f under the write lock after settling due requests.
-func (o *org) write(now time.Time, f func()) {
+func (o *Org) write(now time.Time, f func()) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.settle(now)
 	f()
 }
 
-// hasAccount reports whether id is an active account of the organization.
-func (o *org) hasAccount(now time.Time, id string) bool {
+// HasAccount reports whether id is an active account of the organization.
+func (o *Org) HasAccount(id string) bool {
 	var ok bool
-	o.read(now, func() { _, ok = o.accounts[id] })
+	o.read(o.opts.Now(), func() { _, ok = o.accounts[id] })
 	return ok
 }
 
-func (o *org) orgID() string {
+// ID returns the organization ID.
+func (o *Org) ID() string {
 	o.mu.RLock()
 	defer o.mu.RUnlock()
 	return o.st.ID
 }
 
-func (o *org) management() string {
+// Management returns the management account's ID.
+func (o *Org) Management() string {
 	o.mu.RLock()
 	defer o.mu.RUnlock()
 	return o.st.Management
 }
 
-// snapshot returns a deep copy of the state.
-func (o *org) snapshot(now time.Time) orgState {
-	var st orgState
-	o.read(now, func() {
+// Snapshot returns the state as JSON.
+func (o *Org) Snapshot() ([]byte, error) { return json.Marshal(o.state()) }
+
+// Restore replaces the state with a snapshot, which it validates.
+func (o *Org) Restore(data []byte) error {
+	var st State
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&st); err != nil {
+		return err
+	}
+	if err := st.Validate(); err != nil {
+		return fmt.Errorf("invalid organization: %w", err)
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.install(st)
+	return nil
+}
+
+// state returns a deep copy of the state.
+func (o *Org) state() State {
+	var st State
+	o.read(o.opts.Now(), func() {
 		st = o.st
 		st.RootTags = maps.Clone(o.st.RootTags)
-		st.Accounts = make([]*orgAccount, len(o.st.Accounts))
+		st.Accounts = make([]*Account, len(o.st.Accounts))
 		for i, a := range o.st.Accounts {
 			c := *a
 			c.Tags = maps.Clone(a.Tags)
 			st.Accounts[i] = &c
 		}
-		st.OUs = make([]*orgOU, len(o.st.OUs))
+		st.OUs = make([]*OU, len(o.st.OUs))
 		for i, u := range o.st.OUs {
 			c := *u
 			c.Tags = maps.Clone(u.Tags)
 			st.OUs[i] = &c
 		}
-		st.Requests = make([]*createAccountRequest, len(o.st.Requests))
+		st.Requests = make([]*CreateAccountRequest, len(o.st.Requests))
 		for i, r := range o.st.Requests {
 			c := *r
 			c.Tags = maps.Clone(r.Tags)
@@ -289,13 +332,13 @@ func (o *org) snapshot(now time.Time) orgState {
 	return st
 }
 
-// validate checks the invariants of a loaded or seeded state.
-func (st *orgState) validate() error {
+// Validate checks the invariants of a loaded or seeded state.
+func (st *State) Validate() error {
 	if !orgIDRe.MatchString(st.ID) {
-		return fmt.Errorf("organization id %q: want o- and 10 lower-case letters or digits", st.ID)
+		return fmt.Errorf("organization id %q: want o- and 10 lower-case letters or awsproto.Digits", st.ID)
 	}
 	if !rootIDRe.MatchString(st.RootID) {
-		return fmt.Errorf("root id %q: want r- and 4 lower-case letters or digits", st.RootID)
+		return fmt.Errorf("root id %q: want r- and 4 lower-case letters or awsproto.Digits", st.RootID)
 	}
 	parents := map[string]bool{st.RootID: true}
 	for _, u := range st.OUs {
@@ -310,7 +353,7 @@ func (st *orgState) validate() error {
 	seen := map[string]bool{}
 	mgmt := false
 	for _, a := range st.Accounts {
-		if !accountIDRe.MatchString(a.ID) || seen[a.ID] {
+		if !awsproto.ValidAccountID(a.ID) || seen[a.ID] {
 			return fmt.Errorf("account id %q: invalid or duplicate", a.ID)
 		}
 		seen[a.ID] = true
@@ -325,8 +368,8 @@ func (st *orgState) validate() error {
 	return nil
 }
 
-// OrgView is a read-only copy of the organization for tests and the CLI.
-type OrgView struct {
+// View is a read-only copy of the organization for tests and the CLI.
+type View struct {
 	ID                string
 	ARN               string
 	RootID            string
@@ -359,12 +402,12 @@ type AccountView struct {
 }
 
 // Members returns the accounts other than the management account.
-func (v OrgView) Members() []AccountView {
+func (v View) Members() []AccountView {
 	return slices.DeleteFunc(slices.Clone(v.Accounts), func(a AccountView) bool { return a.Management })
 }
 
 // Account returns the account with the given ID or name.
-func (v OrgView) Account(idOrName string) (AccountView, bool) {
+func (v View) Account(idOrName string) (AccountView, bool) {
 	i := slices.IndexFunc(v.Accounts, func(a AccountView) bool { return a.ID == idOrName || a.Name == idOrName })
 	if i < 0 {
 		return AccountView{}, false
@@ -372,10 +415,11 @@ func (v OrgView) Account(idOrName string) (AccountView, bool) {
 	return v.Accounts[i], true
 }
 
-func (o *org) view(now time.Time, regions []string) OrgView {
-	var v OrgView
-	o.read(now, func() {
-		v = OrgView{
+// View returns a copy of the organization; regions are the enabled regions it reports.
+func (o *Org) View(regions []string) View {
+	var v View
+	o.read(o.opts.Now(), func() {
+		v = View{
 			ID: o.st.ID, ARN: o.arn(), RootID: o.st.RootID, ManagementAccount: o.st.Management,
 			Regions: slices.Clone(regions),
 		}
@@ -422,7 +466,7 @@ func errChildNotFound() *awsproto.Error {
 
 // tagsOf returns the tag map of a taggable resource (root, OU or account), creating it on
 // demand when create is set. Callers hold the lock matching create.
-func (o *org) tagsOf(id string, create bool) (map[string]string, *awsproto.Error) {
+func (o *Org) tagsOf(id string, create bool) (map[string]string, *awsproto.Error) {
 	var tags *map[string]string
 	switch {
 	case id == o.st.RootID:
@@ -432,7 +476,7 @@ func (o *org) tagsOf(id string, create bool) (map[string]string, *awsproto.Error
 	case o.accounts[id] != nil:
 		tags = &o.accounts[id].Tags
 	default:
-		if !accountIDRe.MatchString(id) && !ouIDRe.MatchString(id) && !rootIDRe.MatchString(id) &&
+		if !awsproto.ValidAccountID(id) && !ouIDRe.MatchString(id) && !rootIDRe.MatchString(id) &&
 			!strings.HasPrefix(id, "p-") {
 			return nil, orgErr("InvalidInputException", "You provided a value that does not match the required pattern.")
 		}

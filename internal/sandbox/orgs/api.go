@@ -1,22 +1,32 @@
-package sandbox
+package orgs
 
 import (
+	"context"
 	"maps"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/stackfleet/stackfleet/internal/sandbox/awsproto"
+	"github.com/stackfleet/stackfleet/internal/sandbox/iam"
 )
 
 // orgReadOnlyForMembers lists the Organizations actions a member account may call; AWS lets
 // members describe the organization they belong to and nothing else.
 var orgReadOnlyForMembers = map[string]bool{"DescribeOrganization": true}
 
-// handle serves one Organizations (awsJson1_1) request. Only the management account manages
+// Handle serves one Organizations (awsJson1_1) request. Only the management account manages
 // the organization; members get AccessDeniedException as on AWS.
-func (o *org) handle(now time.Time, caller principal, req *awsproto.Request) (awsproto.Object, *awsproto.Error) {
-	if caller.Account != o.management() && !orgReadOnlyForMembers[req.Action] {
+func (o *Org) Handle(_ context.Context, caller iam.Principal, req *awsproto.Request) (awsproto.Object, error) {
+	out, err := o.handle(o.opts.Now(), caller, req)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (o *Org) handle(now time.Time, caller iam.Principal, req *awsproto.Request) (awsproto.Object, *awsproto.Error) {
+	if caller.Account != o.Management() && !orgReadOnlyForMembers[req.Action] {
 		return nil, orgErr("AccessDeniedException", "You don't have permissions to access this resource.")
 	}
 	p := req.Params
@@ -63,20 +73,20 @@ func (o *org) handle(now time.Time, caller principal, req *awsproto.Request) (aw
 	case "ListTagsForResource":
 		return o.listTags(now, p)
 	}
-	return nil, unknownOperation(req)
+	return nil, awsproto.UnknownOperation(req)
 }
 
 // required returns the InvalidInputException AWS sends for a missing required member.
 func required(params awsproto.Object, names ...string) *awsproto.Error {
 	for _, n := range names {
-		if pString(params, n) == "" {
+		if params.String(n) == "" {
 			return orgErr("InvalidInputException", "You must specify a value for "+n+".")
 		}
 	}
 	return nil
 }
 
-func (o *org) describeOrganization(now time.Time) awsproto.Object {
+func (o *Org) describeOrganization(now time.Time) awsproto.Object {
 	var out awsproto.Object
 	o.read(now, func() {
 		mgmt := o.accounts[o.st.Management]
@@ -95,14 +105,14 @@ func (o *org) describeOrganization(now time.Time) awsproto.Object {
 	return out
 }
 
-func (o *org) listRoots(now time.Time, p awsproto.Object) (awsproto.Object, *awsproto.Error) {
-	pg, err := pageParams(p, "ListRoots")
+func (o *Org) listRoots(now time.Time, p awsproto.Object) (awsproto.Object, *awsproto.Error) {
+	pg, err := awsproto.ParsePage(p, "ListRoots", maxPage, "InvalidInputException")
 	if err != nil {
 		return nil, err
 	}
 	out := awsproto.Object{}
 	o.read(now, func() {
-		paginate(out, "Roots", pg, []string{o.st.RootID}, func(id string) awsproto.Object {
+		awsproto.Paginate(out, "Roots", pg, []string{o.st.RootID}, func(id string) awsproto.Object {
 			return awsproto.Object{
 				"Id": id, "Arn": o.rootARN(), "Name": "Root",
 				"PolicyTypes": []any{awsproto.Object{"Type": "SERVICE_CONTROL_POLICY", "Status": "ENABLED"}},
@@ -112,7 +122,7 @@ func (o *org) listRoots(now time.Time, p awsproto.Object) (awsproto.Object, *aws
 	return out, nil
 }
 
-func (o *org) accountObject(a *orgAccount) awsproto.Object {
+func (o *Org) accountObject(a *Account) awsproto.Object {
 	return awsproto.Object{
 		"Id": a.ID, "Arn": o.accountARN(a.ID), "Email": a.Email, "Name": a.Name,
 		"Status": "ACTIVE", "State": "ACTIVE", "JoinedMethod": a.JoinedMethod, "JoinedTimestamp": a.Joined,
@@ -120,19 +130,19 @@ func (o *org) accountObject(a *orgAccount) awsproto.Object {
 	}
 }
 
-func (o *org) ouObject(u *orgOU) awsproto.Object {
+func (o *Org) ouObject(u *OU) awsproto.Object {
 	return awsproto.Object{"Id": u.ID, "Arn": o.ouARN(u.ID), "Name": u.Name, "Path": o.idPath(u.ID)}
 }
 
-func (o *org) listChildren(now time.Time, p awsproto.Object) (awsproto.Object, *awsproto.Error) {
+func (o *Org) listChildren(now time.Time, p awsproto.Object) (awsproto.Object, *awsproto.Error) {
 	if err := required(p, "ParentId", "ChildType"); err != nil {
 		return nil, err
 	}
-	parent, typ := pString(p, "ParentId"), pString(p, "ChildType")
+	parent, typ := p.String("ParentId"), p.String("ChildType")
 	if typ != typeAccount && typ != typeOU {
 		return nil, orgErr("InvalidInputException", "You specified an invalid value.")
 	}
-	pg, err := pageParams(p, "ListChildren/"+parent+"/"+typ)
+	pg, err := awsproto.ParsePage(p, "ListChildren/"+parent+"/"+typ, maxPage, "InvalidInputException")
 	if err != nil {
 		return nil, err
 	}
@@ -156,19 +166,19 @@ func (o *org) listChildren(now time.Time, p awsproto.Object) (awsproto.Object, *
 				}
 			}
 		}
-		paginate(out, "Children", pg, ids, func(id string) awsproto.Object {
+		awsproto.Paginate(out, "Children", pg, ids, func(id string) awsproto.Object {
 			return awsproto.Object{"Id": id, "Type": typ}
 		})
 	})
 	return out, err
 }
 
-func (o *org) listParents(now time.Time, p awsproto.Object) (awsproto.Object, *awsproto.Error) {
+func (o *Org) listParents(now time.Time, p awsproto.Object) (awsproto.Object, *awsproto.Error) {
 	if err := required(p, "ChildId"); err != nil {
 		return nil, err
 	}
-	child := pString(p, "ChildId")
-	pg, err := pageParams(p, "ListParents/"+child)
+	child := p.String("ChildId")
+	pg, err := awsproto.ParsePage(p, "ListParents/"+child, maxPage, "InvalidInputException")
 	if err != nil {
 		return nil, err
 	}
@@ -188,19 +198,19 @@ func (o *org) listParents(now time.Time, p awsproto.Object) (awsproto.Object, *a
 		if parent == o.st.RootID {
 			typ = typeRoot
 		}
-		paginate(out, "Parents", pg, []string{parent}, func(id string) awsproto.Object {
+		awsproto.Paginate(out, "Parents", pg, []string{parent}, func(id string) awsproto.Object {
 			return awsproto.Object{"Id": id, "Type": typ}
 		})
 	})
 	return out, err
 }
 
-func (o *org) listOUsForParent(now time.Time, p awsproto.Object) (awsproto.Object, *awsproto.Error) {
+func (o *Org) listOUsForParent(now time.Time, p awsproto.Object) (awsproto.Object, *awsproto.Error) {
 	if err := required(p, "ParentId"); err != nil {
 		return nil, err
 	}
-	parent := pString(p, "ParentId")
-	pg, err := pageParams(p, "ListOrganizationalUnitsForParent/"+parent)
+	parent := p.String("ParentId")
+	pg, err := awsproto.ParsePage(p, "ListOrganizationalUnitsForParent/"+parent, maxPage, "InvalidInputException")
 	if err != nil {
 		return nil, err
 	}
@@ -210,22 +220,22 @@ func (o *org) listOUsForParent(now time.Time, p awsproto.Object) (awsproto.Objec
 			err = errParentNotFound()
 			return
 		}
-		ous := slices.DeleteFunc(slices.Clone(o.st.OUs), func(u *orgOU) bool { return u.ParentID != parent })
-		paginate(out, "OrganizationalUnits", pg, ous, o.ouObject)
+		ous := slices.DeleteFunc(slices.Clone(o.st.OUs), func(u *OU) bool { return u.ParentID != parent })
+		awsproto.Paginate(out, "OrganizationalUnits", pg, ous, o.ouObject)
 	})
 	return out, err
 }
 
-func (o *org) listAccounts(now time.Time, p awsproto.Object, forParent bool) (awsproto.Object, *awsproto.Error) {
+func (o *Org) listAccounts(now time.Time, p awsproto.Object, forParent bool) (awsproto.Object, *awsproto.Error) {
 	scope, parent := "ListAccounts", ""
 	if forParent {
 		if err := required(p, "ParentId"); err != nil {
 			return nil, err
 		}
-		parent = pString(p, "ParentId")
+		parent = p.String("ParentId")
 		scope = "ListAccountsForParent/" + parent
 	}
-	pg, err := pageParams(p, scope)
+	pg, err := awsproto.ParsePage(p, scope, maxPage, "InvalidInputException")
 	if err != nil {
 		return nil, err
 	}
@@ -237,19 +247,19 @@ func (o *org) listAccounts(now time.Time, p awsproto.Object, forParent bool) (aw
 				err = errParentNotFound()
 				return
 			}
-			accounts = slices.DeleteFunc(slices.Clone(accounts), func(a *orgAccount) bool { return a.ParentID != parent })
+			accounts = slices.DeleteFunc(slices.Clone(accounts), func(a *Account) bool { return a.ParentID != parent })
 		}
-		paginate(out, "Accounts", pg, accounts, o.accountObject)
+		awsproto.Paginate(out, "Accounts", pg, accounts, o.accountObject)
 	})
 	return out, err
 }
 
-func (o *org) describeAccount(now time.Time, p awsproto.Object) (awsproto.Object, *awsproto.Error) {
+func (o *Org) describeAccount(now time.Time, p awsproto.Object) (awsproto.Object, *awsproto.Error) {
 	if err := required(p, "AccountId"); err != nil {
 		return nil, err
 	}
-	id := pString(p, "AccountId")
-	if !accountIDRe.MatchString(id) {
+	id := p.String("AccountId")
+	if !awsproto.ValidAccountID(id) {
 		return nil, orgErr("InvalidInputException", "You provided a value that does not match the required pattern.")
 	}
 	var out awsproto.Object
@@ -265,11 +275,11 @@ func (o *org) describeAccount(now time.Time, p awsproto.Object) (awsproto.Object
 	return out, err
 }
 
-func (o *org) describeOU(now time.Time, p awsproto.Object) (awsproto.Object, *awsproto.Error) {
+func (o *Org) describeOU(now time.Time, p awsproto.Object) (awsproto.Object, *awsproto.Error) {
 	if err := required(p, "OrganizationalUnitId"); err != nil {
 		return nil, err
 	}
-	id := pString(p, "OrganizationalUnitId")
+	id := p.String("OrganizationalUnitId")
 	var out awsproto.Object
 	var err *awsproto.Error
 	o.read(now, func() {
@@ -286,9 +296,9 @@ func (o *org) describeOU(now time.Time, p awsproto.Object) (awsproto.Object, *aw
 func validTags(objs []awsproto.Object) *awsproto.Error {
 	seen := map[string]bool{}
 	for _, t := range objs {
-		k := pString(t, "Key")
+		k := t.String("Key")
 		switch {
-		case k == "" || len(k) > 128 || len(pString(t, "Value")) > 256:
+		case k == "" || len(k) > 128 || len(t.String("Value")) > 256:
 			return orgErr("InvalidInputException", "You provided a value that does not match the required pattern.")
 		case strings.HasPrefix(strings.ToLower(k), "aws:"):
 			return orgErr("InvalidInputException", "You can't specify tags with the aws: prefix.")
@@ -300,15 +310,15 @@ func validTags(objs []awsproto.Object) *awsproto.Error {
 	return nil
 }
 
-func (o *org) createOU(now time.Time, p awsproto.Object) (awsproto.Object, *awsproto.Error) {
+func (o *Org) createOU(now time.Time, p awsproto.Object) (awsproto.Object, *awsproto.Error) {
 	if err := required(p, "ParentId", "Name"); err != nil {
 		return nil, err
 	}
-	parent, name := pString(p, "ParentId"), pString(p, "Name")
+	parent, name := p.String("ParentId"), p.String("Name")
 	if len(name) > 128 {
 		return nil, orgErr("InvalidInputException", "You provided a value that exceeded the maximum allowed length.")
 	}
-	objs, tags := pTags(p, "Tags")
+	objs, tags := p.Tags("Tags")
 	if err := validTags(objs); err != nil {
 		return nil, err
 	}
@@ -319,11 +329,11 @@ func (o *org) createOU(now time.Time, p awsproto.Object) (awsproto.Object, *awsp
 			err = errParentNotFound()
 			return
 		}
-		if slices.ContainsFunc(o.st.OUs, func(u *orgOU) bool { return u.ParentID == parent && u.Name == name }) {
+		if slices.ContainsFunc(o.st.OUs, func(u *OU) bool { return u.ParentID == parent && u.Name == name }) {
 			err = orgErr("DuplicateOrganizationalUnitException", "An OU with the same name already exists.")
 			return
 		}
-		u := &orgOU{ID: o.newOUID(), Name: name, ParentID: parent}
+		u := &OU{ID: o.newOUID(), Name: name, ParentID: parent}
 		if len(tags) > 0 {
 			u.Tags = tags
 		}
@@ -334,11 +344,11 @@ func (o *org) createOU(now time.Time, p awsproto.Object) (awsproto.Object, *awsp
 	return out, err
 }
 
-func (o *org) updateOU(now time.Time, p awsproto.Object) (awsproto.Object, *awsproto.Error) {
+func (o *Org) updateOU(now time.Time, p awsproto.Object) (awsproto.Object, *awsproto.Error) {
 	if err := required(p, "OrganizationalUnitId"); err != nil {
 		return nil, err
 	}
-	id, name := pString(p, "OrganizationalUnitId"), pString(p, "Name")
+	id, name := p.String("OrganizationalUnitId"), p.String("Name")
 	var out awsproto.Object
 	var err *awsproto.Error
 	o.write(now, func() {
@@ -348,7 +358,7 @@ func (o *org) updateOU(now time.Time, p awsproto.Object) (awsproto.Object, *awsp
 			return
 		}
 		if name != "" && name != u.Name {
-			if slices.ContainsFunc(o.st.OUs, func(v *orgOU) bool { return v.ParentID == u.ParentID && v.Name == name }) {
+			if slices.ContainsFunc(o.st.OUs, func(v *OU) bool { return v.ParentID == u.ParentID && v.Name == name }) {
 				err = orgErr("DuplicateOrganizationalUnitException", "An OU with the same name already exists.")
 				return
 			}
@@ -359,56 +369,56 @@ func (o *org) updateOU(now time.Time, p awsproto.Object) (awsproto.Object, *awsp
 	return out, err
 }
 
-func (o *org) deleteOU(now time.Time, p awsproto.Object) (awsproto.Object, *awsproto.Error) {
+func (o *Org) deleteOU(now time.Time, p awsproto.Object) (awsproto.Object, *awsproto.Error) {
 	if err := required(p, "OrganizationalUnitId"); err != nil {
 		return nil, err
 	}
-	id := pString(p, "OrganizationalUnitId")
+	id := p.String("OrganizationalUnitId")
 	var err *awsproto.Error
 	o.write(now, func() {
 		if _, ok := o.ous[id]; !ok {
 			err = errOUNotFound()
 			return
 		}
-		if slices.ContainsFunc(o.st.OUs, func(u *orgOU) bool { return u.ParentID == id }) ||
-			slices.ContainsFunc(o.st.Accounts, func(a *orgAccount) bool { return a.ParentID == id }) {
+		if slices.ContainsFunc(o.st.OUs, func(u *OU) bool { return u.ParentID == id }) ||
+			slices.ContainsFunc(o.st.Accounts, func(a *Account) bool { return a.ParentID == id }) {
 			err = orgErr("OrganizationalUnitNotEmptyException",
 				"You can't delete an organizational unit (OU) that contains accounts or other OUs.")
 			return
 		}
-		o.st.OUs = slices.DeleteFunc(o.st.OUs, func(u *orgOU) bool { return u.ID == id })
+		o.st.OUs = slices.DeleteFunc(o.st.OUs, func(u *OU) bool { return u.ID == id })
 		delete(o.ous, id)
 	})
 	return awsproto.Object{}, err
 }
 
-func (o *org) createAccount(now time.Time, p awsproto.Object) (awsproto.Object, *awsproto.Error) {
+func (o *Org) createAccount(now time.Time, p awsproto.Object) (awsproto.Object, *awsproto.Error) {
 	if err := required(p, "Email", "AccountName"); err != nil {
 		return nil, err
 	}
-	email, name := pString(p, "Email"), pString(p, "AccountName")
+	email, name := p.String("Email"), p.String("AccountName")
 	if !emailRe.MatchString(email) || len(email) > 64 {
 		return nil, orgErr("InvalidInputException", "You provided a value that does not match the required pattern.")
 	}
 	if len(name) > 50 {
 		return nil, orgErr("InvalidInputException", "You provided a value that exceeded the maximum allowed length.")
 	}
-	role := pString(p, "RoleName")
+	role := p.String("RoleName")
 	if role == "" {
-		role = orgAdminRole
+		role = iam.OrgAccessRole
 	}
 	if !regexpRoleName(role) {
 		return nil, orgErr("InvalidInputException", "You provided a role name that isn't valid.")
 	}
-	objs, tags := pTags(p, "Tags")
+	objs, tags := p.Tags("Tags")
 	if err := validTags(objs); err != nil {
 		return nil, err
 	}
 	var out awsproto.Object
 	o.write(now, func() {
-		r := &createAccountRequest{
-			ID: "car-" + seededString(o.rng, lowerAlnum, 32), AccountName: name, Email: email, RoleName: role,
-			Requested: now, Due: now.Add(o.createDelay), State: stateInProgress,
+		r := &CreateAccountRequest{
+			ID: "car-" + awsproto.SeededString(o.rng, awsproto.LowerAlnum, 32), AccountName: name, Email: email, RoleName: role,
+			Requested: now, Due: now.Add(o.opts.CreateDelay), State: stateInProgress,
 		}
 		if len(tags) > 0 {
 			r.Tags = tags
@@ -429,7 +439,7 @@ func regexpRoleName(s string) bool {
 	})
 }
 
-func (o *org) requestObject(r *createAccountRequest) awsproto.Object {
+func (o *Org) requestObject(r *CreateAccountRequest) awsproto.Object {
 	obj := awsproto.Object{
 		"Id": r.ID, "AccountName": r.AccountName, "State": r.State, "RequestedTimestamp": r.Requested,
 	}
@@ -445,15 +455,15 @@ func (o *org) requestObject(r *createAccountRequest) awsproto.Object {
 	return obj
 }
 
-func (o *org) describeCreateAccountStatus(now time.Time, p awsproto.Object) (awsproto.Object, *awsproto.Error) {
+func (o *Org) describeCreateAccountStatus(now time.Time, p awsproto.Object) (awsproto.Object, *awsproto.Error) {
 	if err := required(p, "CreateAccountRequestId"); err != nil {
 		return nil, err
 	}
-	id := pString(p, "CreateAccountRequestId")
+	id := p.String("CreateAccountRequestId")
 	var out awsproto.Object
 	var err *awsproto.Error
 	o.read(now, func() {
-		i := slices.IndexFunc(o.st.Requests, func(r *createAccountRequest) bool { return r.ID == id })
+		i := slices.IndexFunc(o.st.Requests, func(r *CreateAccountRequest) bool { return r.ID == id })
 		if i < 0 {
 			err = orgErr("CreateAccountStatusNotFoundException",
 				"We can't find an create account request with the CreateAccountRequestId that you specified.")
@@ -464,32 +474,32 @@ func (o *org) describeCreateAccountStatus(now time.Time, p awsproto.Object) (aws
 	return out, err
 }
 
-func (o *org) listCreateAccountStatus(now time.Time, p awsproto.Object) (awsproto.Object, *awsproto.Error) {
-	states := pStrings(p, "States")
+func (o *Org) listCreateAccountStatus(now time.Time, p awsproto.Object) (awsproto.Object, *awsproto.Error) {
+	states := p.Strings("States")
 	for _, s := range states {
 		if s != stateInProgress && s != stateSucceeded && s != stateFailed {
 			return nil, orgErr("InvalidInputException", "You specified an invalid value.")
 		}
 	}
-	pg, err := pageParams(p, "ListCreateAccountStatus/"+strings.Join(states, ","))
+	pg, err := awsproto.ParsePage(p, "ListCreateAccountStatus/"+strings.Join(states, ","), maxPage, "InvalidInputException")
 	if err != nil {
 		return nil, err
 	}
 	out := awsproto.Object{}
 	o.read(now, func() {
-		reqs := slices.DeleteFunc(slices.Clone(o.st.Requests), func(r *createAccountRequest) bool {
+		reqs := slices.DeleteFunc(slices.Clone(o.st.Requests), func(r *CreateAccountRequest) bool {
 			return len(states) > 0 && !slices.Contains(states, r.State)
 		})
-		paginate(out, "CreateAccountStatuses", pg, reqs, o.requestObject)
+		awsproto.Paginate(out, "CreateAccountStatuses", pg, reqs, o.requestObject)
 	})
 	return out, nil
 }
 
-func (o *org) moveAccount(now time.Time, p awsproto.Object) (awsproto.Object, *awsproto.Error) {
+func (o *Org) moveAccount(now time.Time, p awsproto.Object) (awsproto.Object, *awsproto.Error) {
 	if err := required(p, "AccountId", "SourceParentId", "DestinationParentId"); err != nil {
 		return nil, err
 	}
-	id, src, dst := pString(p, "AccountId"), pString(p, "SourceParentId"), pString(p, "DestinationParentId")
+	id, src, dst := p.String("AccountId"), p.String("SourceParentId"), p.String("DestinationParentId")
 	var err *awsproto.Error
 	o.write(now, func() {
 		a, ok := o.accounts[id]
@@ -512,33 +522,33 @@ func (o *org) moveAccount(now time.Time, p awsproto.Object) (awsproto.Object, *a
 	return awsproto.Object{}, err
 }
 
-func (o *org) tagResource(now time.Time, p awsproto.Object) (awsproto.Object, *awsproto.Error) {
+func (o *Org) tagResource(now time.Time, p awsproto.Object) (awsproto.Object, *awsproto.Error) {
 	if err := required(p, "ResourceId"); err != nil {
 		return nil, err
 	}
-	objs, tags := pTags(p, "Tags")
+	objs, tags := p.Tags("Tags")
 	if err := validTags(objs); err != nil {
 		return nil, err
 	}
 	var err *awsproto.Error
 	o.write(now, func() {
 		var m map[string]string
-		if m, err = o.tagsOf(pString(p, "ResourceId"), true); err == nil {
+		if m, err = o.tagsOf(p.String("ResourceId"), true); err == nil {
 			maps.Copy(m, tags)
 		}
 	})
 	return awsproto.Object{}, err
 }
 
-func (o *org) untagResource(now time.Time, p awsproto.Object) (awsproto.Object, *awsproto.Error) {
+func (o *Org) untagResource(now time.Time, p awsproto.Object) (awsproto.Object, *awsproto.Error) {
 	if err := required(p, "ResourceId"); err != nil {
 		return nil, err
 	}
 	var err *awsproto.Error
 	o.write(now, func() {
 		var m map[string]string
-		if m, err = o.tagsOf(pString(p, "ResourceId"), false); err == nil {
-			for _, k := range pStrings(p, "TagKeys") {
+		if m, err = o.tagsOf(p.String("ResourceId"), false); err == nil {
+			for _, k := range p.Strings("TagKeys") {
 				delete(m, k)
 			}
 		}
@@ -546,12 +556,12 @@ func (o *org) untagResource(now time.Time, p awsproto.Object) (awsproto.Object, 
 	return awsproto.Object{}, err
 }
 
-func (o *org) listTags(now time.Time, p awsproto.Object) (awsproto.Object, *awsproto.Error) {
+func (o *Org) listTags(now time.Time, p awsproto.Object) (awsproto.Object, *awsproto.Error) {
 	if err := required(p, "ResourceId"); err != nil {
 		return nil, err
 	}
-	id := pString(p, "ResourceId")
-	pg, err := pageParams(p, "ListTagsForResource/"+id)
+	id := p.String("ResourceId")
+	pg, err := awsproto.ParsePage(p, "ListTagsForResource/"+id, maxPage, "InvalidInputException")
 	if err != nil {
 		return nil, err
 	}
@@ -561,7 +571,7 @@ func (o *org) listTags(now time.Time, p awsproto.Object) (awsproto.Object, *awsp
 		if m, err = o.tagsOf(id, false); err != nil {
 			return
 		}
-		paginate(out, "Tags", pg, slices.Sorted(maps.Keys(m)), func(k string) awsproto.Object {
+		awsproto.Paginate(out, "Tags", pg, slices.Sorted(maps.Keys(m)), func(k string) awsproto.Object {
 			return awsproto.Object{"Key": k, "Value": m[k]}
 		})
 	})

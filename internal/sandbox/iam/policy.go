@@ -1,4 +1,4 @@
-package sandbox
+package iam
 
 import (
 	"encoding/json"
@@ -6,137 +6,10 @@ import (
 	"path"
 	"slices"
 	"strings"
-	"sync"
-	"time"
 )
 
-// Role is an IAM role of one account. Roles are created by the sandbox
-// (OrganizationAccountAccessRole in every member account) and by stacks (AWS::IAM::Role),
-// and are what STS AssumeRole assumes.
-type Role struct {
-	Name string
-	// Path is "/" unless the role was created with a path; it always starts and ends with "/".
-	Path string
-	// ARN is arn:aws:iam::ACCT:role<Path><Name>.
-	ARN string
-	// RoleID is the unique ID, AROA followed by 17 upper-case base32 characters.
-	RoleID      string
-	TrustPolicy string
-	Created     time.Time
-}
-
-// roleStore holds the IAM roles of every account. It is safe for concurrent use.
-type roleStore struct {
-	mu    sync.RWMutex
-	roles map[string]map[string]*Role // account → name → role
-}
-
-func newRoleStore() *roleStore { return &roleStore{roles: map[string]map[string]*Role{}} }
-
-// put creates a role; it fails as IAM does if the name is taken in the account (role names are
-// case-insensitive in IAM). A blank roleID is generated.
-func (s *roleStore) put(account, name, rolePath, trust, roleID string, now time.Time) (*Role, error) {
-	if name == "" || len(name) > 64 {
-		return nil, fmt.Errorf("invalid role name %q: must be 1 to 64 characters", name)
-	}
-	if rolePath == "" {
-		rolePath = "/"
-	}
-	if !strings.HasPrefix(rolePath, "/") || !strings.HasSuffix(rolePath, "/") {
-		return nil, fmt.Errorf("invalid role path %q: must begin and end with /", rolePath)
-	}
-	if _, err := parsePolicy(trust); err != nil {
-		return nil, fmt.Errorf("invalid trust policy for role %s: %w", name, err)
-	}
-	if roleID == "" {
-		roleID = "AROA" + randomString(base32Upper, 17)
-	}
-	r := &Role{
-		Name: name, Path: rolePath, RoleID: roleID, TrustPolicy: trust, Created: now,
-		ARN: "arn:aws:iam::" + account + ":role" + rolePath + name,
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	byName := s.roles[account]
-	if byName == nil {
-		byName = map[string]*Role{}
-		s.roles[account] = byName
-	}
-	key := strings.ToLower(name)
-	if _, ok := byName[key]; ok {
-		return nil, fmt.Errorf("Role with name %s already exists.", name) //nolint:staticcheck // IAM's wording
-	}
-	byName[key] = r
-	return r, nil
-}
-
-func (s *roleStore) delete(account, name string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.roles[account], strings.ToLower(name))
-}
-
-// get returns a copy of the role, or false.
-func (s *roleStore) get(account, name string) (Role, bool) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	r, ok := s.roles[account][strings.ToLower(name)]
-	if !ok {
-		return Role{}, false
-	}
-	return *r, true
-}
-
-// list returns the roles of account sorted by name.
-func (s *roleStore) list(account string) []Role {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	out := make([]Role, 0, len(s.roles[account]))
-	for _, r := range s.roles[account] {
-		out = append(out, *r)
-	}
-	slices.SortFunc(out, func(a, b Role) int { return strings.Compare(a.Name, b.Name) })
-	return out
-}
-
-func (s *roleStore) snapshot() map[string][]Role {
-	s.mu.RLock()
-	accounts := make([]string, 0, len(s.roles))
-	for a := range s.roles {
-		accounts = append(accounts, a)
-	}
-	s.mu.RUnlock()
-	out := make(map[string][]Role, len(accounts))
-	for _, a := range accounts {
-		if rs := s.list(a); len(rs) > 0 {
-			out[a] = rs
-		}
-	}
-	return out
-}
-
-func (s *roleStore) restore(snap map[string][]Role) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.roles = make(map[string]map[string]*Role, len(snap))
-	for account, rs := range snap {
-		m := make(map[string]*Role, len(rs))
-		for i := range rs {
-			m[strings.ToLower(rs[i].Name)] = &rs[i]
-		}
-		s.roles[account] = m
-	}
-}
-
-// orgAccessTrustPolicy is the trust policy AWS Organizations gives the
-// OrganizationAccountAccessRole of an account it creates.
-func orgAccessTrustPolicy(mgmt string) string {
-	return `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` +
-		mgmt + `:root"},"Action":"sts:AssumeRole"}]}`
-}
-
-// policyDoc is the subset of the IAM policy grammar that trust policies use.
-type policyDoc struct {
+// Policy is the subset of the IAM policy grammar that trust policies use.
+type Policy struct {
 	Version   string
 	Statement []policyStatement
 }
@@ -152,7 +25,7 @@ type policyStatement struct {
 	Condition map[string]map[string]stringList
 }
 
-// principalSet is a policy Principal: "*" or a map of principal type → values.
+// principalSet is a policy Principal: "*" or a map of Principal type → values.
 type principalSet struct {
 	Any    bool
 	ByType map[string]stringList
@@ -162,7 +35,7 @@ func (p *principalSet) UnmarshalJSON(b []byte) error {
 	var s string
 	if err := json.Unmarshal(b, &s); err == nil {
 		if s != "*" {
-			return fmt.Errorf("principal %q: must be \"*\" or an object", s)
+			return fmt.Errorf("Principal %q: must be \"*\" or an object", s)
 		}
 		p.Any = true
 		return nil
@@ -198,8 +71,8 @@ func (l *stringList) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// parsePolicy parses a policy document whose Statement may be one object or a list.
-func parsePolicy(doc string) (*policyDoc, error) {
+// ParsePolicy parses a policy document whose Statement may be one object or a list.
+func ParsePolicy(doc string) (*Policy, error) {
 	var raw struct {
 		Version   string
 		Statement json.RawMessage
@@ -207,7 +80,7 @@ func parsePolicy(doc string) (*policyDoc, error) {
 	if err := json.Unmarshal([]byte(doc), &raw); err != nil {
 		return nil, fmt.Errorf("malformed policy document: %w", err)
 	}
-	p := &policyDoc{Version: raw.Version}
+	p := &Policy{Version: raw.Version}
 	trimmed := strings.TrimSpace(string(raw.Statement))
 	switch {
 	case trimmed == "" || trimmed == "null":
@@ -231,17 +104,17 @@ func parsePolicy(doc string) (*policyDoc, error) {
 	return p, nil
 }
 
-// requestContext is what a trust policy is evaluated against.
-type requestContext struct {
-	Caller     principal
+// RequestContext is what a trust policy is evaluated against.
+type RequestContext struct {
+	Caller     Principal
 	OrgID      string
 	Action     string // e.g. "sts:AssumeRole"
 	ExternalID string
 }
 
-// allows evaluates the policy as IAM does for one request: an explicit Deny wins, otherwise
+// Allows evaluates the policy as IAM does for one request: an explicit Deny wins, otherwise
 // any matching Allow admits, otherwise the request is implicitly denied.
-func (p *policyDoc) allows(rc requestContext) bool {
+func (p *Policy) Allows(rc RequestContext) bool {
 	allowed := false
 	for _, st := range p.Statement {
 		if !st.matches(rc) {
@@ -255,7 +128,7 @@ func (p *policyDoc) allows(rc requestContext) bool {
 	return allowed
 }
 
-func (st *policyStatement) matches(rc requestContext) bool {
+func (st *policyStatement) matches(rc RequestContext) bool {
 	switch {
 	case st.Action != nil:
 		if !slices.ContainsFunc(st.Action, func(a string) bool { return globMatch(a, rc.Action) }) {
@@ -290,9 +163,9 @@ func (st *policyStatement) matches(rc requestContext) bool {
 	return true
 }
 
-// admits reports whether the principal set names the caller: "*", the caller's account (as ID
+// admits reports whether the Principal set names the caller: "*", the caller's account (as ID
 // or root ARN), the caller's ARN, or, for a role session, the role's ARN.
-func (p *principalSet) admits(c principal) bool {
+func (p *principalSet) admits(c Principal) bool {
 	if p.Any {
 		return true
 	}
@@ -315,7 +188,7 @@ func (p *principalSet) admits(c principal) bool {
 
 // evalCondition evaluates one condition operator for one key. Unknown operators never match,
 // so an Allow with a condition the sandbox cannot evaluate does not grant access.
-func evalCondition(op, key string, want stringList, rc requestContext) bool {
+func evalCondition(op, key string, want stringList, rc RequestContext) bool {
 	ifExists := strings.HasSuffix(op, "IfExists")
 	op = strings.TrimSuffix(op, "IfExists")
 	got, present := conditionKey(key, rc)
@@ -341,7 +214,7 @@ func evalCondition(op, key string, want stringList, rc requestContext) bool {
 }
 
 // conditionKey returns the value of a global condition key for rc.
-func conditionKey(key string, rc requestContext) (string, bool) {
+func conditionKey(key string, rc RequestContext) (string, bool) {
 	switch strings.ToLower(key) {
 	case "aws:principalorgid":
 		return rc.OrgID, rc.OrgID != ""
