@@ -150,8 +150,7 @@ func (r *Runner) Resume(ctx context.Context, d Desired, opID string) (fleet.Oper
 	if err != nil {
 		return op, fmt.Errorf("read operation %s: %w", opID, err)
 	}
-	r.emit(fleet.Event{Operation: op.ID, StackSet: op.StackSet, Kind: "operation", Status: "RESUMED",
-		Reason: fmt.Sprintf("resuming operation %s started %s", op.ID, op.StartedAt.Format(time.RFC3339))})
+	r.emit(op, "RESUMED", fmt.Sprintf("resuming operation %s started %s", op.ID, op.StartedAt.Format(time.RFC3339)))
 	if err := r.ops.UpdateOperation(ctx, op.ID, fleet.OpRunning, "", time.Time{}); err != nil {
 		return op, err
 	}
@@ -167,11 +166,10 @@ func (r *Runner) release(stackSet, opID string) {
 	}
 }
 
-func (r *Runner) emit(e fleet.Event) {
-	if e.Time.IsZero() {
-		e.Time = r.exec.now()
-	}
-	r.exec.Events.Publish(e)
+// emit publishes an operation event of op.
+func (r *Runner) emit(op fleet.Operation, status, reason string) {
+	r.exec.Events.Publish(fleet.OperationEvent{Operation: op.ID, StackSet: op.StackSet,
+		EventDetail: fleet.EventDetail{Time: r.exec.now(), Kind: fleet.EventOperation, Status: status, Reason: reason}})
 }
 
 // run executes the steps of op that are not final.
@@ -181,7 +179,7 @@ func (r *Runner) run(ctx context.Context, d Desired, op fleet.Operation, records
 		status[rec.Target] = rec.Status
 	}
 	b := Batch{
-		Owner: fleet.StackSetOwner(op.StackSet), Operation: op.ID, Event: fleet.Event{Operation: op.ID, StackSet: op.StackSet},
+		Owner: fleet.StackSetOwner(op.StackSet), Operation: op.ID, Event: fleet.OperationEvent{Operation: op.ID, StackSet: op.StackSet},
 		Policy:       Policy{Preferences: op.Plan.Preferences, LastGood: GoodOnSuccess, Journaled: true},
 		TemplateBody: d.TemplateBody, Tags: d.Tags, Capabilities: d.Capabilities, Token: "stackfleet-" + op.ID,
 	}
@@ -189,8 +187,7 @@ func (r *Runner) run(ctx context.Context, d Desired, op fleet.Operation, records
 		b.Items = append(b.Items, Item{Kind: a.Kind, Target: a.Target, Status: status[a.Target],
 			Version: fleet.Version{TemplateHash: a.TemplateHash, ParamsHash: a.ParamsHash, Parameters: a.Parameters}})
 	}
-	r.emit(fleet.Event{Operation: op.ID, StackSet: op.StackSet, Kind: "operation", Status: string(fleet.OpRunning),
-		Reason: fmt.Sprintf("%d steps", len(b.Items))})
+	r.emit(op, string(fleet.OpRunning), fmt.Sprintf("%d steps", len(b.Items)))
 	res, err := r.exec.Run(ctx, b)
 	if err != nil {
 		return op, err
@@ -217,6 +214,6 @@ func (r *Runner) run(ctx context.Context, d Desired, op fleet.Operation, records
 	if err := r.ops.UpdateOperation(uctx, op.ID, final, op.Reason, op.EndedAt); err != nil {
 		return op, fmt.Errorf("record operation result: %w", err)
 	}
-	r.emit(fleet.Event{Operation: op.ID, StackSet: op.StackSet, Kind: "operation", Status: string(final), Reason: op.Reason})
+	r.emit(op, string(final), op.Reason)
 	return op, nil
 }

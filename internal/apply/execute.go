@@ -103,8 +103,8 @@ type Batch struct {
 	// Operation is the operation or release the changes belong to: what changed instances
 	// record as their last operation, and the id of the events.
 	Operation string
-	// Event is the template of the batch's events (Operation and StackSet set; Kind, Target,
-	// Status and Reason are filled in).
+	// Event is the template of the batch's events: whose they are (an operation's or a
+	// release's); their detail is filled in.
 	Event        fleet.Event
 	Policy       Policy
 	TemplateBody []byte
@@ -165,7 +165,7 @@ func (x *Executor) Run(ctx context.Context, b Batch) (rollout.Result, error) {
 	}
 	observe := func(e rollout.Event) {
 		if e.Index < 0 {
-			x.publish(b, "region", &fleet.Target{Region: e.Region}, "STOPPED", "failures exceeded the failure tolerance")
+			x.publish(b, fleet.EventRegion, &fleet.Target{Region: e.Region}, "STOPPED", "failures exceeded the failure tolerance")
 			return
 		}
 		t := e.Target
@@ -173,7 +173,7 @@ func (x *Executor) Run(ctx context.Context, b Batch) (rollout.Result, error) {
 		if status == fleet.StepSucceeded && b.Done != "" {
 			status = b.Done
 		}
-		x.publish(b, "step", &t, string(status), e.Reason)
+		x.publish(b, fleet.EventStep, &t, string(status), e.Reason)
 		if e.Status == fleet.StepCancelled {
 			in, known := prev[t]
 			x.cancelled(b, t, in, known)
@@ -189,10 +189,8 @@ func (x *Executor) now() time.Time {
 	return x.Clock.Now().UTC()
 }
 
-func (x *Executor) publish(b Batch, kind string, t *fleet.Target, status, reason string) {
-	e := b.Event
-	e.Time, e.Kind, e.Target, e.Status, e.Reason = x.now(), kind, t, status, reason
-	x.Events.Publish(e)
+func (x *Executor) publish(b Batch, kind fleet.EventKind, t *fleet.Target, status, reason string) {
+	x.Events.Publish(b.Event.WithDetail(fleet.EventDetail{Time: x.now(), Kind: kind, Target: t, Status: status, Reason: reason}))
 }
 
 // item deploys or deletes one instance and records the result.
@@ -219,10 +217,9 @@ func (x *Executor) item(ctx context.Context, b Batch, it Item, prev fleet.Instan
 		}
 	}
 	progress := func(ev ResourceEvent) {
-		e := b.Event
 		t := it.Target
-		e.Time, e.Kind, e.Target, e.Status, e.Reason, e.LogicalID, e.ResourceType = x.now(), "resource", &t, ev.Status, ev.Reason, ev.LogicalID, ev.Type
-		x.Events.Publish(e)
+		x.Events.Publish(b.Event.WithDetail(fleet.EventDetail{Time: x.now(), Kind: fleet.EventResource, Target: &t,
+			Status: ev.Status, Reason: ev.Reason, LogicalID: ev.LogicalID, ResourceType: ev.Type}))
 	}
 	end := Change{Owner: b.Owner, Operation: b.Operation}
 	var err error
@@ -312,6 +309,6 @@ func (x *Executor) cancelled(b Batch, t fleet.Target, prev fleet.Instance, known
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := x.Store.Record(ctx, c); err != nil {
-		x.publish(b, "journal", &t, "WARNING", "record cancelled step: "+err.Error())
+		x.publish(b, fleet.EventJournal, &t, "WARNING", "record cancelled step: "+err.Error())
 	}
 }

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -99,17 +98,8 @@ func (w *workspace) checkPlan(path string, p *fleet.Plan) error {
 
 // apply resumes unfinished operations, plans (unless given a plan) and executes.
 func (w *workspace) apply(ctx context.Context, g *globals, p *fleet.Plan, af applyFlags, destroy bool) error {
-	var jv *jsonView
-	var pv *progressView
-	observe := func(e fleet.Event) {}
-	if g.json() {
-		jv = newJSONView(g.stdout)
-		observe = jv.observe
-	} else {
-		pv = newProgressView(g.stdout)
-		observe = pv.observe
-	}
-	bus := w.stream(g, observe)
+	v := newView(g)
+	bus := w.stream(g, v.event)
 	defer bus.Close()
 	runner, err := apply.New(journal{w.store}, w.deployer(), bus, nil, g.log)
 	if err != nil {
@@ -144,35 +134,20 @@ func (w *workspace) apply(ctx context.Context, g *globals, p *fleet.Plan, af app
 	}
 	counts := p.Counts()
 	writes := counts[fleet.Create] + counts[fleet.Update] + counts[fleet.Delete] + counts[fleet.Unmanage]
-	if jv != nil {
-		jv.write("plan", p)
-	} else {
-		renderPlan(g.stdout, p, false)
-	}
+	v.plan(p)
 	if writes == 0 {
-		if pv != nil {
-			fmt.Fprintf(g.stdout, "\nNo changes. %d instances are up to date.\n", counts[fleet.NoChange])
-		}
+		v.unchanged(p)
 		if failed {
 			return &exitError{ExitDeployFail, errors.New("a resumed operation failed")}
 		}
 		return nil
 	}
-	if !af.autoApprove && isTerminal(g.stdin) && !g.json() {
-		fmt.Fprint(g.stdout, "\nApply this plan? Only 'yes' is accepted: ")
-		answer, _ := bufio.NewReader(g.stdin).ReadString('\n')
-		if strings.TrimSpace(answer) != "yes" {
-			return usageErr(errors.New("apply cancelled"))
-		}
-	}
-	if pv != nil {
-		fmt.Fprintln(g.stdout)
+	if !af.autoApprove && isTerminal(g.stdin) && !v.confirm(g.stdin) {
+		return usageErr(errors.New("apply cancelled"))
 	}
 	var ops []fleet.Operation
 	for _, sp := range p.StackSets {
-		if pv != nil {
-			pv.expect(sp)
-		}
+		v.start(sp)
 		op, err := runner.Start(ctx, w.desired(sp.Name), sp)
 		bus.Flush()
 		if err != nil {
@@ -188,11 +163,7 @@ func (w *workspace) apply(ctx context.Context, g *globals, p *fleet.Plan, af app
 			return &exitError{ExitOperational, errors.New("interrupted; run apply again to resume")}
 		}
 	}
-	if pv != nil {
-		pv.summary()
-	} else {
-		jv.write("summary", ops)
-	}
+	v.summary(ops)
 	if failed {
 		return &exitError{ExitDeployFail, errors.New("deployment failed; see the failures above and 'stackfleet status'")}
 	}

@@ -105,36 +105,6 @@ func (w *workspace) engine(g *globals, spec fleet.Pipeline, events apply.EventSi
 	}
 }
 
-// releaseView shows a release's events: a line each, or JSON records.
-func releaseView(g *globals) func(fleet.Event) {
-	if g.json() {
-		jv := newJSONView(g.stdout)
-		return jv.observe
-	}
-	return func(e fleet.Event) {
-		if e.Kind == "step" && e.Status == "RUNNING" || e.Kind == "resource" && !strings.HasSuffix(e.Status, "_FAILED") {
-			return
-		}
-		line := fmt.Sprintf("%s %-8s %-16s", e.Time.Local().Format("15:04:05"), e.Kind, e.Status)
-		if e.Target != nil {
-			line += " " + e.Target.String()
-		}
-		if e.Stack != "" {
-			line += " " + e.Stack
-			if e.LogicalID != "" {
-				line += " " + e.LogicalID
-			}
-			if e.Reason != "" {
-				line += ":"
-			}
-		}
-		if e.Reason != "" {
-			line += " " + e.Reason
-		}
-		fmt.Fprintln(g.stdout, strings.TrimRight(line, " "))
-	}
-}
-
 func newReleaseCmd(g *globals) *cobra.Command {
 	var resume bool
 	var poll time.Duration
@@ -164,6 +134,7 @@ Exit codes: 0 the release succeeded; 1 it failed and was rolled back, was reject
 			if err != nil {
 				return err
 			}
+			v := newView(g)
 			var rel fleet.Release
 			if resume {
 				id, err := w.pickRelease(ctx, spec.Name, "", true)
@@ -187,11 +158,9 @@ Exit codes: 0 the release succeeded; 1 it failed and was rolled back, was reject
 				if err := w.store.CreateRelease(ctx, rel, content); err != nil {
 					return operationalErr(err)
 				}
-				if !g.json() {
-					fmt.Fprintf(g.stdout, "Release %s of %s, version %s: %d stages\n", rel.ID, spec.Name, rel.Version, len(spec.Stages))
-				}
+				v.release(rel, len(spec.Stages))
 			}
-			bus := w.stream(g, releaseView(g))
+			bus := w.stream(g, v.event)
 			rel, err = w.engine(g, spec, bus, poll).Run(ctx, spec, rel)
 			bus.Close()
 			if err != nil {
@@ -282,7 +251,7 @@ It refuses while the release is running in another process.`,
 			if rel.Status == fleet.ReleaseRolledBack {
 				return usageErr(fmt.Errorf("release %s of %s is already ROLLED_BACK (%s): nothing to roll back", rel.ID, spec.Name, rel.Reason))
 			}
-			bus := w.stream(g, releaseView(g))
+			bus := w.stream(g, newView(g).event)
 			defer bus.Close()
 			e := w.engine(g, spec, bus, time.Second)
 			j := e.Journal
@@ -353,11 +322,9 @@ func newPipelineStatusCmd(g *globals) *cobra.Command {
 				return operationalErr(err)
 			}
 			view := pipeline.Describe(spec, rel, time.Now())
-			if g.json() {
-				return json.NewEncoder(g.stdout).Encode(map[string]any{"releases": rels, "release": rel, "stages": view, "gates": recs})
-			}
-			renderPipelineStatus(g.stdout, rels, rel, view, recs)
-			return nil
+			return g.show(map[string]any{"releases": rels, "release": rel, "stages": view, "gates": recs}, func(out io.Writer) {
+				renderPipelineStatus(out, rels, rel, view, recs)
+			})
 		},
 	}
 	cmd.Flags().StringVar(&releaseID, "release", "", "release id (default: the newest)")

@@ -57,14 +57,12 @@ by region with totals. --out saves the plan for 'stackfleet apply plan.json'.`,
 					return operationalErr(err)
 				}
 			}
-			if g.json() {
-				return json.NewEncoder(g.stdout).Encode(p)
-			}
-			renderPlan(g.stdout, p, pf.showUnchanged)
-			if pf.out != "" {
-				fmt.Fprintf(g.stdout, "\nSaved the plan to %s. Apply exactly this plan with:\n  stackfleet apply %s\n", pf.out, pf.out)
-			}
-			return nil
+			return g.show(p, func(out io.Writer) {
+				renderPlan(out, p, pf.showUnchanged)
+				if pf.out != "" {
+					fmt.Fprintf(out, "\nSaved the plan to %s. Apply exactly this plan with:\n  stackfleet apply %s\n", pf.out, pf.out)
+				}
+			})
 		},
 	}
 	cmd.Flags().StringVar(&pf.out, "out", "", "save the plan to this file")

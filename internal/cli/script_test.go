@@ -404,8 +404,8 @@ func sameBakeEnd(ts *testscript.TestScript, _ bool, _ []string) {
 	evs, _, err := st.Events(ctx, "", 0, 100000)
 	ts.Check(err)
 	ends := map[string][]string{}
-	for _, e := range evs {
-		if e.Kind == "wave" && e.Status == "BAKING" {
+	for _, ev := range evs {
+		if e, ok := ev.(fleet.ReleaseEvent); ok && e.Kind == fleet.EventWave && e.Status == "BAKING" {
 			wave, rest, _ := strings.Cut(e.Reason, ": until ")
 			end, _, _ := strings.Cut(rest, " (")
 			ends[wave] = append(ends[wave], end)

@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 	"strings"
@@ -108,31 +109,34 @@ func (w *workspace) status(ctx context.Context, g *globals, only []string, drift
 		}
 		out = append(out, st)
 	}
-	if g.json() {
-		return json.NewEncoder(g.stdout).Encode(out)
-	}
-	for i, st := range out {
+	return g.show(out, func(o io.Writer) { renderStatus(o, out, all) })
+}
+
+// renderStatus prints each stack set's counts, last operation and drift, and the instances that
+// are not CURRENT (all of them with all).
+func renderStatus(out io.Writer, sets []stackSetStatus, all bool) {
+	for i, st := range sets {
 		if i > 0 {
-			fmt.Fprintln(g.stdout)
+			fmt.Fprintln(out)
 		}
-		fmt.Fprintf(g.stdout, "Stack set %s: %d instances (%d CURRENT, %d OUTDATED, %d INOPERABLE)\n", st.Name, len(st.Instances),
+		fmt.Fprintf(out, "Stack set %s: %d instances (%d CURRENT, %d OUTDATED, %d INOPERABLE)\n", st.Name, len(st.Instances),
 			st.Counts[string(fleet.Current)], st.Counts[string(fleet.Outdated)], st.Counts[string(fleet.Inoperable)])
 		if op := st.LastOperation; op != nil {
 			line := fmt.Sprintf("  last operation %s %s, started %s", op.ID, op.Status, op.StartedAt.Format("2006-01-02 15:04:05Z"))
 			if op.Reason != "" {
 				line += ": " + op.Reason
 			}
-			fmt.Fprintln(g.stdout, line)
+			fmt.Fprintln(out, line)
 		}
 		if st.Drift != nil {
 			if len(st.Drift) == 0 {
-				fmt.Fprintln(g.stdout, "  in sync with the configuration")
+				fmt.Fprintln(out, "  in sync with the configuration")
 			} else {
 				var parts []string
 				for _, k := range slices.Sorted(maps.Keys(st.Drift)) {
 					parts = append(parts, fmt.Sprintf("%d to %s", st.Drift[k], k))
 				}
-				fmt.Fprintf(g.stdout, "  drift from the configuration: %s (run plan for detail)\n", strings.Join(parts, ", "))
+				fmt.Fprintf(out, "  drift from the configuration: %s (run plan for detail)\n", strings.Join(parts, ", "))
 			}
 		}
 		var rows [][]string
@@ -143,10 +147,9 @@ func (w *workspace) status(ctx context.Context, g *globals, only []string, drift
 			rows = append(rows, []string{in.Target.Account, in.Target.Region, string(in.Status), string(in.Detail), in.Reason})
 		}
 		if len(rows) > 0 {
-			table(g.stdout, []string{"  ACCOUNT", "REGION", "STATUS", "DETAIL", "REASON"}, indent(rows))
+			table(out, []string{"  ACCOUNT", "REGION", "STATUS", "DETAIL", "REASON"}, indent(rows))
 		}
 	}
-	return nil
 }
 
 func indent(rows [][]string) [][]string {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,16 +12,54 @@ import (
 	"github.com/stackfleet/stackfleet/internal/fleet"
 )
 
-// progressView renders operation events for people: one line per failure as it happens (with the
-// first failing resource), and per region a progress line (done / failed / running / pending)
-// each time another tenth of the region finishes, then a summary table.
-type progressView struct {
+// A view renders what a deploying command (apply, destroy, release, rollback) has to say, in
+// one output mode: it subscribes to the event stream and is handed the plan, the start of each
+// operation and the results. Commands never look at the output mode themselves.
+type view interface {
+	// event renders one event of the stream.
+	event(e fleet.Event)
+	// plan renders the plan about to be applied.
+	plan(p *fleet.Plan)
+	// unchanged says that the plan changes nothing.
+	unchanged(p *fleet.Plan)
+	// confirm asks whether to apply the plan; in reports the answer.
+	confirm(in io.Reader) bool
+	// start announces a stack set's operation before it runs.
+	start(sp fleet.StackSetPlan)
+	// summary renders the results of the operations.
+	summary(ops []fleet.Operation)
+	// release announces a new release.
+	release(rel fleet.Release, stages int)
+}
+
+// newView returns the view of the command's output mode.
+func newView(g *globals) view {
+	if g.json() {
+		return newJSONView(g.stdout)
+	}
+	return newTextView(g.stdout)
+}
+
+// show renders a command's result document: as JSON, or as text by render.
+func (g *globals) show(doc any, render func(io.Writer)) error {
+	if g.json() {
+		return json.NewEncoder(g.stdout).Encode(doc)
+	}
+	render(g.stdout)
+	return nil
+}
+
+// textView renders for people. Operation events: one line per failure as it happens, and per
+// region a progress line (done / failed / running / pending) each time another tenth of the
+// region finishes, then a summary table. Release events: one line each, leaving out instances
+// starting and resource events that are not failures.
+type textView struct {
 	mu      sync.Mutex
 	out     io.Writer
 	regions map[laneKey]*regionCount
 	order   []laneKey
 	total   int
-	failed  int
+	begun   bool
 	started time.Time
 }
 
@@ -32,14 +71,30 @@ type regionCount struct {
 	lastTenth                                    int
 }
 
-func newProgressView(out io.Writer) *progressView {
-	return &progressView{out: out, regions: map[laneKey]*regionCount{}, started: time.Now()}
+func newTextView(out io.Writer) *textView {
+	return &textView{out: out, regions: map[laneKey]*regionCount{}, started: time.Now()}
 }
 
-// expect registers the steps of an operation before it starts.
-func (v *progressView) expect(sp fleet.StackSetPlan) {
+func (v *textView) plan(p *fleet.Plan) { renderPlan(v.out, p, false) }
+
+func (v *textView) unchanged(p *fleet.Plan) {
+	fmt.Fprintf(v.out, "\nNo changes. %d instances are up to date.\n", p.Counts()[fleet.NoChange])
+}
+
+func (v *textView) confirm(in io.Reader) bool {
+	fmt.Fprint(v.out, "\nApply this plan? Only 'yes' is accepted: ")
+	answer, _ := bufio.NewReader(in).ReadString('\n')
+	return strings.TrimSpace(answer) == "yes"
+}
+
+// start registers the steps of an operation before it runs.
+func (v *textView) start(sp fleet.StackSetPlan) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	if !v.begun {
+		fmt.Fprintln(v.out)
+		v.begun = true
+	}
 	for _, a := range sp.Actions {
 		if a.Kind == fleet.NoChange {
 			continue
@@ -50,11 +105,24 @@ func (v *progressView) expect(sp fleet.StackSetPlan) {
 	}
 }
 
-func (v *progressView) observe(e fleet.Event) {
+func (v *textView) release(rel fleet.Release, stages int) {
+	fmt.Fprintf(v.out, "Release %s of %s, version %s: %d stages\n", rel.ID, rel.Pipeline, rel.Version, stages)
+}
+
+func (v *textView) event(ev fleet.Event) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	switch e := ev.(type) {
+	case fleet.OperationEvent:
+		v.operationEvent(e)
+	case fleet.ReleaseEvent:
+		v.releaseEvent(e)
+	}
+}
+
+func (v *textView) operationEvent(e fleet.OperationEvent) {
 	switch e.Kind {
-	case "operation":
+	case fleet.EventOperation:
 		switch e.Status {
 		case "RESUMED":
 			fmt.Fprintf(v.out, "%s: %s\n", e.StackSet, e.Reason)
@@ -67,25 +135,24 @@ func (v *progressView) observe(e fleet.Event) {
 			}
 			fmt.Fprintln(v.out, line)
 		}
-	case "region":
+	case fleet.EventRegion:
 		fmt.Fprintf(v.out, "%s: region %s STOPPED: %s; later regions are CANCELLED\n", e.StackSet, e.Target.Region, e.Reason)
-	case "step":
+	case fleet.EventStep:
 		rc := v.lane(laneKey{e.StackSet, e.Target.Region})
-		switch e.Status {
-		case "RUNNING":
+		switch fleet.StepStatus(e.Status) {
+		case fleet.StepRunning:
 			rc.running++
 			return
-		case "SUCCEEDED":
+		case fleet.StepSucceeded:
 			rc.running--
 			rc.succeeded++
-		case "FAILED":
+		case fleet.StepFailed:
 			rc.running--
 			rc.failed++
-			v.failed++
 			fmt.Fprintf(v.out, "  FAILED %s: %s\n", e.Target, e.Reason)
-		case "CANCELLED":
+		case fleet.StepCancelled:
 			rc.cancelled++
-		case "PENDING":
+		case fleet.StepPending:
 			rc.running--
 			return
 		}
@@ -94,14 +161,38 @@ func (v *progressView) observe(e fleet.Event) {
 			return
 		}
 		tenth := done * 10 / rc.total
-		if (tenth > rc.lastTenth && e.Status != "CANCELLED") || done == rc.total {
+		if (tenth > rc.lastTenth && e.Status != string(fleet.StepCancelled)) || done == rc.total {
 			rc.lastTenth = tenth
 			fmt.Fprintf(v.out, "  %-15s %s\n", e.Target.Region, rc.line())
 		}
 	}
 }
 
-func (v *progressView) lane(k laneKey) *regionCount {
+func (v *textView) releaseEvent(e fleet.ReleaseEvent) {
+	if e.Kind == fleet.EventStep && e.Status == string(fleet.StepRunning) ||
+		e.Kind == fleet.EventResource && !strings.HasSuffix(e.Status, "_FAILED") {
+		return
+	}
+	line := fmt.Sprintf("%s %-8s %-16s", e.Time.Local().Format("15:04:05"), e.Kind, e.Status)
+	if e.Target != nil {
+		line += " " + e.Target.String()
+	}
+	if e.Stack != "" {
+		line += " " + e.Stack
+		if e.LogicalID != "" {
+			line += " " + e.LogicalID
+		}
+		if e.Reason != "" {
+			line += ":"
+		}
+	}
+	if e.Reason != "" {
+		line += " " + e.Reason
+	}
+	fmt.Fprintln(v.out, strings.TrimRight(line, " "))
+}
+
+func (v *textView) lane(k laneKey) *regionCount {
 	rc := v.regions[k]
 	if rc == nil {
 		rc = &regionCount{}
@@ -118,7 +209,7 @@ func (rc *regionCount) line() string {
 }
 
 // summary prints one row per region.
-func (v *progressView) summary() {
+func (v *textView) summary([]fleet.Operation) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.total == 0 {
@@ -134,7 +225,9 @@ func (v *progressView) summary() {
 	fmt.Fprintf(v.out, "%d instance operations in %s\n", v.total, time.Since(v.started).Round(time.Millisecond))
 }
 
-// jsonView writes every event as one JSON object per line (NDJSON).
+// jsonView writes one JSON record per line (NDJSON): {"type":"event",…} for an operation's
+// events, {"type":"releaseEvent",…} for a release's, then {"type":"plan","plan":…} and
+// {"type":"summary","summary":[…]}.
 type jsonView struct {
 	mu  sync.Mutex
 	enc *json.Encoder
@@ -142,14 +235,29 @@ type jsonView struct {
 
 func newJSONView(out io.Writer) *jsonView { return &jsonView{enc: json.NewEncoder(out)} }
 
-func (v *jsonView) observe(e fleet.Event) {
+func (v *jsonView) event(ev fleet.Event) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	_ = v.enc.Encode(struct {
-		Type string `json:"type"`
-		fleet.Event
-	}{"event", e})
+	switch e := ev.(type) {
+	case fleet.OperationEvent:
+		_ = v.enc.Encode(struct {
+			Type string `json:"type"`
+			fleet.OperationEvent
+		}{"event", e})
+	case fleet.ReleaseEvent:
+		_ = v.enc.Encode(struct {
+			Type string `json:"type"`
+			fleet.ReleaseEvent
+		}{"releaseEvent", e})
+	}
 }
+
+func (v *jsonView) plan(p *fleet.Plan)            { v.write("plan", p) }
+func (v *jsonView) unchanged(*fleet.Plan)         {}
+func (v *jsonView) confirm(io.Reader) bool        { return true }
+func (v *jsonView) start(fleet.StackSetPlan)      {}
+func (v *jsonView) summary(ops []fleet.Operation) { v.write("summary", ops) }
+func (v *jsonView) release(fleet.Release, int)    {}
 
 // write prints {"type": typ, typ: payload} with "type" first, like the events.
 func (v *jsonView) write(typ string, payload any) {

@@ -17,11 +17,11 @@ func TestOrderFlushAndSlowSubscriber(t *testing.T) {
 	var mu sync.Mutex
 	gate := make(chan struct{})
 	b := events.New(
-		events.Each(func(e fleet.Event) { mu.Lock(); fast = append(fast, e.Reason); mu.Unlock() }),
+		events.Each(func(e fleet.Event) { mu.Lock(); fast = append(fast, e.Detail().Reason); mu.Unlock() }),
 		func(evs []fleet.Event) {
 			<-gate
 			for _, e := range evs {
-				slow = append(slow, e.Reason)
+				slow = append(slow, e.Detail().Reason)
 			}
 		},
 	)
@@ -30,7 +30,7 @@ func TestOrderFlushAndSlowSubscriber(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range n {
 		want = append(want, fmt.Sprint(i))
-		b.Publish(fleet.Event{Reason: fmt.Sprint(i)}) // must not block although slow is stuck
+		b.Publish(fleet.OperationEvent{EventDetail: fleet.EventDetail{Reason: fmt.Sprint(i)}}) // must not block although slow is stuck
 	}
 	wg.Go(func() { close(gate) })
 	b.Flush()
@@ -41,10 +41,10 @@ func TestOrderFlushAndSlowSubscriber(t *testing.T) {
 	if !ok {
 		t.Fatalf("fast saw %d events, slow %d, want %d in order", len(fast), len(slow), n)
 	}
-	b.Publish(fleet.Event{Reason: "last"})
+	b.Publish(fleet.OperationEvent{EventDetail: fleet.EventDetail{Reason: "last"}})
 	b.Close()
 	if slow[len(slow)-1] != "last" {
 		t.Errorf("Close did not deliver the queued event: last = %q", slow[len(slow)-1])
 	}
-	b.Publish(fleet.Event{Reason: "after close"})
+	b.Publish(fleet.OperationEvent{EventDetail: fleet.EventDetail{Reason: "after close"}})
 }

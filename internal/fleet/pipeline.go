@@ -150,22 +150,23 @@ const (
 // Position is where a release is: stage and wave indexes, the phase and when it began.
 // Wave == len(stage.Waves) means the stage-level checks.
 type Position struct {
-	Stage, Wave int
-	Phase       Phase
-	Since       time.Time
+	Stage int       `json:"stage"`
+	Wave  int       `json:"wave"`
+	Phase Phase     `json:"phase"`
+	Since time.Time `json:"since,omitzero"`
 }
 
 // Release is one version of a pipeline moving through its stages.
 type Release struct {
-	ID       string
-	Pipeline string
+	ID       string `json:"id"`
+	Pipeline string `json:"pipeline"`
 	// Version identifies the templates and parameters the release deploys.
-	Version   string
-	Status    ReleaseStatus
-	Position  Position
-	CreatedAt time.Time
-	EndedAt   time.Time
-	Reason    string
+	Version   string        `json:"version"`
+	Status    ReleaseStatus `json:"status"`
+	Position  Position      `json:"position"`
+	CreatedAt time.Time     `json:"createdAt"`
+	EndedAt   time.Time     `json:"endedAt,omitzero"`
+	Reason    string        `json:"reason,omitempty"`
 }
 
 // windowJSON is Window's stored form: the zone by name, so a release's content survives restarts.

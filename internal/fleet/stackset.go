@@ -351,19 +351,3 @@ type StepRecord struct {
 	Reason    string     `json:"reason,omitempty"`
 	UpdatedAt time.Time  `json:"updatedAt"`
 }
-
-// Event is one entry of an operation's journal: a step or region changed, or the operation did.
-type Event struct {
-	Time      time.Time `json:"time"`
-	Operation string    `json:"operation"`
-	StackSet  string    `json:"stackSet"`
-	// Stack is the pipeline stack of a release's step and resource events.
-	Stack  string  `json:"stack,omitempty"`
-	Kind   string  `json:"kind"` // operation, step, region, resource
-	Target *Target `json:"target,omitempty"`
-	Status string  `json:"status"`
-	Reason string  `json:"reason,omitempty"`
-	// Resource events carry the CloudFormation resource.
-	LogicalID    string `json:"logicalId,omitempty"`
-	ResourceType string `json:"resourceType,omitempty"`
-}

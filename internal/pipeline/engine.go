@@ -96,8 +96,9 @@ func (e *Engine) events() apply.EventSink {
 	return e.Events
 }
 
-func (e *Engine) emit(r *fleet.Release, kind, status, reason string, t *fleet.Target) {
-	e.events().Publish(fleet.Event{Time: e.now(), Operation: r.ID, StackSet: r.Pipeline, Kind: kind, Status: status, Reason: reason, Target: t})
+func (e *Engine) emit(r *fleet.Release, kind fleet.EventKind, status, reason string, t *fleet.Target) {
+	e.events().Publish(fleet.ReleaseEvent{Release: r.ID, Pipeline: r.Pipeline,
+		EventDetail: fleet.EventDetail{Time: e.now(), Kind: kind, Status: status, Reason: reason, Target: t}})
 }
 
 // executor runs batches through the stage's deployer.
@@ -118,7 +119,7 @@ func (e *Engine) finish(ctx context.Context, r *fleet.Release, status fleet.Rele
 	if err := e.Journal.UpdateRelease(context.WithoutCancel(ctx), *r); err != nil {
 		return err
 	}
-	e.emit(r, "release", string(status), reason, nil)
+	e.emit(r, fleet.EventRelease, string(status), reason, nil)
 	return nil
 }
 
@@ -136,14 +137,14 @@ func (e *Engine) Run(ctx context.Context, spec fleet.Pipeline, r fleet.Release) 
 	}
 	if r.Status == fleet.ReleaseQueued {
 		r.Status = fleet.ReleaseRunning
-		e.emit(&r, "release", string(fleet.ReleaseRunning), fmt.Sprintf("version %s", r.Version), nil)
+		e.emit(&r, fleet.EventRelease, string(fleet.ReleaseRunning), fmt.Sprintf("version %s", r.Version), nil)
 	} else {
 		where := "the start"
 		if r.Position.Stage < len(spec.Stages) {
 			st := spec.Stages[r.Position.Stage]
 			where = fmt.Sprintf("stage %s %s", st.Name, waveName(st, r.Position.Wave))
 		}
-		e.emit(&r, "release", "RESUMED", fmt.Sprintf("at %s, %s since %s", where, r.Position.Phase, r.Position.Since.Format(time.RFC3339)), nil)
+		e.emit(&r, fleet.EventRelease, "RESUMED", fmt.Sprintf("at %s, %s since %s", where, r.Position.Phase, r.Position.Since.Format(time.RFC3339)), nil)
 	}
 	held := ""
 	defer func() {
@@ -196,7 +197,7 @@ func (e *Engine) Run(ctx context.Context, spec fleet.Pipeline, r fleet.Release) 
 			}
 			prev := spec.Stages[si-1]
 			end := r.Position.Since.Add(prev.Soak)
-			e.emit(&r, "stage", "SOAKING", fmt.Sprintf("%s soaks until %s before %s", prev.Name, end.Format(time.RFC3339), st.Name), nil)
+			e.emit(&r, fleet.EventStage, "SOAKING", fmt.Sprintf("%s soaks until %s before %s", prev.Name, end.Format(time.RFC3339), st.Name), nil)
 			if err := e.sleepUntil(ctx, end); err != nil {
 				return r, err
 			}
@@ -212,7 +213,7 @@ func (e *Engine) Run(ctx context.Context, spec fleet.Pipeline, r fleet.Release) 
 			if err := e.move(ctx, &r, si, 0, fleet.PhaseApproval); err != nil {
 				return r, err
 			}
-			e.emit(&r, "stage", "WAITING_APPROVAL", fmt.Sprintf("run 'stackfleet approve %s %s' (or reject)", spec.Name, st.Name), nil)
+			e.emit(&r, fleet.EventStage, "WAITING_APPROVAL", fmt.Sprintf("run 'stackfleet approve %s %s' (or reject)", spec.Name, st.Name), nil)
 			d, err := e.waitApproval(ctx, r, st.Name)
 			if err != nil {
 				return r, err
@@ -220,13 +221,13 @@ func (e *Engine) Run(ctx context.Context, spec fleet.Pipeline, r fleet.Release) 
 			if !d.Approved {
 				return r, e.finish(ctx, &r, fleet.ReleaseRejected, fmt.Sprintf("stage %s rejected by %s: %s", st.Name, d.By, d.Comment))
 			}
-			e.emit(&r, "stage", "APPROVED", fmt.Sprintf("%s by %s", st.Name, d.By), nil)
+			e.emit(&r, fleet.EventStage, "APPROVED", fmt.Sprintf("%s by %s", st.Name, d.By), nil)
 		}
 		first := 0
 		if inStage {
 			first = r.Position.Wave
 		} else {
-			e.emit(&r, "stage", "STARTED", st.Name, nil)
+			e.emit(&r, fleet.EventStage, "STARTED", st.Name, nil)
 		}
 		for wi := first; wi <= len(st.Waves); wi++ {
 			if err := e.wave(ctx, spec, &r, si, wi); err != nil {
@@ -235,7 +236,7 @@ func (e *Engine) Run(ctx context.Context, spec fleet.Pipeline, r fleet.Release) 
 					return r, err
 				}
 				r.Reason = fmt.Sprintf("stage %s %s: %s", st.Name, waveName(st, wi), we.reason)
-				e.emit(&r, "wave", "FAILED", r.Reason, nil)
+				e.emit(&r, fleet.EventWave, "FAILED", r.Reason, nil)
 				if rerr := e.rollback(ctx, spec, &r, si, wi); rerr != nil {
 					return r, fmt.Errorf("%s; rollback: %w", r.Reason, rerr)
 				}
@@ -246,7 +247,7 @@ func (e *Engine) Run(ctx context.Context, spec fleet.Pipeline, r fleet.Release) 
 			return r, err
 		}
 		soakFrom = r.Position.Since
-		e.emit(&r, "stage", "SUCCEEDED", st.Name, nil)
+		e.emit(&r, fleet.EventStage, "SUCCEEDED", st.Name, nil)
 	}
 	return r, e.finish(ctx, &r, fleet.ReleaseSucceeded, "")
 }
@@ -269,7 +270,7 @@ func (e *Engine) acquire(ctx context.Context, spec fleet.Pipeline, r *fleet.Rele
 			return errSuperseded
 		}
 		if !announced {
-			e.emit(r, "stage", "QUEUED", err.Error(), nil)
+			e.emit(r, fleet.EventStage, "QUEUED", err.Error(), nil)
 			announced = true
 		}
 		if err := e.sleepFor(ctx, e.poll()); err != nil {
@@ -332,7 +333,7 @@ func (e *Engine) wave(ctx context.Context, spec fleet.Pipeline, r *fleet.Release
 		if err := e.move(ctx, r, si, wi, fleet.PhaseDeploy); err != nil {
 			return err
 		}
-		e.emit(r, "wave", "DEPLOYING", fmt.Sprintf("%s: %d targets", name, len(targets)), nil)
+		e.emit(r, fleet.EventWave, "DEPLOYING", fmt.Sprintf("%s: %d targets", name, len(targets)), nil)
 		if err := e.watching(ctx, r, st, checks.Alarms, spec, targets, history, func(ctx context.Context) error {
 			return e.deployWave(ctx, spec, r, st, targets)
 		}); err != nil {
@@ -353,14 +354,14 @@ func (e *Engine) wave(ctx context.Context, spec fleet.Pipeline, r *fleet.Release
 			return err
 		}
 		end := r.Position.Since.Add(checks.Bake)
-		e.emit(r, "wave", "BAKING", fmt.Sprintf("%s: until %s (%s left)", name, end.Format(time.RFC3339), max(end.Sub(e.now()), 0).Round(time.Second)), nil)
+		e.emit(r, fleet.EventWave, "BAKING", fmt.Sprintf("%s: until %s (%s left)", name, end.Format(time.RFC3339), max(end.Sub(e.now()), 0).Round(time.Second)), nil)
 		if err := e.watching(ctx, r, st, checks.Alarms, spec, targets, history, func(ctx context.Context) error {
 			return e.sleepUntil(ctx, end)
 		}); err != nil {
 			return err
 		}
 	}
-	e.emit(r, "wave", "SUCCEEDED", name, nil)
+	e.emit(r, fleet.EventWave, "SUCCEEDED", name, nil)
 	return nil
 }
 
@@ -389,7 +390,7 @@ func (e *Engine) waitWindow(ctx context.Context, r *fleet.Release, st fleet.Stag
 			return nil
 		}
 		if !announced {
-			e.emit(r, "wave", "WAITING_WINDOW", fmt.Sprintf("next window opens %s", latest.Format(time.RFC3339)), nil)
+			e.emit(r, fleet.EventWave, "WAITING_WINDOW", fmt.Sprintf("next window opens %s", latest.Format(time.RFC3339)), nil)
 			announced = true
 		}
 		if err := e.sleepUntil(ctx, latest); err != nil {
@@ -418,7 +419,7 @@ func (e *Engine) deployWave(ctx context.Context, p fleet.Pipeline, r *fleet.Rele
 		version := fleet.Version{TemplateHash: fleet.Hash(string(s.TemplateBody)), ParamsHash: fleet.HashParameters(params), Parameters: params}
 		b := apply.Batch{
 			Owner: fleet.PipelineOwner(p.Name, s.Name), Operation: r.ID,
-			Event:  fleet.Event{Operation: r.ID, StackSet: r.Pipeline, Stack: s.Name},
+			Event:  fleet.ReleaseEvent{Release: r.ID, Pipeline: r.Pipeline, Stack: s.Name},
 			Policy: apply.WavePolicy(st.MaxConcurrent, len(targets)), TemplateBody: s.TemplateBody, Tags: s.Tags,
 			Capabilities: s.Capabilities, Token: fmt.Sprintf("sf-%s-s%d", r.ID, r.Position.Stage),
 		}
@@ -454,11 +455,11 @@ func (e *Engine) rollback(ctx context.Context, p fleet.Pipeline, r *fleet.Releas
 		}
 	}
 	for _, w := range waves {
-		e.emit(r, "rollback", "ROLLING_BACK", fmt.Sprintf("%s wave %d/%d", st.Name, w+1, len(st.Waves)), nil)
+		e.emit(r, fleet.EventRollback, "ROLLING_BACK", fmt.Sprintf("%s wave %d/%d", st.Name, w+1, len(st.Waves)), nil)
 		if _, err := e.RollbackTargets(ctx, p, st, r.ID, st.Waves[w]); err != nil {
 			return err
 		}
-		e.emit(r, "rollback", "ROLLED_BACK", fmt.Sprintf("%s wave %d/%d", st.Name, w+1, len(st.Waves)), nil)
+		e.emit(r, fleet.EventRollback, "ROLLED_BACK", fmt.Sprintf("%s wave %d/%d", st.Name, w+1, len(st.Waves)), nil)
 	}
 	return nil
 }
@@ -482,7 +483,7 @@ func (e *Engine) RollbackTargets(ctx context.Context, p fleet.Pipeline, st fleet
 			byTarget[in.Target] = in
 		}
 		b := apply.Batch{
-			Owner: owner, Operation: RollbackID(releaseID), Event: fleet.Event{Operation: releaseID, StackSet: p.Name, Stack: s.Name},
+			Owner: owner, Operation: RollbackID(releaseID), Event: fleet.ReleaseEvent{Release: releaseID, Pipeline: p.Name, Stack: s.Name},
 			Tags: s.Tags, Capabilities: s.Capabilities, Token: "sf-rb-" + releaseID,
 			Done: fleet.StepRolledBack, Note: "rolled back by release " + releaseID,
 		}

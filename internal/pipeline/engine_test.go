@@ -416,11 +416,12 @@ func TestRestartMidBakeWaitsOnlyTheRemainingTime(t *testing.T) {
 }
 
 // eventTime returns when release id first emitted kind/status with reason (zero if never).
-func (j *memJournal) eventTime(id, kind, status, reason string) time.Time {
+func (j *memJournal) eventTime(id string, kind fleet.EventKind, status, reason string) time.Time {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	for _, e := range j.events {
-		if e.Operation == id && e.Kind == kind && e.Status == status && (reason == "" || e.Reason == reason) {
+	for _, ev := range j.events {
+		e, ok := ev.(fleet.ReleaseEvent)
+		if ok && e.Release == id && e.Kind == kind && e.Status == status && (reason == "" || e.Reason == reason) {
 			return e.Time
 		}
 	}
@@ -551,7 +552,7 @@ func TestUnreadableAlarms(t *testing.T) {
 				}
 				unreadable := 0
 				for _, e := range j.events {
-					if e.Kind == "gate" && e.Status == "UNREADABLE" {
+					if d := e.Detail(); d.Kind == fleet.EventGate && d.Status == "UNREADABLE" {
 						unreadable++
 					}
 				}

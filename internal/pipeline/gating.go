@@ -84,7 +84,7 @@ func (e *Engine) checkAlarms(ctx context.Context, r *fleet.Release, st fleet.Sta
 			return &waveError{reason: "alarms " + v.Reason}
 		}
 		if m.Phase == fleet.Error {
-			e.emit(r, "gate", "UNREADABLE", fmt.Sprintf("%s (tolerated: %d in a row so far)", m.Message, trailingErrors(history[t])), &t)
+			e.emit(r, fleet.EventGate, "UNREADABLE", fmt.Sprintf("%s (tolerated: %d in a row so far)", m.Message, trailingErrors(history[t])), &t)
 		}
 	}
 	return nil
@@ -191,6 +191,6 @@ func (e *Engine) record(r *fleet.Release, si, wi int, gate string, t fleet.Targe
 	default:
 		status = "FAILED"
 	}
-	e.emit(r, "gate", status, m.Message, &t)
+	e.emit(r, fleet.EventGate, status, m.Message, &t)
 	return GateRecord{Stage: si, Wave: wi, Gate: gate, Target: t.String(), Status: status, Reason: m.Message, Output: m.Output, At: e.now()}
 }

@@ -87,7 +87,8 @@ func childWrite() int {
 						fmt.Fprintln(os.Stderr, err)
 						os.Exit(1)
 					}
-					if err := s.AppendEvents(ctx, fleet.Event{Operation: crashOp, StackSet: crashSet, Kind: "step", Target: &t, Status: "SUCCEEDED", Reason: r}); err != nil {
+					if err := s.AppendEvents(ctx, fleet.OperationEvent{Operation: crashOp, StackSet: crashSet,
+						EventDetail: fleet.EventDetail{Kind: fleet.EventStep, Target: &t, Status: "SUCCEEDED", Reason: r}}); err != nil {
 						fmt.Fprintln(os.Stderr, err)
 						os.Exit(1)
 					}

@@ -51,10 +51,15 @@ func (e *DecidedError) Error() string {
 // of a release, at a stage and wave, for one target or for the whole wave. Records are
 // append-only; callers should bound Output, which is stored as given.
 type GateRecord struct {
-	Release                              string
-	Stage, Wave                          int
-	Gate, Target, Status, Reason, Output string
-	At                                   time.Time
+	Release string    `json:"release"`
+	Stage   int       `json:"stage"`
+	Wave    int       `json:"wave"`
+	Gate    string    `json:"gate"`
+	Target  string    `json:"target,omitempty"`
+	Status  string    `json:"status"`
+	Reason  string    `json:"reason,omitempty"`
+	Output  string    `json:"output,omitempty"`
+	At      time.Time `json:"at"`
 }
 
 // querier is what reads need of a read pool (*sql.DB) or of the write transaction (*sql.Tx).

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/stackfleet/stackfleet/internal/fleet"
@@ -622,5 +623,42 @@ func TestPipelineConcurrentWriters(t *testing.T) {
 	}
 	if err := s.Check(context.Background()); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestMigrationOfEvents opens a database at schema version 3 holding an operation's and a
+// release's events in one table: after the migration the release's read back as release events.
+func TestMigrationOfEvents(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	db := rawDB(t, dir)
+	if err := state.MigrateTo(ctx, db, 3); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`INSERT INTO releases (id, pipeline, version, status, stage, wave, phase, reason, content) VALUES ('rel-1', 'web', 'v1', 'SUCCEEDED', 0, 0, 'DONE', '', '{}')`,
+		`INSERT INTO events (operation, stack_set, time, kind, account, region, status, reason, logical_id, resource_type) VALUES ('op-1', 'base', 1, 'operation', NULL, NULL, 'RUNNING', '', '', '')`,
+		`INSERT INTO events (operation, stack_set, time, kind, account, region, status, reason, logical_id, resource_type) VALUES ('rel-1', 'web', 2, 'wave', NULL, NULL, 'DEPLOYING', 'w1: 2 targets', '', '')`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	db.Close()
+	s, err := state.OpenFor(ctx, dir, "fleet.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	got, _, err := s.Events(ctx, "", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []fleet.Event{
+		fleet.OperationEvent{Operation: "op-1", StackSet: "base", EventDetail: fleet.EventDetail{Time: time.Unix(0, 1).UTC(), Kind: fleet.EventOperation, Status: "RUNNING"}},
+		fleet.ReleaseEvent{Release: "rel-1", Pipeline: "web", EventDetail: fleet.EventDetail{Time: time.Unix(0, 2).UTC(), Kind: fleet.EventWave, Status: "DEPLOYING", Reason: "w1: 2 targets"}},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("events after migration (-want +got):\n%s", diff)
 	}
 }

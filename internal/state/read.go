@@ -203,7 +203,7 @@ func (s *Store) Events(ctx context.Context, opID string, afterSeq int64, limit i
 	if limit <= 0 {
 		limit = -1
 	}
-	const cols = "seq, operation, stack_set, time, kind, account, region, status, reason, logical_id, resource_type"
+	const cols = "seq, source, operation, stack_set, stack, time, kind, account, region, status, reason, logical_id, resource_type"
 	var rows *sql.Rows
 	if opID == "" {
 		rows, err = s.read.QueryContext(ctx, "SELECT "+cols+" FROM events WHERE seq > ? ORDER BY seq LIMIT ?", afterSeq, limit)
@@ -216,10 +216,11 @@ func (s *Store) Events(ctx context.Context, opID string, afterSeq int64, limit i
 	defer rows.Close()
 	evs, last = []fleet.Event{}, afterSeq
 	for rows.Next() {
-		var ev fleet.Event
+		var ev fleet.EventDetail
+		var source, id, owner, stack string
 		var t sql.NullInt64
 		var account, region sql.NullString
-		if err := rows.Scan(&last, &ev.Operation, &ev.StackSet, &t, &ev.Kind, &account, &region, &ev.Status, &ev.Reason,
+		if err := rows.Scan(&last, &source, &id, &owner, &stack, &t, &ev.Kind, &account, &region, &ev.Status, &ev.Reason,
 			&ev.LogicalID, &ev.ResourceType); err != nil {
 			return nil, afterSeq, wrapDBErr(s.path, "read events", err)
 		}
@@ -227,7 +228,11 @@ func (s *Store) Events(ctx context.Context, opID string, afterSeq int64, limit i
 		if account.Valid || region.Valid {
 			ev.Target = &fleet.Target{Account: account.String, Region: region.String}
 		}
-		evs = append(evs, ev)
+		if source == sourceRelease {
+			evs = append(evs, fleet.ReleaseEvent{Release: id, Pipeline: owner, Stack: stack, EventDetail: ev})
+		} else {
+			evs = append(evs, fleet.OperationEvent{Operation: id, StackSet: owner, EventDetail: ev})
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, afterSeq, wrapDBErr(s.path, "read events", err)

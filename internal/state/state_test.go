@@ -288,13 +288,18 @@ func TestEvents(t *testing.T) {
 	ctx := t.Context()
 	s := open(t, t.TempDir())
 	tgt := fleet.Target{Account: "111111111111", Region: "eu-west-1"}
+	op := func(id, set string, d fleet.EventDetail) fleet.Event {
+		return fleet.OperationEvent{Operation: id, StackSet: set, EventDetail: d}
+	}
 	evs := []fleet.Event{
-		{Time: at(1), Operation: "op-1", StackSet: "web", Kind: "operation", Status: "RUNNING"},
-		{Time: at(2), Operation: "op-1", StackSet: "web", Kind: "step", Target: &tgt, Status: "RUNNING"},
-		{Time: at(3), Operation: "op-2", StackSet: "api", Kind: "operation", Status: "RUNNING"},
-		{Time: at(4), Operation: "op-1", StackSet: "web", Kind: "resource", Target: &tgt, Status: "CREATE_FAILED",
-			Reason: "denied", LogicalID: "Bucket", ResourceType: "AWS::S3::Bucket"},
-		{Time: at(5), Operation: "op-1", StackSet: "web", Kind: "step", Target: &fleet.Target{}, Status: "FAILED"},
+		op("op-1", "web", fleet.EventDetail{Time: at(1), Kind: fleet.EventOperation, Status: "RUNNING"}),
+		op("op-1", "web", fleet.EventDetail{Time: at(2), Kind: fleet.EventStep, Target: &tgt, Status: "RUNNING"}),
+		op("op-2", "api", fleet.EventDetail{Time: at(3), Kind: fleet.EventOperation, Status: "RUNNING"}),
+		// A release's events are told apart from an operation's, and keep their stack.
+		fleet.ReleaseEvent{Release: "op-1", Pipeline: "web", Stack: "app", EventDetail: fleet.EventDetail{
+			Time: at(4), Kind: fleet.EventResource, Target: &tgt, Status: "CREATE_FAILED",
+			Reason: "denied", LogicalID: "Bucket", ResourceType: "AWS::S3::Bucket"}},
+		op("op-1", "web", fleet.EventDetail{Time: at(5), Kind: fleet.EventStep, Target: &fleet.Target{}, Status: "FAILED"}),
 	}
 	if err := s.AppendEvents(ctx, evs[:2]...); err != nil {
 		t.Fatal(err)
@@ -533,7 +538,8 @@ func TestTwoStoresWriteConcurrently(t *testing.T) {
 						errs <- err
 						return
 					}
-					if err := s.AppendEvents(ctx, fleet.Event{Operation: "op", StackSet: "web", Kind: "step", Target: &tgt, Status: "SUCCEEDED"}); err != nil {
+					if err := s.AppendEvents(ctx, fleet.OperationEvent{Operation: "op", StackSet: "web",
+						EventDetail: fleet.EventDetail{Kind: fleet.EventStep, Target: &tgt, Status: "SUCCEEDED"}}); err != nil {
 						errs <- err
 						return
 					}

@@ -33,8 +33,14 @@ ON CONFLICT (owner_kind, owner, stack, region, account) DO UPDATE SET
 	deployed = excluded.deployed, last_good = excluded.last_good, outputs = excluded.outputs,
 	last_operation = excluded.last_operation, updated_at = excluded.updated_at`
 	sqlAppendEvent = `
-INSERT INTO events (operation, stack_set, time, kind, account, region, status, reason, logical_id, resource_type)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+INSERT INTO events (source, operation, stack_set, stack, time, kind, account, region, status, reason, logical_id, resource_type)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+)
+
+// Sources of events (events.source).
+const (
+	sourceOperation = "operation"
+	sourceRelease   = "release"
 )
 
 var hotQueries = []string{sqlSavepoint, sqlRollbackTo, sqlRelease, sqlUpdateStep, sqlPutInstance, sqlAppendEvent}
@@ -167,12 +173,24 @@ func (tx *Tx) AppendEvents(evs ...fleet.Event) error {
 		return fmt.Errorf("append events: %w", err)
 	}
 	defer stmt.Close()
-	for _, ev := range evs {
+	for _, e := range evs {
+		// The events table keeps whose event it is in operation (an operation or release id) and
+		// stack_set (a stack set or pipeline name), told apart by source.
+		var source, id, owner, stack string
+		switch e := e.(type) {
+		case fleet.OperationEvent:
+			source, id, owner = sourceOperation, e.Operation, e.StackSet
+		case fleet.ReleaseEvent:
+			source, id, owner, stack = sourceRelease, e.Release, e.Pipeline, e.Stack
+		default:
+			return fmt.Errorf("append events: unknown event type %T", e)
+		}
+		ev := e.Detail()
 		var account, region any
 		if ev.Target != nil {
 			account, region = ev.Target.Account, ev.Target.Region
 		}
-		if _, err := stmt.ExecContext(tx.ctx, ev.Operation, ev.StackSet, nanos(ev.Time), ev.Kind, account, region,
+		if _, err := stmt.ExecContext(tx.ctx, source, id, owner, stack, nanos(ev.Time), ev.Kind, account, region,
 			ev.Status, ev.Reason, ev.LogicalID, ev.ResourceType); err != nil {
 			return fmt.Errorf("append events: %w", err)
 		}
