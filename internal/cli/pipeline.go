@@ -100,7 +100,7 @@ func (w *workspace) engine(g *globals, spec fleet.Pipeline, events apply.EventSi
 	return &pipeline.Engine{
 		Deployer: func(st fleet.Stage) apply.Deployer { return c.deployer(st, g.pollInitial) },
 		Gates:    pipelineGates{c: c, health: &gates.Health{Client: http.DefaultClient}},
-		Journal:  releaseJournal{store: w.store, spec: spec},
+		Journal:  releaseJournal{journal: journal{w.store}, spec: spec},
 		Events:   events, Log: g.log, Poll: poll,
 	}
 }
@@ -211,7 +211,7 @@ func newDecideCmd(g *globals, approve bool) *cobra.Command {
 			if !slices.Contains(stages, args[1]) {
 				return usageErr(fmt.Errorf("release %s of %s has no stage %q (stages: %s)", rel.ID, rel.Pipeline, args[1], strings.Join(stages, ", ")))
 			}
-			err = w.store.Decide(ctx, state.Approval{Release: id, Stage: args[1], Approved: approve, By: whoami(), Comment: comment, At: time.Now().UTC()})
+			err = w.store.Decide(ctx, fleet.Approval{Release: id, Stage: args[1], Approved: approve, By: whoami(), Comment: comment, At: time.Now().UTC()})
 			if err != nil {
 				return usageErr(err)
 			}
@@ -331,7 +331,7 @@ func newPipelineStatusCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-func renderPipelineStatus(out io.Writer, rels []fleet.Release, rel fleet.Release, stages []pipeline.StageView, recs []state.GateRecord) {
+func renderPipelineStatus(out io.Writer, rels []fleet.Release, rel fleet.Release, stages []pipeline.StageView, recs []fleet.GateRecord) {
 	fmt.Fprintf(out, "Release %s of %s, version %s: %s", rel.ID, rel.Pipeline, rel.Version, rel.Status)
 	if rel.Reason != "" {
 		fmt.Fprintf(out, "\n  reason: %s", rel.Reason)
@@ -350,7 +350,7 @@ func renderPipelineStatus(out io.Writer, rels []fleet.Release, rel fleet.Release
 			fmt.Fprintln(out, line)
 		}
 	}
-	var failed []state.GateRecord
+	var failed []fleet.GateRecord
 	for _, r := range recs {
 		if r.Status != "PASSED" {
 			failed = append(failed, r)

@@ -18,49 +18,20 @@ import (
 	"github.com/stackfleet/stackfleet/internal/state"
 )
 
-// releaseJournal adapts the SQLite store to the release engine's Journal.
+// releaseJournal adapts the SQLite store to the release engine's Journal: the store serves
+// releases, templates, approvals and gate records as they are; stage locks and supersession
+// are the store's locks and releases seen through the pipeline's spec.
 type releaseJournal struct {
-	store *state.Store
-	spec  fleet.Pipeline
+	journal
+	spec fleet.Pipeline
 }
 
 var _ pipeline.Journal = releaseJournal{}
 
-func (j releaseJournal) UpdateRelease(ctx context.Context, r fleet.Release) error {
-	return j.store.UpdateRelease(ctx, r)
-}
-func (j releaseJournal) Instances(ctx context.Context, owner fleet.Owner) ([]fleet.Instance, error) {
-	return j.store.Instances(ctx, owner)
-}
-func (j releaseJournal) Record(ctx context.Context, c apply.Change) error {
-	return journal{j.store}.Record(ctx, c)
-}
-func (j releaseJournal) PutTemplate(ctx context.Context, hash string, body []byte) error {
-	return j.store.PutTemplate(ctx, hash, body)
-}
-func (j releaseJournal) Template(ctx context.Context, hash string) ([]byte, error) {
-	return j.store.Template(ctx, hash)
-}
-func (j releaseJournal) Approval(ctx context.Context, id, stage string) (*pipeline.Decision, error) {
-	a, err := j.store.Approval(ctx, id, stage)
-	if err != nil || a == nil {
-		return nil, err
-	}
-	return &pipeline.Decision{Approved: a.Approved, By: a.By, Comment: a.Comment}, nil
-}
-func (j releaseJournal) AddGateRecords(ctx context.Context, id string, recs ...pipeline.GateRecord) error {
-	out := make([]state.GateRecord, len(recs))
-	for i, r := range recs {
-		out[i] = state.GateRecord{Release: id, Stage: r.Stage, Wave: r.Wave, Gate: r.Gate, Target: r.Target,
-			Status: r.Status, Reason: r.Reason, Output: r.Output, At: r.At}
-	}
-	return j.store.AddGateRecords(ctx, out...)
-}
-
 func stageLock(p, stage string) string { return "pipeline:" + p + "/" + stage }
 
 func (j releaseJournal) AcquireStage(ctx context.Context, p, stage, id string) error {
-	_, err := j.store.Acquire(ctx, stageLock(p, stage), id)
+	_, err := j.Store.Acquire(ctx, stageLock(p, stage), id)
 	var le *state.LockedError
 	if errors.As(err, &le) {
 		return fmt.Errorf("%w: release %s is deploying to %s (pid %d)", pipeline.ErrStageBusy, le.Operation, stage, le.PID)
@@ -68,7 +39,7 @@ func (j releaseJournal) AcquireStage(ctx context.Context, p, stage, id string) e
 	return err
 }
 func (j releaseJournal) ReleaseStage(ctx context.Context, p, stage, id string) error {
-	return j.store.Release(ctx, stageLock(p, stage), id)
+	return j.Store.Release(ctx, stageLock(p, stage), id)
 }
 
 // Superseded: with concurrency supersede, a release waiting for a stage gives way to any newer
@@ -77,7 +48,7 @@ func (j releaseJournal) Superseded(ctx context.Context, r fleet.Release) (bool, 
 	if !j.spec.Supersede {
 		return false, nil
 	}
-	active, err := j.store.ActiveReleases(ctx, r.Pipeline)
+	active, err := j.Store.ActiveReleases(ctx, r.Pipeline)
 	if err != nil {
 		return false, err
 	}

@@ -221,3 +221,26 @@ type GateTarget struct {
 	Account, Region, Stack string
 	Outputs                map[string]string
 }
+
+// Approval is a recorded approval or rejection of a stage for a release.
+type Approval struct {
+	Release  string    `json:"release"`
+	Stage    string    `json:"stage"`
+	Approved bool      `json:"approved"`
+	By       string    `json:"by"`
+	Comment  string    `json:"comment,omitempty"`
+	At       time.Time `json:"at"`
+}
+
+// GateRecord is one gate verdict of a release, kept for 'pipeline status'.
+type GateRecord struct {
+	Release string    `json:"release"`
+	Stage   int       `json:"stage"`
+	Wave    int       `json:"wave"`
+	Gate    string    `json:"gate"`
+	Target  string    `json:"target,omitempty"`
+	Status  string    `json:"status"`
+	Reason  string    `json:"reason,omitempty"`
+	Output  string    `json:"output,omitempty"`
+	At      time.Time `json:"at"`
+}

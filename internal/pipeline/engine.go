@@ -26,13 +26,6 @@ type SystemClock struct{ apply.SystemClock }
 // After is time.After.
 func (SystemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
-// Decision is a recorded approval or rejection of a stage for a release.
-type Decision struct {
-	Approved bool
-	By       string
-	Comment  string
-}
-
 // Journal is the durable state a release needs. Instances change only through the executor
 // (apply.InstanceStore).
 type Journal interface {
@@ -40,8 +33,8 @@ type Journal interface {
 	UpdateRelease(ctx context.Context, r fleet.Release) error
 	PutTemplate(ctx context.Context, hash string, body []byte) error
 	Template(ctx context.Context, hash string) ([]byte, error)
-	Approval(ctx context.Context, releaseID, stage string) (*Decision, error)
-	AddGateRecords(ctx context.Context, releaseID string, recs ...GateRecord) error
+	Approval(ctx context.Context, releaseID, stage string) (*fleet.Approval, error)
+	AddGateRecords(ctx context.Context, recs ...fleet.GateRecord) error
 	// AcquireStage takes the stage for the release (one release per stage at a time); it returns
 	// an error wrapping ErrStageBusy while another live release holds it.
 	AcquireStage(ctx context.Context, pipeline, stage, releaseID string) error
@@ -279,7 +272,7 @@ func (e *Engine) acquire(ctx context.Context, spec fleet.Pipeline, r *fleet.Rele
 	}
 }
 
-func (e *Engine) waitApproval(ctx context.Context, r fleet.Release, stage string) (*Decision, error) {
+func (e *Engine) waitApproval(ctx context.Context, r fleet.Release, stage string) (*fleet.Approval, error) {
 	for {
 		d, err := e.Journal.Approval(ctx, r.ID, stage)
 		if err != nil {

@@ -24,9 +24,9 @@ type memJournal struct {
 	releases  map[string]fleet.Release
 	instances map[fleet.Owner]map[fleet.Target]fleet.Instance
 	templates map[string][]byte
-	approvals map[string]*pipeline.Decision
+	approvals map[string]*fleet.Approval
 	stages    map[string]string
-	gates     []pipeline.GateRecord
+	gates     []fleet.GateRecord
 	events    []fleet.Event
 	supersede map[string]bool // releases a newer one supersedes
 	// instanceReads counts Instances calls (the alarm watch must not read per target).
@@ -37,7 +37,7 @@ var _ pipeline.Journal = (*memJournal)(nil)
 
 func newJournal() *memJournal {
 	return &memJournal{releases: map[string]fleet.Release{}, instances: map[fleet.Owner]map[fleet.Target]fleet.Instance{},
-		templates: map[string][]byte{}, approvals: map[string]*pipeline.Decision{}, stages: map[string]string{}}
+		templates: map[string][]byte{}, approvals: map[string]*fleet.Approval{}, stages: map[string]string{}}
 }
 
 func (j *memJournal) UpdateRelease(_ context.Context, r fleet.Release) error {
@@ -81,7 +81,7 @@ func (j *memJournal) Template(_ context.Context, hash string) ([]byte, error) {
 	}
 	return b, nil
 }
-func (j *memJournal) Approval(_ context.Context, id, stage string) (*pipeline.Decision, error) {
+func (j *memJournal) Approval(_ context.Context, id, stage string) (*fleet.Approval, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	return j.approvals[id+"/"+stage], nil
@@ -89,9 +89,9 @@ func (j *memJournal) Approval(_ context.Context, id, stage string) (*pipeline.De
 func (j *memJournal) decide(id, stage string, ok bool) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	j.approvals[id+"/"+stage] = &pipeline.Decision{Approved: ok, By: "tester", Comment: "because"}
+	j.approvals[id+"/"+stage] = &fleet.Approval{Approved: ok, By: "tester", Comment: "because"}
 }
-func (j *memJournal) AddGateRecords(_ context.Context, _ string, recs ...pipeline.GateRecord) error {
+func (j *memJournal) AddGateRecords(_ context.Context, recs ...fleet.GateRecord) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.gates = append(j.gates, recs...)

@@ -19,14 +19,6 @@ type Gates interface {
 	Test(ctx context.Context, tc fleet.TestCommand, t fleet.GateTarget) fleet.Measurement
 }
 
-// GateRecord is one gate verdict kept for 'pipeline status'.
-type GateRecord struct {
-	Stage, Wave          int
-	Gate, Target, Status string
-	Reason, Output       string
-	At                   time.Time
-}
-
 // watching runs fn while reading the alarms of every target every Poll, and judges each
 // target's readings with the spec's limits: alarms in ALARM past the failure limit, or alarms
 // that could not be read past the consecutive-error limit, cancel fn and fail the wave. An
@@ -136,7 +128,7 @@ func (e *Engine) verify(ctx context.Context, p fleet.Pipeline, r *fleet.Release,
 	if err != nil {
 		return err
 	}
-	var recs []GateRecord
+	var recs []fleet.GateRecord
 	var failure string
 	for i, gt := range gts {
 		t := targets[i]
@@ -161,7 +153,7 @@ func (e *Engine) verify(ctx context.Context, p fleet.Pipeline, r *fleet.Release,
 			break
 		}
 	}
-	if err := e.Journal.AddGateRecords(context.WithoutCancel(ctx), r.ID, recs...); err != nil {
+	if err := e.Journal.AddGateRecords(context.WithoutCancel(ctx), recs...); err != nil {
 		return err
 	}
 	if ctx.Err() != nil {
@@ -182,7 +174,7 @@ func indentOutput(out string) string {
 }
 
 // record keeps a one-shot gate's reading for 'pipeline status' and shows it as an event.
-func (e *Engine) record(r *fleet.Release, si, wi int, gate string, t fleet.Target, m fleet.Measurement) GateRecord {
+func (e *Engine) record(r *fleet.Release, si, wi int, gate string, t fleet.Target, m fleet.Measurement) fleet.GateRecord {
 	status := "PASSED"
 	switch m.Phase {
 	case fleet.Successful:
@@ -192,5 +184,5 @@ func (e *Engine) record(r *fleet.Release, si, wi int, gate string, t fleet.Targe
 		status = "FAILED"
 	}
 	e.emit(r, fleet.EventGate, status, m.Message, &t)
-	return GateRecord{Stage: si, Wave: wi, Gate: gate, Target: t.String(), Status: status, Reason: m.Message, Output: m.Output, At: e.now()}
+	return fleet.GateRecord{Release: r.ID, Stage: si, Wave: wi, Gate: gate, Target: t.String(), Status: status, Reason: m.Message, Output: m.Output, At: e.now()}
 }

@@ -14,18 +14,9 @@ import (
 	"github.com/stackfleet/stackfleet/internal/fleet"
 )
 
-// Approval is the decision on a stage of a release: approved or rejected, by whom, why and when.
-// There is at most one per (Release, Stage).
-type Approval struct {
-	Release, Stage string
-	Approved       bool
-	By, Comment    string
-	At             time.Time
-}
-
 // DecidedError reports a second decision on a stage of a release. The first decision stands.
 type DecidedError struct {
-	First Approval
+	First fleet.Approval
 }
 
 // Error names the first decision: who took it, when and why.
@@ -45,21 +36,6 @@ func (e *DecidedError) Error() string {
 		msg += fmt.Sprintf(" (%q)", e.First.Comment)
 	}
 	return msg
-}
-
-// GateRecord is the outcome of one gate (alarm watch, health check, test, bake, window, approval)
-// of a release, at a stage and wave, for one target or for the whole wave. Records are
-// append-only; callers should bound Output, which is stored as given.
-type GateRecord struct {
-	Release string    `json:"release"`
-	Stage   int       `json:"stage"`
-	Wave    int       `json:"wave"`
-	Gate    string    `json:"gate"`
-	Target  string    `json:"target,omitempty"`
-	Status  string    `json:"status"`
-	Reason  string    `json:"reason,omitempty"`
-	Output  string    `json:"output,omitempty"`
-	At      time.Time `json:"at"`
 }
 
 // querier is what reads need of a read pool (*sql.DB) or of the write transaction (*sql.Tx).
@@ -146,11 +122,11 @@ func (tx *Tx) ActiveReleases(pipelineName string) ([]fleet.Release, error) {
 // Decide records the decision on a stage of a release. A second decision on the same stage is a
 // *DecidedError naming the first, which stands; a decision on an unknown release is an error
 // wrapping ErrNotFound.
-func (tx *Tx) Decide(a Approval) error {
+func (tx *Tx) Decide(a fleet.Approval) error {
 	if a.Release == "" || a.Stage == "" {
 		return fmt.Errorf("decide: release and stage are required (got %q, %q)", a.Release, a.Stage)
 	}
-	first := Approval{Release: a.Release, Stage: a.Stage}
+	first := fleet.Approval{Release: a.Release, Stage: a.Stage}
 	var at sql.NullInt64
 	err := tx.queryRow("SELECT approved, decided_by, comment, decided_at FROM approvals WHERE release = ? AND stage = ?",
 		a.Release, a.Stage).Scan(&first.Approved, &first.By, &first.Comment, &at)
@@ -214,7 +190,7 @@ func (tx *Tx) PutTemplate(hash string, body []byte) error {
 }
 
 // AddGateRecords appends gate records in the order given. Every record's release must exist.
-func (tx *Tx) AddGateRecords(recs ...GateRecord) error {
+func (tx *Tx) AddGateRecords(recs ...fleet.GateRecord) error {
 	if len(recs) == 0 {
 		return nil
 	}
@@ -318,13 +294,13 @@ func queryReleases(ctx context.Context, q querier, query string, args ...any) ([
 
 // Decide records the decision on a stage of a release (see Tx.Decide): a second decision is a
 // *DecidedError naming the first.
-func (s *Store) Decide(ctx context.Context, a Approval) error {
+func (s *Store) Decide(ctx context.Context, a fleet.Approval) error {
 	return s.Update(ctx, func(tx *Tx) error { return tx.Decide(a) })
 }
 
 // Approval returns the decision on a stage of a release, or nil if there is none yet.
-func (s *Store) Approval(ctx context.Context, releaseID, stage string) (*Approval, error) {
-	a := Approval{Release: releaseID, Stage: stage}
+func (s *Store) Approval(ctx context.Context, releaseID, stage string) (*fleet.Approval, error) {
+	a := fleet.Approval{Release: releaseID, Stage: stage}
 	var at sql.NullInt64
 	err := s.read.QueryRowContext(ctx, "SELECT approved, decided_by, comment, decided_at FROM approvals WHERE release = ? AND stage = ?",
 		releaseID, stage).Scan(&a.Approved, &a.By, &a.Comment, &at)
@@ -357,7 +333,7 @@ func (s *Store) Template(ctx context.Context, hash string) ([]byte, error) {
 }
 
 // AddGateRecords appends gate records, in the order given, in one transaction.
-func (s *Store) AddGateRecords(ctx context.Context, recs ...GateRecord) error {
+func (s *Store) AddGateRecords(ctx context.Context, recs ...fleet.GateRecord) error {
 	if len(recs) == 0 {
 		return nil
 	}
@@ -365,16 +341,16 @@ func (s *Store) AddGateRecords(ctx context.Context, recs ...GateRecord) error {
 }
 
 // GateRecords returns the gate records of a release in the order they were added.
-func (s *Store) GateRecords(ctx context.Context, releaseID string) ([]GateRecord, error) {
+func (s *Store) GateRecords(ctx context.Context, releaseID string) ([]fleet.GateRecord, error) {
 	rows, err := s.read.QueryContext(ctx, `
 SELECT stage, wave, gate, target, status, reason, output, time FROM gate_records WHERE release = ? ORDER BY seq`, releaseID)
 	if err != nil {
 		return nil, wrapDBErr(s.path, "read gate records of release "+releaseID, err)
 	}
 	defer rows.Close()
-	out := []GateRecord{}
+	out := []fleet.GateRecord{}
 	for rows.Next() {
-		g := GateRecord{Release: releaseID}
+		g := fleet.GateRecord{Release: releaseID}
 		var at sql.NullInt64
 		if err := rows.Scan(&g.Stage, &g.Wave, &g.Gate, &g.Target, &g.Status, &g.Reason, &g.Output, &at); err != nil {
 			return nil, wrapDBErr(s.path, "read gate records of release "+releaseID, err)

@@ -194,15 +194,15 @@ func TestApprovals(t *testing.T) {
 	if a, err := s.Approval(ctx, "r1", "prod"); a != nil || err != nil {
 		t.Fatalf("Approval before any decision = %+v, %v; want nil, nil", a, err)
 	}
-	first := state.Approval{Release: "r1", Stage: "prod", Approved: true, By: "alice", Comment: "lgtm", At: at(1)}
+	first := fleet.Approval{Release: "r1", Stage: "prod", Approved: true, By: "alice", Comment: "lgtm", At: at(1)}
 	if err := s.Decide(ctx, first); err != nil {
 		t.Fatal(err)
 	}
-	reject := state.Approval{Release: "r1", Stage: "gamma", By: "bob", At: at(2)}
+	reject := fleet.Approval{Release: "r1", Stage: "gamma", By: "bob", At: at(2)}
 	if err := s.Decide(ctx, reject); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []state.Approval{first, reject} {
+	for _, want := range []fleet.Approval{first, reject} {
 		got, err := s.Approval(ctx, want.Release, want.Stage)
 		if err != nil {
 			t.Fatal(err)
@@ -213,7 +213,7 @@ func TestApprovals(t *testing.T) {
 	}
 
 	// A second decision is refused, names the first, and leaves it in place.
-	err := s.Decide(ctx, state.Approval{Release: "r1", Stage: "prod", Approved: false, By: "mallory", At: at(3)})
+	err := s.Decide(ctx, fleet.Approval{Release: "r1", Stage: "prod", Approved: false, By: "mallory", At: at(3)})
 	decided, ok := errors.AsType[*state.DecidedError](err)
 	if !ok {
 		t.Fatalf("second decision: %v, want *DecidedError", err)
@@ -226,7 +226,7 @@ func TestApprovals(t *testing.T) {
 			t.Errorf("second decision error %q does not say %q", err, want)
 		}
 	}
-	if err := s.Decide(ctx, state.Approval{Release: "r1", Stage: "gamma", Approved: true}); err == nil ||
+	if err := s.Decide(ctx, fleet.Approval{Release: "r1", Stage: "gamma", Approved: true}); err == nil ||
 		!contains(err.Error(), "already rejected by bob") {
 		t.Errorf("approving a rejected stage: %v, want an error saying it was already rejected by bob", err)
 	}
@@ -238,10 +238,10 @@ func TestApprovals(t *testing.T) {
 		t.Errorf("Approval(prod) after a second decision (-want +got):\n%s", diff)
 	}
 
-	if err := s.Decide(ctx, state.Approval{Release: "nope", Stage: "prod", Approved: true}); !errors.Is(err, state.ErrNotFound) {
+	if err := s.Decide(ctx, fleet.Approval{Release: "nope", Stage: "prod", Approved: true}); !errors.Is(err, state.ErrNotFound) {
 		t.Errorf("decision on an unknown release: %v, want ErrNotFound", err)
 	}
-	if err := s.Decide(ctx, state.Approval{Release: "r1"}); err == nil || !contains(err.Error(), "release and stage are required") {
+	if err := s.Decide(ctx, fleet.Approval{Release: "r1"}); err == nil || !contains(err.Error(), "release and stage are required") {
 		t.Errorf("decision without a stage: %v", err)
 	}
 }
@@ -295,7 +295,7 @@ func TestGateRecords(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	recs := []state.GateRecord{
+	recs := []fleet.GateRecord{
 		{Release: "r1", Stage: 0, Wave: 0, Gate: "alarms", Target: "111111111111/eu-west-1", Status: "PASSED", At: at(1)},
 		{Release: "r2", Stage: 0, Wave: 0, Gate: "bake", Status: "RUNNING"},
 		{Release: "r1", Stage: 0, Wave: 1, Gate: "test:smoke", Target: "111111111111/us-east-1", Status: "FAILED",
@@ -313,20 +313,20 @@ func TestGateRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A batch naming an unknown release adds nothing.
-	err := s.AddGateRecords(ctx, state.GateRecord{Release: "r1", Gate: "lost"}, state.GateRecord{Release: "nope", Gate: "x"})
+	err := s.AddGateRecords(ctx, fleet.GateRecord{Release: "r1", Gate: "lost"}, fleet.GateRecord{Release: "nope", Gate: "x"})
 	if !errors.Is(err, state.ErrNotFound) || !contains(err.Error(), "release nope") {
 		t.Errorf("AddGateRecords with an unknown release: %v, want ErrNotFound naming it", err)
 	}
-	if err := s.AddGateRecords(ctx, state.GateRecord{Gate: "x"}); err == nil || !contains(err.Error(), "release is required") {
+	if err := s.AddGateRecords(ctx, fleet.GateRecord{Gate: "x"}); err == nil || !contains(err.Error(), "release is required") {
 		t.Errorf("AddGateRecords without a release: %v", err)
 	}
 	for _, tt := range []struct {
 		id   string
-		want []state.GateRecord
+		want []fleet.GateRecord
 	}{
-		{"r1", []state.GateRecord{recs[0], recs[2], recs[3]}},
-		{"r2", []state.GateRecord{recs[1]}},
-		{"nope", []state.GateRecord{}},
+		{"r1", []fleet.GateRecord{recs[0], recs[2], recs[3]}},
+		{"r2", []fleet.GateRecord{recs[1]}},
+		{"nope", []fleet.GateRecord{}},
 	} {
 		got, err := s.GateRecords(ctx, tt.id)
 		if err != nil {
@@ -542,7 +542,7 @@ func TestPipelineConcurrentWriters(t *testing.T) {
 					if err := s.UpdateRelease(ctx, r); err != nil {
 						return err
 					}
-					if err := s.AddGateRecords(ctx, state.GateRecord{Release: "shared", Wave: i, Gate: fmt.Sprint(g)}); err != nil {
+					if err := s.AddGateRecords(ctx, fleet.GateRecord{Release: "shared", Wave: i, Gate: fmt.Sprint(g)}); err != nil {
 						return err
 					}
 					if err := s.PutTemplate(ctx, hash, body); err != nil {
@@ -550,7 +550,7 @@ func TestPipelineConcurrentWriters(t *testing.T) {
 					}
 				}
 				for st := range stages {
-					err := s.Decide(ctx, state.Approval{Release: "shared", Stage: fmt.Sprint(st), Approved: true, By: fmt.Sprint(g)})
+					err := s.Decide(ctx, fleet.Approval{Release: "shared", Stage: fmt.Sprint(st), Approved: true, By: fmt.Sprint(g)})
 					if _, lost := errors.AsType[*state.DecidedError](err); lost {
 						continue
 					}
