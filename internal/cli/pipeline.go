@@ -63,29 +63,28 @@ func (w *workspace) release(ctx context.Context, id string) (fleet.Release, flee
 	return rel, spec, nil
 }
 
-// pickRelease is the release a command acts on: id if given, else the pipeline's oldest unfinished
-// release (unfinished) or its newest release.
-func (w *workspace) pickRelease(ctx context.Context, pipelineName, id string, unfinished bool) (string, error) {
-	if id != "" {
-		return id, nil
+// pickRelease reads the release a command acts on and its spec: id if given, else the
+// pipeline's oldest unfinished release (unfinished) or its newest release.
+func (w *workspace) pickRelease(ctx context.Context, pipelineName, id string, unfinished bool) (fleet.Release, fleet.Pipeline, error) {
+	if id == "" {
+		var rels []fleet.Release
+		var err error
+		if unfinished {
+			rels, err = w.store.ActiveReleases(ctx, pipelineName)
+		} else {
+			rels, err = w.store.Releases(ctx, pipelineName, 1)
+		}
+		switch {
+		case err != nil:
+			return fleet.Release{}, fleet.Pipeline{}, operationalErr(err)
+		case len(rels) == 0 && unfinished:
+			return fleet.Release{}, fleet.Pipeline{}, usageErr(fmt.Errorf("pipeline %s has no unfinished release", pipelineName))
+		case len(rels) == 0:
+			return fleet.Release{}, fleet.Pipeline{}, usageErr(fmt.Errorf("pipeline %s has no release yet ('stackfleet release %s' starts one)", pipelineName, pipelineName))
+		}
+		id = rels[0].ID
 	}
-	var rels []fleet.Release
-	var err error
-	if unfinished {
-		rels, err = w.store.ActiveReleases(ctx, pipelineName)
-	} else {
-		rels, err = w.store.Releases(ctx, pipelineName, 1)
-	}
-	switch {
-	case err != nil:
-		return "", operationalErr(err)
-	case len(rels) > 0:
-		return rels[0].ID, nil
-	case unfinished:
-		return "", usageErr(fmt.Errorf("pipeline %s has no unfinished release", pipelineName))
-	default:
-		return "", usageErr(fmt.Errorf("pipeline %s has no release yet ('stackfleet release %s' starts one)", pipelineName, pipelineName))
-	}
+	return w.release(ctx, id)
 }
 
 func newReleaseID(now time.Time) string {
@@ -137,11 +136,7 @@ Exit codes: 0 the release succeeded; 1 it failed and was rolled back, was reject
 			v := newView(g)
 			var rel fleet.Release
 			if resume {
-				id, err := w.pickRelease(ctx, spec.Name, "", true)
-				if err != nil {
-					return err
-				}
-				if rel, spec, err = w.release(ctx, id); err != nil {
+				if rel, spec, err = w.pickRelease(ctx, spec.Name, "", true); err != nil {
 					return err
 				}
 			} else {
@@ -196,14 +191,11 @@ func newDecideCmd(g *globals, approve bool) *cobra.Command {
 				return err
 			}
 			defer w.Close()
-			id, err := w.pickRelease(ctx, args[0], releaseID, true)
+			rel, spec, err := w.pickRelease(ctx, args[0], releaseID, true)
 			if err != nil {
 				return err
 			}
-			rel, spec, err := w.release(ctx, id)
-			if err != nil {
-				return err
-			}
+			id := rel.ID
 			var stages []string
 			for _, st := range spec.Stages {
 				stages = append(stages, st.Name)
@@ -240,11 +232,7 @@ It refuses while the release is running in another process.`,
 				return err
 			}
 			defer w.Close()
-			id, err := w.pickRelease(ctx, args[0], releaseID, false)
-			if err != nil {
-				return err
-			}
-			rel, spec, err := w.release(ctx, id)
+			rel, spec, err := w.pickRelease(ctx, args[0], releaseID, false)
 			if err != nil {
 				return err
 			}
@@ -253,38 +241,15 @@ It refuses while the release is running in another process.`,
 			}
 			bus := w.stream(g, newView(g).event)
 			defer bus.Close()
-			e := w.engine(g, spec, bus, time.Second)
-			j := e.Journal
-			holder := pipeline.RollbackID(rel.ID)
-			for _, st := range spec.Stages {
-				if err := j.AcquireStage(ctx, spec.Name, st.Name, holder); err != nil {
-					return &exitError{ExitOperational, fmt.Errorf("cannot roll back now: %w", err)}
-				}
-				defer j.ReleaseStage(context.WithoutCancel(ctx), spec.Name, st.Name, holder)
+			_, err = w.engine(g, spec, bus, time.Second).Rollback(ctx, spec, rel, "rolled back by "+whoami())
+			switch {
+			case errors.Is(err, pipeline.ErrNothingToRollBack):
+				return usageErr(err)
+			case errors.Is(err, pipeline.ErrStageBusy):
+				return &exitError{ExitOperational, fmt.Errorf("cannot roll back now: %w", err)}
+			case err != nil:
+				return &exitError{ExitDeployFail, err}
 			}
-			total := 0
-			for i := len(spec.Stages) - 1; i >= 0; i-- {
-				st := spec.Stages[i]
-				var targets []fleet.Target
-				for _, wv := range slices.Backward(st.Waves) {
-					targets = append(targets, wv...)
-				}
-				fmt.Fprintf(g.stdout, "rolling back stage %s (%d targets)\n", st.Name, len(targets))
-				n, err := e.RollbackTargets(ctx, spec, st, rel.ID, targets)
-				bus.Flush()
-				total += n
-				if err != nil {
-					return &exitError{ExitDeployFail, err}
-				}
-			}
-			if total == 0 {
-				return usageErr(fmt.Errorf("release %s of %s (%s) has no instance left that it deployed: nothing to roll back", rel.ID, spec.Name, rel.Status))
-			}
-			rel.Status, rel.Reason, rel.EndedAt = fleet.ReleaseRolledBack, "rolled back by "+whoami(), time.Now().UTC()
-			if err := w.store.UpdateRelease(ctx, rel); err != nil {
-				return operationalErr(err)
-			}
-			fmt.Fprintf(g.stdout, "release %s ROLLED_BACK: %d instances back on their last known good version or deleted\n", rel.ID, total)
 			return nil
 		},
 	}
@@ -305,17 +270,13 @@ func newPipelineStatusCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer w.Close()
-			id, err := w.pickRelease(ctx, args[0], releaseID, false)
+			rel, spec, err := w.pickRelease(ctx, args[0], releaseID, false)
 			if err != nil {
 				return err
 			}
 			rels, err := w.store.Releases(ctx, args[0], 10)
 			if err != nil {
 				return operationalErr(err)
-			}
-			rel, spec, err := w.release(ctx, id)
-			if err != nil {
-				return err
 			}
 			recs, err := w.store.GateRecords(ctx, rel.ID)
 			if err != nil {

@@ -457,6 +457,46 @@ func (e *Engine) rollback(ctx context.Context, p fleet.Pipeline, r *fleet.Releas
 	return nil
 }
 
+// ErrNothingToRollBack is wrapped by Rollback when no instance the release deployed is left.
+var ErrNothingToRollBack = errors.New("nothing to roll back")
+
+// Rollback returns every instance release r deployed to its last known good version, stages
+// newest first, holding every stage of the pipeline meanwhile (an error wrapping ErrStageBusy
+// while a release runs), and marks r ROLLED_BACK with reason. It returns how many instances it
+// rolled back.
+func (e *Engine) Rollback(ctx context.Context, p fleet.Pipeline, r fleet.Release, reason string) (int, error) {
+	holder := RollbackID(r.ID)
+	for _, st := range p.Stages {
+		if err := e.Journal.AcquireStage(ctx, p.Name, st.Name, holder); err != nil {
+			return 0, err
+		}
+		defer e.Journal.ReleaseStage(context.WithoutCancel(ctx), p.Name, st.Name, holder)
+	}
+	total := 0
+	for _, st := range slices.Backward(p.Stages) {
+		var targets []fleet.Target
+		for _, wv := range slices.Backward(st.Waves) {
+			targets = append(targets, wv...)
+		}
+		e.emit(&r, fleet.EventRollback, "ROLLING_BACK", fmt.Sprintf("stage %s (%d targets)", st.Name, len(targets)), nil)
+		n, err := e.RollbackTargets(ctx, p, st, r.ID, targets)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	if total == 0 {
+		return 0, fmt.Errorf("release %s of %s (%s) has no instance left that it deployed: %w", r.ID, p.Name, r.Status, ErrNothingToRollBack)
+	}
+	r.Status, r.Reason, r.EndedAt = fleet.ReleaseRolledBack, reason, e.now()
+	if err := e.Journal.UpdateRelease(ctx, r); err != nil {
+		return total, err
+	}
+	e.emit(&r, fleet.EventRollback, string(fleet.ReleaseRolledBack),
+		fmt.Sprintf("%d instances back on their last known good version or deleted", total), nil)
+	return total, nil
+}
+
 // RollbackTargets returns the instances release touched in targets to their last known good
 // version (the version they ran before release first deployed them), stacks in reverse order, as
 // batches of the executor. An instance with no earlier version is deleted. Instances release did
