@@ -602,3 +602,38 @@ func TestFailedRollbackCanBeRetried(t *testing.T) {
 		}
 	})
 }
+
+// TestRollback rolls a finished release back: every instance it deployed goes back to the
+// version before it (or is deleted), the release is ROLLED_BACK, and a second rollback finds
+// nothing to roll back.
+func TestRollback(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d, g, j := newDeployer(), &fakeGates{alarm: map[string]bool{}}, newJournal()
+		e := newEngine(d, g, j)
+		if r, err := e.Run(t.Context(), spec("v1"), release("r1", "v1")); err != nil || r.Status != fleet.ReleaseSucceeded {
+			t.Fatalf("first release: %s %v", r.Status, err)
+		}
+		r2, err := e.Run(t.Context(), spec("v2"), release("r2", "v2"))
+		if err != nil || r2.Status != fleet.ReleaseSucceeded {
+			t.Fatalf("second release: %s %v", r2.Status, err)
+		}
+		n, err := e.Rollback(t.Context(), spec("v2"), r2, "by tester")
+		if err != nil || n != 4 {
+			t.Fatalf("Rollback() = %d, %v; want 4 instances", n, err)
+		}
+		if got := j.releases["r2"]; got.Status != fleet.ReleaseRolledBack || got.Reason != "by tester" {
+			t.Errorf("release after rollback: %s %q", got.Status, got.Reason)
+		}
+		for tgt, stacks := range d.stacks {
+			if stacks["Version"] != "v1" {
+				t.Errorf("%s runs %q after the rollback, want v1", tgt, stacks["Version"])
+			}
+		}
+		if j.eventTime("r2", fleet.EventRollback, string(fleet.ReleaseRolledBack), "").IsZero() {
+			t.Error("no ROLLED_BACK rollback event")
+		}
+		if _, err := e.Rollback(t.Context(), spec("v2"), j.releases["r2"], "again"); !errors.Is(err, pipeline.ErrNothingToRollBack) {
+			t.Errorf("second Rollback() error = %v, want ErrNothingToRollBack", err)
+		}
+	})
+}
