@@ -79,6 +79,10 @@ func Parse(path string, src []byte) (f *File, err error) {
 	if err != nil {
 		return nil, Errors{yamlError(path, err)}
 	}
+	if len(tree.Docs) == 0 || tree.Docs[0] == nil || tree.Docs[0].Body == nil {
+		return nil, Errors{{File: path, Message: "the configuration is empty: it needs at least 'version: 1' and stackSets or pipelines " +
+			"(examples/stackfleet.yaml is a start; 'stackfleet schema' prints every field)"}}
+	}
 	f.ast = tree
 	if err := yaml.UnmarshalWithOptions(src, &f.Config, yaml.Strict()); err != nil {
 		return nil, Errors{yamlError(path, err)}

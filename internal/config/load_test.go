@@ -50,6 +50,8 @@ func TestParseErrors(t *testing.T) {
 		name, edit, want string
 	}{
 		{"invalid YAML", "stackSets:\n  - name: [unclosed\n", "stackfleet.yaml:"},
+		{"empty", "", "stackfleet.yaml: the configuration is empty"},
+		{"only comments", "# nothing yet\n\n", "stackfleet.yaml: the configuration is empty"},
 		{"unknown field", strings.Replace(valid, "    template:", "    tempalte: x\n    template:", 1), `stackfleet.yaml:9:5: unknown field "tempalte"`},
 		{"both count and percentage", strings.Replace(valid, "      failureToleranceCount: 1", "      failureToleranceCount: 1\n      maxConcurrentCount: 3", 1),
 			"stackfleet.yaml:22:7: stackSets[0].rollout.maxConcurrentPercentage: set maxConcurrentCount or maxConcurrentPercentage, not both"},
