@@ -69,7 +69,7 @@ type Rollout struct {
 	MaxConcurrentPercentage    *int     `yaml:"maxConcurrentPercentage,omitempty" desc:"Percentage of a region's accounts deployed at once, rounded down, at least 1." min:"1" max:"100"`
 	FailureToleranceCount      *int     `yaml:"failureToleranceCount,omitempty" desc:"Failed accounts per region before the region stops (default 0)." min:"0"`
 	FailureTolerancePercentage *int     `yaml:"failureTolerancePercentage,omitempty" desc:"Percentage of a region's accounts that may fail, rounded down." min:"0" max:"100"`
-	RegionOrder                []string `yaml:"regionOrder,omitempty" desc:"Regions deployed first, in this order."`
+	RegionOrder                []string `yaml:"regionOrder,omitempty" desc:"Regions deployed first, in this order; the others follow in the order of regions."`
 	RegionConcurrency          string   `yaml:"regionConcurrency,omitempty" desc:"sequential (default) or parallel." enum:"sequential,parallel"`
 	Mode                       string   `yaml:"mode,omitempty" desc:"strict (default: concurrency shrinks as failures occur) or soft." enum:"strict,soft"`
 }

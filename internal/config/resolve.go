@@ -104,7 +104,7 @@ func (f *File) resolveStackSet(i int, sc StackSet, inv *fleet.Inventory) (*fleet
 	s.Preferences = fleet.Preferences{
 		MaxConcurrent:     fleet.Limit{Count: sc.Rollout.MaxConcurrentCount, Percentage: sc.Rollout.MaxConcurrentPercentage},
 		FailureTolerance:  fleet.Limit{Count: sc.Rollout.FailureToleranceCount, Percentage: sc.Rollout.FailureTolerancePercentage},
-		RegionOrder:       sc.Rollout.RegionOrder,
+		RegionOrder:       writtenOrder(sc.Rollout.RegionOrder, s.Regions),
 		RegionConcurrency: fleet.Sequential,
 		Mode:              fleet.Strict,
 	}
@@ -226,4 +226,16 @@ func unwrapPath(err error) string {
 		return strings.TrimPrefix(msg[:i], "open ") + ": " + msg[i+2:]
 	}
 	return msg
+}
+
+// writtenOrder is the order regions deploy in: regionOrder first, then the other regions in
+// the order the configuration lists them.
+func writtenOrder(regionOrder, regions []string) []string {
+	out := slices.Clone(regionOrder)
+	for _, r := range regions {
+		if !slices.Contains(out, r) {
+			out = append(out, r)
+		}
+	}
+	return out
 }

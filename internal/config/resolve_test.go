@@ -3,6 +3,7 @@ package config_test
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -74,6 +75,10 @@ func TestResolve(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := r.StackSets[0]
+	// Without regionOrder, regions deploy in the order written, not alphabetically.
+	if got := fleet.OrderRegions([]string{"eu-west-1", "us-east-1"}, s.Preferences.RegionOrder); !slices.Equal(got, []string{"us-east-1", "eu-west-1"}) {
+		t.Errorf("region order %v, want the order written [us-east-1 eu-west-1]", got)
+	}
 	targets, accts, err := s.Targets(inventory(3))
 	if err != nil || len(targets) != 6 {
 		t.Fatalf("Targets() = %d targets, %v; want 6", len(targets), err)
