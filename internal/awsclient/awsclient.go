@@ -349,13 +349,11 @@ func (e *AssumeRoleError) Error() string {
 // Unwrap returns the underlying SDK error.
 func (e *AssumeRoleError) Unwrap() error { return e.Err }
 
-// slogLogger adapts slog to the SDK's logger; SDK records (retries) are debug-level.
+// slogLogger adapts slog to the SDK's logger. Every SDK record is debug-level, its warnings too
+// ("Response has no supported checksum…"): they are not the user's to act on, and show with
+// --verbose only; errors reach the user through the calls that fail.
 type slogLogger struct{ l *slog.Logger }
 
 func (s slogLogger) Logf(cls logging.Classification, format string, v ...any) {
-	level := slog.LevelDebug
-	if cls == logging.Warn {
-		level = slog.LevelWarn
-	}
-	s.l.Log(context.Background(), level, fmt.Sprintf(format, v...), "source", "aws-sdk")
+	s.l.Log(context.Background(), slog.LevelDebug, fmt.Sprintf(format, v...), "source", "aws-sdk", "class", string(cls))
 }
