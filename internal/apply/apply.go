@@ -56,6 +56,8 @@ type DeployRequest struct {
 type DeployResult struct {
 	StackID string
 	Outputs map[string]string
+	// Changed is when the stack last changed, as CloudFormation reports it after the deploy.
+	Changed time.Time
 }
 
 // ResourceEvent is a CloudFormation resource event worth reporting while a deploy runs.

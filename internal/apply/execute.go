@@ -238,7 +238,7 @@ func (x *Executor) item(ctx context.Context, b Batch, it Item, prev fleet.Instan
 		next.Owner, next.Target, next.LastOperation, next.UpdatedAt = b.Owner, it.Target, b.Operation, x.now()
 		switch {
 		case err == nil:
-			next.StackID, next.Outputs = res.StackID, maps.Clone(res.Outputs)
+			next.StackID, next.Outputs, next.StackChanged = res.StackID, maps.Clone(res.Outputs), res.Changed
 			next.Status, next.Detail, next.Reason, next.Deployed = fleet.Current, fleet.StepSucceeded, b.Note, it.Version
 			if b.Done != "" {
 				next.Detail = b.Done

@@ -46,10 +46,12 @@ type cfnAPI interface {
 // Stack is the observed state of a stack. Exists is false when CloudFormation reports that the
 // stack does not exist (never created, or deleted); the other fields are then empty.
 type Stack struct {
-	ID, Status, StatusReason string
-	Outputs, Parameters      map[string]string
-	Tags                     map[string]string
-	Exists                   bool
+	Name, ID, Status, StatusReason string
+	Outputs, Parameters            map[string]string
+	Tags                           map[string]string
+	Exists                         bool
+	// Changed is the stack's LastUpdatedTime, or its CreationTime if it was never updated.
+	Changed time.Time
 }
 
 // ResourceEvent is one stack event: a resource (or the stack itself) changing status.
@@ -162,6 +164,25 @@ func (d *Deployer) Describe(ctx context.Context, stackName string) (Stack, error
 		return Stack{}, err
 	}
 	return toStack(s), nil
+}
+
+// List returns every stack of the account and region that is not deleted, reading them with
+// DescribeStacks a page at a time: one call per hundred stacks, never one per stack.
+func (d *Deployer) List(ctx context.Context) ([]Stack, error) {
+	var out []Stack
+	pages := cloudformation.NewDescribeStacksPaginator(d.api, &cloudformation.DescribeStacksInput{})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list stacks: %w", err)
+		}
+		for i := range page.Stacks {
+			if page.Stacks[i].StackStatus != types.StackStatusDeleteComplete {
+				out = append(out, toStack(&page.Stacks[i]))
+			}
+		}
+	}
+	return out, nil
 }
 
 // describe returns nil, nil when the stack does not exist.
@@ -599,12 +620,17 @@ func toStack(s *types.Stack) Stack {
 		return Stack{}
 	}
 	out := Stack{
+		Name:         aws.ToString(s.StackName),
 		ID:           aws.ToString(s.StackId),
+		Changed:      aws.ToTime(s.CreationTime),
 		Status:       string(s.StackStatus),
 		StatusReason: aws.ToString(s.StackStatusReason),
 		Parameters:   paramMap(s.Parameters),
 		Tags:         tagMap(s.Tags),
 		Exists:       true,
+	}
+	if s.LastUpdatedTime != nil {
+		out.Changed = *s.LastUpdatedTime
 	}
 	for _, o := range s.Outputs {
 		if out.Outputs == nil {

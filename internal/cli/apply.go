@@ -17,6 +17,7 @@ import (
 type applyFlags struct {
 	only        []string
 	autoApprove bool
+	refresh     bool
 }
 
 func newApplyCmd(g *globals) *cobra.Command {
@@ -53,6 +54,7 @@ prints one JSON event per line.`,
 	}
 	cmd.Flags().StringSliceVar(&af.only, "stack-set", nil, "apply only these stack sets (repeatable)")
 	cmd.Flags().BoolVar(&af.autoApprove, "auto-approve", false, "do not ask for confirmation on a terminal")
+	addRefreshFlag(cmd, &af.refresh)
 	return cmd
 }
 
@@ -128,7 +130,7 @@ func (w *workspace) apply(ctx context.Context, g *globals, p *fleet.Plan, af app
 		}
 	}
 	if p == nil {
-		if p, err = w.plan(ctx, af.only, destroy, true); err != nil {
+		if p, err = w.plan(ctx, af.only, destroy, planOptions{refresh: af.refresh, preview: true}); err != nil {
 			return err
 		}
 	}

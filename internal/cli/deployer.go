@@ -50,7 +50,25 @@ func (d cfnDeployer) Deploy(ctx context.Context, t fleet.Target, req apply.Deplo
 	if err != nil {
 		return apply.DeployResult{}, err
 	}
-	return apply.DeployResult{StackID: stack.ID, Outputs: stack.Outputs}, nil
+	return apply.DeployResult{StackID: stack.ID, Outputs: stack.Outputs, Changed: stack.Changed}, nil
+}
+
+// Live returns the stacks of the target's account and region by name, as CloudFormation
+// reports them now (one paged DescribeStacks).
+func (d cfnDeployer) Live(ctx context.Context, t fleet.Target) (map[string]fleet.LiveStack, error) {
+	dep, err := d.target(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	stacks, err := dep.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]fleet.LiveStack, len(stacks))
+	for _, s := range stacks {
+		out[s.Name] = fleet.LiveStack{StackID: s.ID, Status: s.Status, Changed: s.Changed, Parameters: s.Parameters}
+	}
+	return out, nil
 }
 
 // Delete implements apply.Deployer.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -21,7 +22,20 @@ type planFlags struct {
 	out           string
 	only          []string
 	showUnchanged bool
-	noRefresh     bool
+	refresh       bool
+	noPreview     bool
+	noRefresh     bool // deprecated: --refresh=false --no-preview
+}
+
+// planOptions say what a plan reads besides the record: the live stacks (refresh) and change
+// sets for updates (preview).
+type planOptions struct {
+	refresh, preview bool
+}
+
+// addRefreshFlag adds --refresh to a command that plans.
+func addRefreshFlag(cmd *cobra.Command, refresh *bool) {
+	cmd.Flags().BoolVar(refresh, "refresh", true, "read every targeted stack from CloudFormation first (one paged DescribeStacks per account and region), so that stacks changed or deleted outside stackfleet are planned back")
 }
 
 func addFleetCommands(root *cobra.Command, g *globals) {
@@ -48,7 +62,8 @@ by region with totals. --out saves the plan for 'stackfleet apply plan.json'.`,
 				return err
 			}
 			defer w.Close()
-			p, err := w.plan(ctx, pf.only, false, !pf.noRefresh)
+			opts := planOptions{refresh: pf.refresh && !pf.noRefresh, preview: !pf.noPreview && !pf.noRefresh}
+			p, err := w.plan(ctx, pf.only, false, opts)
 			if err != nil {
 				return err
 			}
@@ -68,12 +83,16 @@ by region with totals. --out saves the plan for 'stackfleet apply plan.json'.`,
 	cmd.Flags().StringVar(&pf.out, "out", "", "save the plan to this file")
 	cmd.Flags().StringSliceVar(&pf.only, "stack-set", nil, "plan only these stack sets (repeatable)")
 	cmd.Flags().BoolVar(&pf.showUnchanged, "show-unchanged", false, "list unchanged instances too")
-	cmd.Flags().BoolVar(&pf.noRefresh, "no-refresh", false, "do not preview updates with change sets (faster; no resource detail)")
+	addRefreshFlag(cmd, &pf.refresh)
+	cmd.Flags().BoolVar(&pf.noPreview, "no-preview", false, "do not preview updates with change sets (faster; no resource detail)")
+	cmd.Flags().BoolVar(&pf.noRefresh, "no-refresh", false, "")
+	_ = cmd.Flags().MarkDeprecated("no-refresh", "use --refresh=false --no-preview")
 	return cmd
 }
 
-// plan computes the plan from the workspace, previewing updates with live change sets.
-func (w *workspace) plan(ctx context.Context, only []string, destroy, refresh bool) (*fleet.Plan, error) {
+// plan computes the plan from the workspace: from the record, refreshed with the live stacks
+// and its updates previewed with change sets as opts say.
+func (w *workspace) plan(ctx context.Context, only []string, destroy bool, opts planOptions) (*fleet.Plan, error) {
 	for _, name := range only {
 		if w.stackSet(name) == nil {
 			return nil, usageErr(fmt.Errorf("--stack-set %s: no such stack set in %s", name, w.file.Path))
@@ -83,19 +102,66 @@ func (w *workspace) plan(ctx context.Context, only []string, destroy, refresh bo
 	if err != nil {
 		return nil, err
 	}
+	var live *plan.Live
+	if opts.refresh && !destroy {
+		if live, err = w.live(ctx, rec, only); err != nil {
+			return nil, err
+		}
+	}
 	p, err := plan.Build(plan.Input{
 		StackSets: w.resolved.StackSets, Templates: w.resolved.Templates, Inventory: w.inventory, Recorded: rec,
 		ConfigHash: w.configHash(), InventoryHash: w.inventoryHash(), Now: time.Now(), Destroy: destroy, Only: only,
+		Live: live,
 	})
 	if err != nil {
 		return nil, usageErr(err)
 	}
-	if refresh {
+	if opts.preview {
 		if err := w.preview(ctx, p); err != nil {
 			return nil, err
 		}
 	}
 	return p, nil
+}
+
+// live reads the stacks of every account and region where a configured stack set (of only, if
+// given) has recorded instances: one paged DescribeStacks each, 32 at a time. An account-region
+// that cannot be read is reported in the plan, not a failure of it.
+func (w *workspace) live(ctx context.Context, rec map[string][]fleet.Instance, only []string) (*plan.Live, error) {
+	where := map[fleet.Target]bool{}
+	for _, s := range w.resolved.StackSets {
+		if len(only) > 0 && !slices.Contains(only, s.Name) {
+			continue
+		}
+		for _, in := range rec[s.Name] {
+			where[fleet.Target{Account: in.Target.Account, Region: in.Target.Region}] = true
+		}
+	}
+	live := &plan.Live{Stacks: map[fleet.Target]map[string]fleet.LiveStack{}, Errors: map[fleet.Target]string{}}
+	var mu sync.Mutex
+	eg, ctx := errgroup.WithContext(ctx)
+	eg.SetLimit(32)
+	d := w.deployer()
+	for t := range where {
+		eg.Go(func() error {
+			stacks, err := d.Live(ctx, t)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				live.Errors[t] = err.Error()
+			} else {
+				live.Stacks[t] = stacks
+			}
+			return nil
+		})
+	}
+	if err := eg.Wait(); err != nil {
+		return nil, operationalErr(err)
+	}
+	return live, nil
 }
 
 // preview fills the resource changes of updates from live change sets. A preview that fails

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/google/go-cmp/cmp"
@@ -58,6 +59,7 @@ var update = flag.Bool("update", false, "rewrite the golden sections of testdata
 //	wait-phase PIPELINE STAGE WAVE PHASE                    wait until the running release is there
 //	same-bake-end                                           a resumed bake kept the end time announced before
 //	health-server [fail]                                    serve $HEALTH_URL (200), or from now on fail it (503)
+//	sandbox-cfn ACCOUNT REGION delete|update STACK [K=V]    change a stack outside stackfleet (update: parameter K=V)
 //	expand FILE...                                          replace $MGMT_ACCOUNT, $ORG_ID… in files
 //	normalize [-indent] stdout|stderr|FILE OUT              write the output to OUT with what changes run to run replaced
 //
@@ -122,6 +124,7 @@ func TestScripts(t *testing.T) {
 			"same-bake-end":    sameBakeEnd,
 			"sandbox-join":     sandboxJoin,
 			"sandbox-stacks":   sandboxStacks,
+			"sandbox-cfn":      sandboxCFN,
 			"sandbox-rule":     sandboxRule,
 			"expand":           expand,
 			"wait-current":     waitCurrent,
@@ -528,6 +531,50 @@ func sandboxStacks(ts *testscript.TestScript, neg bool, args []string) {
 	if (got == want) == neg {
 		ts.Fatalf("%d account-regions have stack %s %s %s, want %d", got, args[0], args[1], strings.Join(args[2:len(args)-1], " "), want)
 	}
+}
+
+// memberCFN is a CloudFormation client acting in a member account through its access role.
+func memberCFN(ctx context.Context, ts *testscript.TestScript, account, region string) *cloudformation.Client {
+	s := sb(ts)
+	mgmt := s.ManagementCredentials()
+	stsClient := sts.New(sts.Options{Region: mgmt.Region, BaseEndpoint: aws.String(s.URL()),
+		Credentials: credentials.NewStaticCredentialsProvider(mgmt.AccessKeyID, mgmt.SecretAccessKey, "")})
+	role, err := stsClient.AssumeRole(ctx, &sts.AssumeRoleInput{
+		RoleArn: aws.String("arn:aws:iam::" + account + ":role/OrganizationAccountAccessRole"), RoleSessionName: aws.String("script")})
+	ts.Check(err)
+	c := role.Credentials
+	return cloudformation.New(cloudformation.Options{Region: region, BaseEndpoint: aws.String(s.URL()),
+		Credentials: credentials.NewStaticCredentialsProvider(aws.ToString(c.AccessKeyId), aws.ToString(c.SecretAccessKey), aws.ToString(c.SessionToken))})
+}
+
+// sandboxCFN changes a stack outside stackfleet, as an engineer with the console would: it
+// deletes it, or updates one parameter keeping the template, and waits until it is done.
+func sandboxCFN(ts *testscript.TestScript, _ bool, args []string) {
+	if len(args) < 4 || args[2] != "delete" && args[2] != "update" {
+		ts.Fatalf("usage: sandbox-cfn ACCOUNT REGION delete|update STACK [K=V]")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c := memberCFN(ctx, ts, args[0], args[1])
+	stack := aws.String(args[3])
+	if args[2] == "delete" {
+		_, err := c.DeleteStack(ctx, &cloudformation.DeleteStackInput{StackName: stack})
+		ts.Check(err)
+		ts.Check(cloudformation.NewStackDeleteCompleteWaiter(c, func(o *cloudformation.StackDeleteCompleteWaiterOptions) {
+			o.MinDelay, o.MaxDelay = 10*time.Millisecond, 100*time.Millisecond
+		}).Wait(ctx, &cloudformation.DescribeStacksInput{StackName: stack}, 20*time.Second))
+		return
+	}
+	if len(args) != 5 {
+		ts.Fatalf("usage: sandbox-cfn ACCOUNT REGION update STACK K=V")
+	}
+	k, v, _ := strings.Cut(args[4], "=")
+	_, err := c.UpdateStack(ctx, &cloudformation.UpdateStackInput{StackName: stack, UsePreviousTemplate: aws.Bool(true),
+		Parameters: []cfntypes.Parameter{{ParameterKey: aws.String(k), ParameterValue: aws.String(v)}}})
+	ts.Check(err)
+	ts.Check(cloudformation.NewStackUpdateCompleteWaiter(c, func(o *cloudformation.StackUpdateCompleteWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 10*time.Millisecond, 100*time.Millisecond
+	}).Wait(ctx, &cloudformation.DescribeStacksInput{StackName: stack}, 20*time.Second))
 }
 
 // expand replaces $VARS in a file with the script's environment (e.g. $MGMT_ACCOUNT, $ORG_ID).

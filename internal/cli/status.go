@@ -17,14 +17,15 @@ import (
 
 func newStatusCmd(g *globals) *cobra.Command {
 	var only []string
-	var noDrift, all bool
+	var noDrift, all, refresh bool
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show stack sets and instances: CURRENT / OUTDATED / INOPERABLE, last operation, drift from the config",
 		Long: `status reads the recorded state: per stack set its instances with status (CURRENT,
 OUTDATED, INOPERABLE), detailed status and reason, and its last operation. Unless --no-drift, it
-also reads the organization and reports what 'plan' would do (drift of the recorded state from
-the configuration), without calling CloudFormation.`,
+also reads the organization and the live stacks (one paged DescribeStacks per account and
+region; --refresh=false skips it) and reports what 'plan' would do: drift from the
+configuration, and stacks changed or deleted outside stackfleet, with why.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if g.output == "csv" {
@@ -36,12 +37,13 @@ the configuration), without calling CloudFormation.`,
 				return err
 			}
 			defer w.Close()
-			return w.status(ctx, g, only, !noDrift, all)
+			return w.status(ctx, g, only, !noDrift, all, refresh)
 		},
 	}
 	cmd.Flags().StringSliceVar(&only, "stack-set", nil, "only these stack sets")
 	cmd.Flags().BoolVar(&noDrift, "no-drift", false, "do not read the organization to compare with the config")
 	cmd.Flags().BoolVar(&all, "all", false, "list CURRENT instances too (default: only the others)")
+	addRefreshFlag(cmd, &refresh)
 	return cmd
 }
 
@@ -51,9 +53,18 @@ type stackSetStatus struct {
 	LastOperation *fleet.Operation `json:"lastOperation,omitempty"`
 	Instances     []fleet.Instance `json:"instances"`
 	Drift         map[string]int   `json:"drift,omitempty"` // what plan would do, by action
+	// Changes are the instances plan would change, with why.
+	Changes []plannedChange `json:"changes,omitempty"`
 }
 
-func (w *workspace) status(ctx context.Context, g *globals, only []string, drift, all bool) error {
+// plannedChange is what plan would do to one instance.
+type plannedChange struct {
+	Target fleet.Target     `json:"target"`
+	Action fleet.ActionKind `json:"action"`
+	Reason string           `json:"reason,omitempty"`
+}
+
+func (w *workspace) status(ctx context.Context, g *globals, only []string, drift, all, refresh bool) error {
 	rec, err := w.recorded(ctx)
 	if err != nil {
 		return err
@@ -74,7 +85,7 @@ func (w *workspace) status(ctx context.Context, g *globals, only []string, drift
 	}
 	var p *fleet.Plan
 	if drift {
-		if p, err = w.plan(ctx, nil, false, false); err != nil {
+		if p, err = w.plan(ctx, nil, false, planOptions{refresh: refresh}); err != nil {
 			return err
 		}
 	}
@@ -102,6 +113,7 @@ func (w *workspace) status(ctx context.Context, g *globals, only []string, drift
 					for _, a := range sp.Actions {
 						if a.Kind != fleet.NoChange {
 							st.Drift[string(a.Kind)]++
+							st.Changes = append(st.Changes, plannedChange{a.Target, a.Kind, a.Reason})
 						}
 					}
 				}
@@ -148,6 +160,14 @@ func renderStatus(out io.Writer, sets []stackSetStatus, all bool) {
 		}
 		if len(rows) > 0 {
 			table(out, []string{"  ACCOUNT", "REGION", "STATUS", "DETAIL", "REASON"}, indent(rows))
+		}
+		rows = nil
+		for _, c := range st.Changes {
+			rows = append(rows, []string{c.Target.Account, c.Target.Region, string(c.Action), c.Reason})
+		}
+		if len(rows) > 0 {
+			fmt.Fprintln(out, "  plan would:")
+			table(out, []string{"  ACCOUNT", "REGION", "ACTION", "REASON"}, indent(rows))
 		}
 	}
 }

@@ -187,6 +187,18 @@ type Instance struct {
 	Outputs       map[string]string `json:"outputs,omitempty"`
 	LastOperation string            `json:"lastOperation,omitempty"`
 	UpdatedAt     time.Time         `json:"updatedAt"`
+	// StackChanged is when the stack last changed as CloudFormation reported it after the last
+	// deploy (LastUpdatedTime, else CreationTime); a later change was made outside stackfleet.
+	StackChanged time.Time `json:"stackChanged,omitzero"`
+}
+
+// LiveStack is a stack as CloudFormation reports it now, read by a refresh.
+type LiveStack struct {
+	StackID string `json:"stackId"`
+	Status  string `json:"status"`
+	// Changed is the stack's LastUpdatedTime, or its CreationTime if it was never updated.
+	Changed    time.Time         `json:"changed"`
+	Parameters map[string]string `json:"parameters,omitempty"`
 }
 
 // ActionKind is what a plan does to one instance.

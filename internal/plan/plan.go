@@ -29,6 +29,15 @@ type Input struct {
 	// limits the plan to these stack sets.
 	Destroy bool
 	Only    []string
+	// Live is what a refresh read of the stacks; nil plans from the record alone.
+	Live *Live
+}
+
+// Live is the stacks a refresh read in each account-region, by stack name, and the
+// account-regions it could not read (keyed by Target with Account and Region).
+type Live struct {
+	Stacks map[fleet.Target]map[string]fleet.LiveStack
+	Errors map[fleet.Target]string
 }
 
 // Build computes the plan. It fails only when a stack set's targets cannot be resolved, which
@@ -100,6 +109,7 @@ func stackSetPlan(in Input, s *fleet.StackSet) (fleet.StackSetPlan, error) {
 			a.Kind, a.Reason = fleet.NoChange, "INOPERABLE: a delete failed; excluded until the stack is cleaned up"
 		default:
 			a.Kind, a.Reason, a.ParamChanges = compare(rec, a, info)
+			in.Live.refresh(&a, rec, fleet.StackSetOwner(s.Name).StackName(), info)
 		}
 		sp.Actions = append(sp.Actions, a)
 	}
@@ -174,4 +184,53 @@ func creates(info *templates.Info) []fleet.ResourceChange {
 		out[i] = fleet.ResourceChange{Action: "Add", LogicalID: r.LogicalID, Type: r.Type}
 	}
 	return out
+}
+
+// refresh revises the action for a recorded instance with what CloudFormation reports now: a
+// stack deleted outside stackfleet is created again; one replaced, updated, busy or failed
+// outside stackfleet, or whose parameters differ from the record, is updated back to the
+// configuration. A nil Live changes nothing.
+func (l *Live) refresh(a *fleet.Action, rec fleet.Instance, stackName string, info *templates.Info) {
+	if l == nil {
+		return
+	}
+	if why, ok := l.Errors[rec.Target]; ok {
+		note := "live state not read: " + why
+		if a.Reason == "" {
+			a.Reason = note
+		} else {
+			a.Reason += "; " + note
+		}
+		return
+	}
+	live, exists := l.Stacks[rec.Target][stackName]
+	if !exists {
+		if rec.StackID != "" {
+			a.Kind, a.Reason, a.ParamChanges, a.Changes = fleet.Create, "stack deleted outside stackfleet", nil, creates(info)
+		}
+		return
+	}
+	var drift []string
+	switch {
+	case rec.StackID != "" && live.StackID != rec.StackID:
+		drift = append(drift, "stack replaced outside stackfleet")
+	case strings.HasSuffix(live.Status, "_IN_PROGRESS") || strings.HasSuffix(live.Status, "_FAILED") || live.Status == "ROLLBACK_COMPLETE":
+		drift = append(drift, "stack is "+live.Status)
+	case rec.Status == fleet.Current && !rec.StackChanged.IsZero() && !live.Changed.Equal(rec.StackChanged):
+		drift = append(drift, "stack updated outside stackfleet at "+live.Changed.UTC().Format(time.RFC3339))
+	}
+	for _, k := range slices.Sorted(maps.Keys(rec.Deployed.Parameters)) {
+		got, ok := live.Parameters[k]
+		if ok && got != "****" && got != rec.Deployed.Parameters[k] {
+			drift = append(drift, "parameter "+k+" changed outside stackfleet")
+		}
+	}
+	if len(drift) == 0 {
+		return
+	}
+	if a.Kind == fleet.NoChange {
+		a.Kind, a.Reason = fleet.Update, strings.Join(drift, "; ")
+		return
+	}
+	a.Reason += "; " + strings.Join(drift, "; ")
 }

@@ -2,6 +2,7 @@ package plan_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/stackfleet/stackfleet/internal/fleet"
@@ -113,5 +114,57 @@ func TestBuild(t *testing.T) {
 	p, _ = plan.Build(in)
 	if got := p.Counts(); got[fleet.Delete] != 3 || len(p.StackSets) != 1 {
 		t.Errorf("destroy of base: counts %v over %d stack sets, want 3 deletes in 1", got, len(p.StackSets))
+	}
+}
+
+// TestRefresh plans recorded, current instances against what CloudFormation reports: each way a
+// stack can differ from the record outside stackfleet turns into a create or update, with why.
+func TestRefresh(t *testing.T) {
+	in, s := setup(t)
+	changed := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	rec := func(acct, stackID string) fleet.Instance {
+		r := current(s, acct, s.Parameters)
+		r.StackID, r.StackChanged = stackID, changed
+		return r
+	}
+	in.Inventory.Accounts = append(in.Inventory.Accounts[:4], fleet.Account{ID: "444444444444", ParentID: "ou-a"},
+		fleet.Account{ID: "555555555555", ParentID: "ou-a"}, fleet.Account{ID: "666666666666", ParentID: "ou-a"},
+		fleet.Account{ID: "777777777777", ParentID: "ou-a"})
+	in.Recorded["base"] = []fleet.Instance{
+		rec("111111111111", "id-1"), rec("222222222222", "id-2"), rec("444444444444", "id-4"),
+		rec("555555555555", "id-5"), rec("666666666666", "id-6"), rec("777777777777", "id-7"),
+	}
+	at := func(acct string) fleet.Target { return fleet.Target{Account: acct, Region: "us-east-1"} }
+	live := func(id, status string, when time.Time, params map[string]string) map[string]fleet.LiveStack {
+		return map[string]fleet.LiveStack{"base": {StackID: id, Status: status, Changed: when, Parameters: params}}
+	}
+	in.Live = &plan.Live{
+		Stacks: map[fleet.Target]map[string]fleet.LiveStack{
+			at("111111111111"): live("id-1", "CREATE_COMPLETE", changed, map[string]string{"Env": "dev", "Secret": "****"}),
+			at("222222222222"): {}, // deleted
+			at("444444444444"): live("id-4b", "CREATE_COMPLETE", changed.Add(time.Hour), nil),
+			at("555555555555"): live("id-5", "UPDATE_COMPLETE", changed.Add(time.Minute), nil),
+			at("666666666666"): live("id-6", "UPDATE_COMPLETE", changed, map[string]string{"Env": "prod"}),
+		},
+		Errors: map[fleet.Target]string{at("777777777777"): "AccessDenied"},
+	}
+	p, err := plan.Build(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []row{
+		{"111111111111", fleet.NoChange, ""},
+		{"222222222222", fleet.Create, "stack deleted outside stackfleet"},
+		{"333333333333", fleet.NoChange, "account suspended (SKIPPED_SUSPENDED_ACCOUNT)"},
+		{"444444444444", fleet.Update, "stack replaced outside stackfleet"},
+		{"555555555555", fleet.Update, "stack updated outside stackfleet at 2026-01-02T03:05:05Z"},
+		{"666666666666", fleet.Update, "parameter Env changed outside stackfleet"},
+		{"777777777777", fleet.NoChange, "live state not read: AccessDenied"},
+	}
+	if diff := cmp.Diff(want, rows(p, "base")); diff != "" {
+		t.Errorf("refreshed plan (-want +got):\n%s", diff)
+	}
+	if got := len(p.StackSets[0].Actions[1].Changes); got != 2 {
+		t.Errorf("re-create lists %d resource adds, want 2", got)
 	}
 }

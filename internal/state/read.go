@@ -111,7 +111,7 @@ WHERE stack_set = ? ORDER BY started_at DESC, n DESC LIMIT ?`, stackSet, limit)
 func (s *Store) Instances(ctx context.Context, owner fleet.Owner) ([]fleet.Instance, error) {
 	what := "read instances of " + owner.String()
 	rows, err := s.read.QueryContext(ctx, `
-SELECT region, account, stack_id, status, detail, reason, deployed, last_good, outputs, last_operation, updated_at
+SELECT region, account, stack_id, status, detail, reason, deployed, last_good, outputs, last_operation, updated_at, stack_changed
 FROM instances WHERE owner_kind = ? AND owner = ? AND stack = ? ORDER BY region, account`,
 		string(owner.Kind), owner.Name, owner.Stack)
 	if err != nil {
@@ -136,13 +136,13 @@ FROM instances WHERE owner_kind = ? AND owner = ? AND stack = ? ORDER BY region,
 func scanInstance(rows *sql.Rows, in *fleet.Instance) error {
 	var status, detail, deployed string
 	var lastGood, outputs sql.NullString
-	var updated sql.NullInt64
+	var updated, changed sql.NullInt64
 	if err := rows.Scan(&in.Target.Region, &in.Target.Account, &in.StackID, &status, &detail, &in.Reason,
-		&deployed, &lastGood, &outputs, &in.LastOperation, &updated); err != nil {
+		&deployed, &lastGood, &outputs, &in.LastOperation, &updated, &changed); err != nil {
 		return err
 	}
 	in.Status, in.Detail = fleet.InstanceStatus(status), fleet.StepStatus(detail)
-	in.UpdatedAt = fromNanos(updated)
+	in.UpdatedAt, in.StackChanged = fromNanos(updated), fromNanos(changed)
 	if err := json.Unmarshal([]byte(deployed), &in.Deployed); err != nil {
 		return fmt.Errorf("instance of %s in %s: decode version: %w", in.Owner, in.Target, err)
 	}

@@ -168,6 +168,12 @@ ALTER TABLE events ADD COLUMN source TEXT NOT NULL DEFAULT 'operation';
 ALTER TABLE events ADD COLUMN stack TEXT NOT NULL DEFAULT '';
 UPDATE events SET source = 'release' WHERE operation IN (SELECT id FROM releases);
 `,
+	// 5: when each instance's stack last changed as CloudFormation reported it after the last
+	// deploy, so that a refresh can tell a change made outside stackfleet. Unknown (NULL) for
+	// instances recorded before.
+	`
+ALTER TABLE instances ADD COLUMN stack_changed INTEGER;
+`,
 }
 
 // migrate brings the schema up to date: it applies the migrations after the database's version.

@@ -26,12 +26,12 @@ const (
 	sqlRelease     = "RELEASE w"
 	sqlUpdateStep  = "UPDATE steps SET status = ?, reason = ?, updated_at = ? WHERE operation = ? AND account = ? AND region = ?"
 	sqlPutInstance = `
-INSERT INTO instances (config, owner_kind, owner, stack, region, account, stack_id, status, detail, reason, deployed, last_good, outputs, last_operation, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+INSERT INTO instances (config, owner_kind, owner, stack, region, account, stack_id, status, detail, reason, deployed, last_good, outputs, last_operation, updated_at, stack_changed)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (owner_kind, owner, stack, region, account) DO UPDATE SET
 	config = excluded.config, stack_id = excluded.stack_id, status = excluded.status, detail = excluded.detail, reason = excluded.reason,
 	deployed = excluded.deployed, last_good = excluded.last_good, outputs = excluded.outputs,
-	last_operation = excluded.last_operation, updated_at = excluded.updated_at`
+	last_operation = excluded.last_operation, updated_at = excluded.updated_at, stack_changed = excluded.stack_changed`
 	sqlAppendEvent = `
 INSERT INTO events (source, operation, stack_set, stack, time, kind, account, region, status, reason, logical_id, resource_type)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
@@ -146,7 +146,7 @@ func (tx *Tx) PutInstance(in fleet.Instance) error {
 	}
 	_, err = tx.exec(sqlPutInstance, tx.w.config, string(in.Owner.Kind), in.Owner.Name, in.Owner.Stack,
 		in.Target.Region, in.Target.Account, in.StackID, string(in.Status), string(in.Detail), in.Reason,
-		string(deployed), lastGood, outputs, in.LastOperation, nanos(in.UpdatedAt))
+		string(deployed), lastGood, outputs, in.LastOperation, nanos(in.UpdatedAt), nanos(in.StackChanged))
 	if err != nil {
 		return fmt.Errorf("put instance of %s in %s: %w", in.Owner, in.Target, err)
 	}
