@@ -17,8 +17,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -84,12 +86,19 @@ func OpenFor(ctx context.Context, dir, config string) (*Store, error) {
 	if err := os.MkdirAll(abs, 0o700); err != nil {
 		return nil, fmt.Errorf("create state directory: %w", err)
 	}
-	// SQLite creates its -wal and -shm files with the database file's permissions.
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
+	switch fi, err := os.Stat(path); {
+	case errors.Is(err, fs.ErrNotExist):
+		if err := create(ctx, path); err != nil {
+			return nil, err
+		}
+	case err != nil:
 		return nil, fmt.Errorf("open state database: %w", err)
+	case fi.Size() == 0:
+		// SQLite would take an empty file for a new database, and stackfleet would forget every
+		// stack it deployed: a truncated state is refused.
+		return nil, fmt.Errorf("state database %s is empty (0 bytes): it was truncated or is not stackfleet's; "+
+			"restore it from a backup, or move it away to start with no recorded instances", path)
 	}
-	f.Close()
 
 	host, _ := os.Hostname()
 	s := &Store{path: path, config: config, pid: os.Getpid(), host: host, start: processStart(os.Getpid())}
@@ -122,6 +131,35 @@ func OpenFor(ctx context.Context, dir, config string) (*Store, error) {
 	return s, nil
 }
 
+// create makes a new state database at path, whole or not at all: it is built under a temporary
+// name and linked into place, so no process ever opens a half-made (empty) database, and of two
+// processes creating it at once one wins and the other opens the winner's.
+func create(ctx context.Context, path string) error {
+	tmp := fmt.Sprintf("%s.new-%d-%d", path, os.Getpid(), time.Now().UnixNano())
+	defer os.Remove(tmp)
+	// SQLite creates its -wal and -shm files with the database file's permissions.
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("create state database: %w", err)
+	}
+	f.Close()
+	db, err := sql.Open("sqlite", tmp+"?_txlock=immediate")
+	if err != nil {
+		return fmt.Errorf("create state database: %w", err)
+	}
+	err = migrate(ctx, db, migrations)
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("create state database %s: %w", path, err)
+	}
+	if err := os.Link(tmp, path); err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("create state database: %w", err)
+	}
+	return nil
+}
+
 // init checks the journal mode and migrates the schema.
 func (s *Store) init(ctx context.Context) error {
 	var mode string
@@ -132,6 +170,9 @@ func (s *Store) init(ctx context.Context) error {
 		// WAL needs shared memory; some network filesystems cannot provide it.
 		return fmt.Errorf("state database %s: journal mode is %q, want wal (is it on a network filesystem?)", s.path, mode)
 	}
+	if err := s.checkOwn(ctx); err != nil {
+		return err
+	}
 	if err := migrate(ctx, s.write, migrations); err != nil {
 		return wrapDBErr(s.path, "migrate state database", err)
 	}
@@ -141,6 +182,32 @@ func (s *Store) init(ctx context.Context) error {
 				return wrapDBErr(s.path, "claim recorded "+table, err)
 			}
 		}
+	}
+	return nil
+}
+
+// checkOwn refuses a SQLite database that is not a stackfleet state: one with tables but no
+// schema version (every state has one from its creation).
+func (s *Store) checkOwn(ctx context.Context) error {
+	rows, err := s.write.QueryContext(ctx, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+	if err != nil {
+		return wrapDBErr(s.path, "open state database", err)
+	}
+	defer rows.Close()
+	var tables []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return wrapDBErr(s.path, "open state database", err)
+		}
+		tables = append(tables, name)
+	}
+	if err := rows.Err(); err != nil {
+		return wrapDBErr(s.path, "open state database", err)
+	}
+	if !slices.Contains(tables, "schema_version") {
+		return fmt.Errorf("state database %s is not stackfleet's (it holds the tables %s): point --config at the right directory, or move the file away",
+			s.path, strings.Join(tables, ", "))
 	}
 	return nil
 }

@@ -581,3 +581,24 @@ func TestTwoStoresWriteConcurrently(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// A truncated (0-byte) state database, or a SQLite database that is not stackfleet's, is refused
+// rather than taken for a new state that has forgotten every instance.
+func TestOpenRefusesEmptyAndForeign(t *testing.T) {
+	empty := t.TempDir()
+	if err := os.WriteFile(filepath.Join(empty, state.FileName), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := state.Open(t.Context(), empty); err == nil || !contains(err.Error(), "is empty (0 bytes)") {
+		t.Errorf("Open of a 0-byte state.db: %v", err)
+	}
+	foreign := t.TempDir()
+	db := rawDB(t, foreign)
+	if _, err := db.Exec("CREATE TABLE photos (id INTEGER)"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if _, err := state.Open(t.Context(), foreign); err == nil || !contains(err.Error(), "is not stackfleet's (it holds the tables photos)") {
+		t.Errorf("Open of another application's database: %v", err)
+	}
+}
