@@ -15,11 +15,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"regexp"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -306,13 +308,36 @@ func (c *Clients) limiter(l lane) *rate.Limiter {
 // exponential backoff (1 s base for throttles, capped at 20 s) and no retry quota: the quota
 // exists to fail fast during outages, but here it would turn sustained throttling into
 // failures.
+//
+// An endpoint that refuses connections, or a host name that does not resolve, is not retried:
+// it will not answer a retry either, and failing at once lets the user hear what to check.
 func NewRetryer(maxAttempts int) aws.Retryer {
 	return retry.NewAdaptiveMode(func(o *retry.AdaptiveModeOptions) {
 		o.StandardOptions = append(o.StandardOptions, func(so *retry.StandardOptions) {
 			so.MaxAttempts = maxAttempts
 			so.RateLimiter = ratelimit.None
+			so.Retryables = append([]retry.IsErrorRetryable{unreachableRetryable{}}, so.Retryables...)
 		})
 	})
+}
+
+type unreachableRetryable struct{}
+
+func (unreachableRetryable) IsErrorRetryable(err error) aws.Ternary {
+	if Unreachable(err) {
+		return aws.FalseTernary
+	}
+	return aws.UnknownTernary
+}
+
+// Unreachable reports whether err says nothing answers at the endpoint: the connection was
+// refused, or its host name does not resolve.
+func Unreachable(err error) bool {
+	var dns *net.DNSError
+	if errors.As(err, &dns) && dns.IsNotFound {
+		return true
+	}
+	return errors.Is(err, syscall.ECONNREFUSED)
 }
 
 // limitMiddleware makes each attempt of a call wait for a token of its lane.

@@ -2,7 +2,9 @@ package awsclient
 
 import (
 	"bytes"
+	"errors"
 	"log/slog"
+	"net"
 	"strings"
 	"testing"
 
@@ -21,5 +23,29 @@ func TestSDKWarningsAreDebug(t *testing.T) {
 	verbose.Logf(logging.Warn, "Response has no supported checksum.")
 	if !strings.Contains(out.String(), "no supported checksum") || !strings.Contains(out.String(), "class=WARN") {
 		t.Errorf("with --verbose the SDK warning reads %q", out.String())
+	}
+}
+
+// A refused connection or an unknown host is not retried: nothing would answer a retry.
+func TestUnreachableIsNotRetried(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // now nothing listens there
+	_, dialErr := net.Dial("tcp", addr)
+	_, dnsErr := net.LookupHost("nonexistent.invalid")
+	r := NewRetryer(12)
+	for _, err := range []error{dialErr, dnsErr} {
+		if err == nil {
+			t.Fatal("expected a dial error")
+		}
+		if !Unreachable(err) || r.IsErrorRetryable(err) {
+			t.Errorf("%v: Unreachable %v, retryable %v; want unreachable and not retried", err, Unreachable(err), r.IsErrorRetryable(err))
+		}
+	}
+	if Unreachable(errors.New("ThrottlingException")) {
+		t.Error("a throttle is not unreachable")
 	}
 }

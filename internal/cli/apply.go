@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -110,6 +111,9 @@ func (w *workspace) apply(ctx context.Context, g *globals, p *fleet.Plan, af app
 	failed := false
 	// Resume first: a plan over a half-applied operation would redo its work.
 	for _, s := range w.resolved.StackSets {
+		if len(af.only) > 0 && !slices.Contains(af.only, s.Name) {
+			continue // another stack set's operation is not this apply's to resume
+		}
 		unfinished, err := w.store.Unfinished(ctx, s.Name)
 		if err != nil {
 			return operationalErr(err)

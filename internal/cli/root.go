@@ -3,6 +3,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/stackfleet/stackfleet/internal/awsclient"
 	"github.com/stackfleet/stackfleet/internal/config"
 )
 
@@ -75,6 +78,10 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		fmt.Fprintf(stderr, "error: invalid configuration:\n%v\n", cerrs)
 	} else {
 		fmt.Fprintf(stderr, "error: %v\n", err)
+	}
+	if awsclient.Unreachable(err) {
+		endpoint := cmp.Or(g.endpoint, os.Getenv("AWS_ENDPOINT_URL"), "the AWS endpoints")
+		fmt.Fprintf(stderr, "hint: nothing answers at %s: check --endpoint and AWS_ENDPOINT_URL; for the sandbox, is 'stackfleet sandbox' running?\n", endpoint)
 	}
 	return code
 }
