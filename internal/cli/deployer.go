@@ -18,6 +18,7 @@ type cfnDeployer struct {
 	config      func(ctx context.Context, t fleet.Target) (aws.Config, error)
 	timing      *cfn.Timing
 	pollInitial time.Duration
+	keys        *keyring // opens sealed parameter values for the deploy call
 }
 
 var _ apply.Deployer = cfnDeployer{}
@@ -26,7 +27,7 @@ var _ apply.Deployer = cfnDeployer{}
 func (w *workspace) deployer() cfnDeployer {
 	return cfnDeployer{config: func(ctx context.Context, t fleet.Target) (aws.Config, error) {
 		return w.clients.ForTarget(ctx, t.Account, t.Region)
-	}, timing: w.timing, pollInitial: w.pollInitial}
+	}, timing: w.timing, pollInitial: w.pollInitial, keys: w.keys}
 }
 
 func (d cfnDeployer) target(ctx context.Context, t fleet.Target) (*cfn.Deployer, error) {
@@ -43,8 +44,12 @@ func (d cfnDeployer) Deploy(ctx context.Context, t fleet.Target, req apply.Deplo
 	if err != nil {
 		return apply.DeployResult{}, err
 	}
+	params, err := d.keys.open(req.Parameters)
+	if err != nil {
+		return apply.DeployResult{}, err
+	}
 	stack, err := dep.Deploy(ctx, cfn.DeployInput{
-		StackName: req.StackName, TemplateBody: req.TemplateBody, Parameters: req.Parameters,
+		StackName: req.StackName, TemplateBody: req.TemplateBody, Parameters: params,
 		Tags: req.Tags, Capabilities: req.Capabilities, ClientToken: req.Token,
 	}, resourceProgress(progress))
 	if err != nil {
@@ -84,6 +89,9 @@ func (d cfnDeployer) Delete(ctx context.Context, t fleet.Target, stackName strin
 func (d cfnDeployer) Preview(ctx context.Context, t fleet.Target, s *fleet.StackSet, params map[string]string) ([]fleet.ResourceChange, error) {
 	dep, err := d.target(ctx, t)
 	if err != nil {
+		return nil, err
+	}
+	if params, err = d.keys.open(params); err != nil {
 		return nil, err
 	}
 	return dep.Preview(ctx, cfn.DeployInput{

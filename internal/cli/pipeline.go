@@ -39,6 +39,9 @@ func (w *workspace) pipelineSpec(name string) (fleet.Pipeline, error) {
 	var names []string
 	for _, s := range specs {
 		if s.Name == name {
+			if err := w.sealPipeline(&s); err != nil {
+				return fleet.Pipeline{}, operationalErr(err)
+			}
 			return s, nil
 		}
 		names = append(names, s.Name)
@@ -94,7 +97,7 @@ func newReleaseID(now time.Time) string {
 }
 
 func (w *workspace) engine(g *globals, spec fleet.Pipeline, events apply.EventSink, poll time.Duration) *pipeline.Engine {
-	c := &stageClients{g: g, external: w.file.Execution.ExternalID, session: w.file.Execution.SessionName,
+	c := &stageClients{g: g, keys: w.keys, external: w.file.Execution.ExternalID, session: w.file.Execution.SessionName,
 		timing: cfn.NewTiming(), byRole: map[string]*awsclient.Clients{}}
 	return &pipeline.Engine{
 		Deployer: func(st fleet.Stage) apply.Deployer { return c.deployer(st, g.pollInitial) },

@@ -63,6 +63,7 @@ func (j releaseJournal) Superseded(ctx context.Context, r fleet.Release) (bool, 
 // stageClients hands out AWS clients per stage role pattern (stages may use different roles).
 type stageClients struct {
 	g        *globals
+	keys     *keyring
 	external string
 	session  string
 	timing   *cfn.Timing
@@ -97,7 +98,7 @@ func (c *stageClients) config(ctx context.Context, st fleet.Stage, t fleet.Targe
 func (c *stageClients) deployer(st fleet.Stage, poll time.Duration) apply.Deployer {
 	return cfnDeployer{config: func(ctx context.Context, t fleet.Target) (aws.Config, error) {
 		return c.config(ctx, st, t)
-	}, timing: c.timing, pollInitial: poll}
+	}, timing: c.timing, pollInitial: poll, keys: c.keys}
 }
 
 func whoami() string {

@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/google/go-cmp/cmp"
 	"github.com/rogpeppe/go-internal/testscript"
@@ -60,6 +61,7 @@ var update = flag.Bool("update", false, "rewrite the golden sections of testdata
 //	same-bake-end                                           a resumed bake kept the end time announced before
 //	health-server [fail]                                    serve $HEALTH_URL (200), or from now on fail it (503)
 //	sandbox-cfn ACCOUNT REGION delete|update STACK [K=V]    change a stack outside stackfleet (update: parameter K=V)
+//	sandbox-ssm NAME VALUE N                                N member account-regions have SSM parameter NAME = VALUE
 //	expand FILE...                                          replace $MGMT_ACCOUNT, $ORG_ID… in files
 //	normalize [-indent] stdout|stderr|FILE OUT              write the output to OUT with what changes run to run replaced
 //
@@ -125,6 +127,7 @@ func TestScripts(t *testing.T) {
 			"sandbox-join":     sandboxJoin,
 			"sandbox-stacks":   sandboxStacks,
 			"sandbox-cfn":      sandboxCFN,
+			"sandbox-ssm":      sandboxSSM,
 			"sandbox-rule":     sandboxRule,
 			"expand":           expand,
 			"wait-current":     waitCurrent,
@@ -533,8 +536,8 @@ func sandboxStacks(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-// memberCFN is a CloudFormation client acting in a member account through its access role.
-func memberCFN(ctx context.Context, ts *testscript.TestScript, account, region string) *cloudformation.Client {
+// memberCreds are credentials acting in a member account through its access role.
+func memberCreds(ctx context.Context, ts *testscript.TestScript, account string) aws.CredentialsProvider {
 	s := sb(ts)
 	mgmt := s.ManagementCredentials()
 	stsClient := sts.New(sts.Options{Region: mgmt.Region, BaseEndpoint: aws.String(s.URL()),
@@ -543,8 +546,40 @@ func memberCFN(ctx context.Context, ts *testscript.TestScript, account, region s
 		RoleArn: aws.String("arn:aws:iam::" + account + ":role/OrganizationAccountAccessRole"), RoleSessionName: aws.String("script")})
 	ts.Check(err)
 	c := role.Credentials
-	return cloudformation.New(cloudformation.Options{Region: region, BaseEndpoint: aws.String(s.URL()),
-		Credentials: credentials.NewStaticCredentialsProvider(aws.ToString(c.AccessKeyId), aws.ToString(c.SecretAccessKey), aws.ToString(c.SessionToken))})
+	return credentials.NewStaticCredentialsProvider(aws.ToString(c.AccessKeyId), aws.ToString(c.SecretAccessKey), aws.ToString(c.SessionToken))
+}
+
+// memberCFN is a CloudFormation client acting in a member account through its access role.
+func memberCFN(ctx context.Context, ts *testscript.TestScript, account, region string) *cloudformation.Client {
+	return cloudformation.New(cloudformation.Options{Region: region, BaseEndpoint: aws.String(sb(ts).URL()),
+		Credentials: memberCreds(ctx, ts, account)})
+}
+
+// sandboxSSM asserts in how many member account-regions the SSM parameter NAME has VALUE: what a
+// stack really received, where stackfleet's own records hold only sealed secrets.
+func sandboxSSM(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 3 {
+		ts.Fatalf("usage: sandbox-ssm NAME VALUE N")
+	}
+	want, err := strconv.Atoi(args[2])
+	ts.Check(err)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	org := sb(ts).Org()
+	got := 0
+	for _, a := range org.Members() {
+		creds := memberCreds(ctx, ts, a.ID)
+		for _, region := range org.Regions {
+			c := ssm.New(ssm.Options{Region: region, BaseEndpoint: aws.String(sb(ts).URL()), Credentials: creds})
+			out, err := c.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(args[0])})
+			if err == nil && aws.ToString(out.Parameter.Value) == args[1] {
+				got++
+			}
+		}
+	}
+	if (got == want) == neg {
+		ts.Fatalf("%d account-regions have SSM parameter %s = %q, want %d", got, args[0], args[1], want)
+	}
 }
 
 // sandboxCFN changes a stack outside stackfleet, as an engineer with the console would: it

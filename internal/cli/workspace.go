@@ -30,6 +30,8 @@ type workspace struct {
 	// long as each other, so polls are timed from what earlier instances took.
 	timing      *cfn.Timing
 	pollInitial time.Duration
+	// keys seals NoEcho parameter values and opens them for deploys.
+	keys *keyring
 }
 
 func (w *workspace) Close() error {
@@ -50,7 +52,7 @@ func openWorkspace(ctx context.Context, g *globals, needAWS, resolve bool) (*wor
 		}
 		return nil, usageErr(fmt.Errorf("%w (use --config or STACKFLEET_CONFIG to point at stackfleet.yaml)", err))
 	}
-	w := &workspace{file: f, timing: cfn.NewTiming(), pollInitial: g.pollInitial}
+	w := &workspace{file: f, timing: cfn.NewTiming(), pollInitial: g.pollInitial, keys: newKeyring(f.Dir)}
 	if needAWS {
 		if err := w.loadInventory(ctx, g); err != nil {
 			return nil, err
@@ -61,6 +63,9 @@ func openWorkspace(ctx context.Context, g *globals, needAWS, resolve bool) (*wor
 				return nil, usageErr(err)
 			}
 			w.resolved = r
+			if err := w.sealStackSets(); err != nil {
+				return nil, operationalErr(err)
+			}
 		}
 	}
 	// State is opened last: a configuration that does not load or resolve leaves it untouched.
