@@ -15,6 +15,8 @@ import (
 	"strings"
 
 	"github.com/goccy/go-yaml"
+
+	"github.com/stackfleet/stackfleet/internal/cfntemplate"
 )
 
 // Parameter is a declared template parameter.
@@ -60,6 +62,7 @@ func Parse(body []byte) (info *Info, err error) {
 		Parameters  map[string]map[string]any `yaml:"Parameters" json:"Parameters"`
 		Resources   map[string]map[string]any `yaml:"Resources" json:"Resources"`
 		Outputs     map[string]any            `yaml:"Outputs" json:"Outputs"`
+		Transform   any                       `yaml:"Transform" json:"Transform"`
 	}
 	trimmed := strings.TrimSpace(string(body))
 	if strings.HasPrefix(trimmed, "{") {
@@ -72,6 +75,18 @@ func Parse(body []byte) (info *Info, err error) {
 	}
 	if len(raw.Resources) == 0 {
 		return nil, fmt.Errorf("not a valid template: it declares no Resources")
+	}
+	if err := checkLimits(body, len(raw.Parameters), len(raw.Resources), len(raw.Outputs)); err != nil {
+		return nil, err
+	}
+	// What CloudFormation's ValidateTemplate rejects (references to undeclared parameters,
+	// resources or conditions, Fn::Sub variables, dependency cycles, malformed intrinsic
+	// functions) is rejected here, once per template, before any instance is planned. A
+	// template with a Transform (SAM, macros) is only valid after CloudFormation expands it.
+	if raw.Transform == nil {
+		if _, err := cfntemplate.Parse(body); err != nil {
+			return nil, fmt.Errorf("not a valid template: %s", firstLine(err.Error()))
+		}
 	}
 	info = &Info{Description: raw.Description}
 	for name, decl := range raw.Parameters {
@@ -111,6 +126,29 @@ func Parse(body []byte) (info *Info, err error) {
 		info.Capabilities = []string{"CAPABILITY_IAM"}
 	}
 	return info, nil
+}
+
+// CloudFormation's template limits.
+const (
+	MaxBodyBytes  = 51_200    // a TemplateBody in the request (larger ones go through S3)
+	MaxS3Bytes    = 1_000_000 // a template given by URL
+	MaxResources  = 500
+	MaxParameters = 200
+	MaxOutputs    = 200
+)
+
+func checkLimits(body []byte, params, resources, outputs int) error {
+	switch {
+	case len(body) > MaxBodyBytes:
+		return fmt.Errorf("the template is %d bytes; CloudFormation accepts at most %d bytes in a request (larger templates, up to 1 MB, go through S3, which stackfleet does not upload yet)", len(body), MaxBodyBytes)
+	case resources > MaxResources:
+		return fmt.Errorf("the template declares %d resources; CloudFormation allows at most %d (split it into nested stacks or several stack sets)", resources, MaxResources)
+	case params > MaxParameters:
+		return fmt.Errorf("the template declares %d parameters; CloudFormation allows at most %d", params, MaxParameters)
+	case outputs > MaxOutputs:
+		return fmt.Errorf("the template declares %d outputs; CloudFormation allows at most %d", outputs, MaxOutputs)
+	}
+	return nil
 }
 
 func firstLine(s string) string {

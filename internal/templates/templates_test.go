@@ -1,6 +1,8 @@
 package templates_test
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -119,4 +121,34 @@ func FuzzParse(f *testing.F) {
 			info.Check(map[string]string{"Env": "dev"})
 		}
 	})
+}
+
+// What CloudFormation rejects on validation is rejected when the template is read, once, with
+// CloudFormation's wording; a template with a Transform is left to CloudFormation.
+func TestParseRejectsInvalidTemplates(t *testing.T) {
+	big := "Resources:\n  T: {Type: AWS::SNS::Topic}\nDescription: " + strings.Repeat("x", templates.MaxBodyBytes) + "\n"
+	var many strings.Builder
+	many.WriteString("Resources:\n")
+	for i := range templates.MaxResources + 1 {
+		fmt.Fprintf(&many, "  T%d: {Type: AWS::SNS::Topic}\n", i)
+	}
+	tests := []struct{ name, body, want string }{
+		{"cycle", "Resources:\n  A: {Type: AWS::SNS::Topic, DependsOn: B}\n  B: {Type: AWS::SNS::Topic, DependsOn: A}\n", "Circular dependency between resources: [A, B]"},
+		{"missing ref", "Resources:\n  A: {Type: AWS::SNS::Topic, Properties: {TopicName: !Ref Missing}}\n", "Unresolved resource dependencies [Missing]"},
+		{"bad sub", "Resources:\n  A: {Type: AWS::SNS::Topic, Properties: {TopicName: !Sub '${Nope}-x'}}\n", "Unresolved resource dependencies [Nope]"},
+		{"too big", big, "CloudFormation accepts at most 51200 bytes"},
+		{"too many resources", many.String(), "declares 501 resources; CloudFormation allows at most 500"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := templates.Parse([]byte(tt.body))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Parse: %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+	sam := "Transform: AWS::Serverless-2016-10-31\nResources:\n  F: {Type: AWS::Serverless::Function, Properties: {Handler: a, Runtime: python3.12, CodeUri: s3://b/k}}\n"
+	if _, err := templates.Parse([]byte(sam)); err != nil {
+		t.Errorf("a SAM template was rejected before its transform: %v", err)
+	}
 }

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/stackfleet/stackfleet/internal/cfntemplate"
 	"github.com/stackfleet/stackfleet/internal/sandbox/awsproto"
-	"github.com/stackfleet/stackfleet/internal/sandbox/template"
 )
 
 // maxTemplateBody is CloudFormation's limit on TemplateBody.
@@ -19,11 +19,11 @@ const maxTemplateBody = 51200
 // tmpl is a parsed template with what the engine derives from it once. It is immutable and
 // shared by every stack deployed from the same body.
 type tmpl struct {
-	src           *template.Template
+	src           *cfntemplate.Template
 	body          string
 	description   string
-	params        []template.Parameter
-	resources     map[string]*template.Resource
+	params        []cfntemplate.Parameter
+	resources     map[string]*cfntemplate.Resource
 	order         []string // creation order, conditions aside
 	capabilities  []string
 	capReason     string
@@ -143,7 +143,7 @@ func (e *Engine) parseTemplate(body string) (*tmpl, error) {
 
 // templateError converts a template package error into the API error.
 func templateError(err error) error {
-	var ve *template.ValidationError
+	var ve *cfntemplate.ValidationError
 	if errors.As(err, &ve) {
 		return validationError("%s", ve.Message)
 	}
@@ -155,12 +155,12 @@ func templateError(err error) error {
 }
 
 func buildTemplate(body string) (*tmpl, error) {
-	src, err := template.Parse([]byte(body))
+	src, err := cfntemplate.Parse([]byte(body))
 	if err != nil {
 		return nil, templateError(err)
 	}
 	var unknown []string
-	t := &tmpl{src: src, body: body, description: src.Description, params: src.Parameters, resources: map[string]*template.Resource{}}
+	t := &tmpl{src: src, body: body, description: src.Description, params: src.Parameters, resources: map[string]*cfntemplate.Resource{}}
 	for i := range src.Resources {
 		r := &src.Resources[i]
 		t.resources[r.LogicalID] = r
@@ -307,8 +307,8 @@ func (e *Engine) resolveParams(r *region, t *tmpl, inputs []paramInput, prev []p
 }
 
 // paramEnv rebuilds the template package's parameter values from a configuration.
-func paramEnv(t *tmpl, ps []paramValue) map[string]template.Value {
-	out := make(map[string]template.Value, len(ps))
+func paramEnv(t *tmpl, ps []paramValue) map[string]cfntemplate.Value {
+	out := make(map[string]cfntemplate.Value, len(ps))
 	for i, p := range ps {
 		typ := ""
 		if i < len(t.params) && t.params[i].Name == p.Key {
@@ -330,7 +330,7 @@ func paramEnv(t *tmpl, ps []paramValue) map[string]template.Value {
 			}
 			v = l
 		}
-		out[p.Key] = template.Value{Raw: p.Value, Resolved: p.Resolved, Value: v, NoEcho: p.NoEcho}
+		out[p.Key] = cfntemplate.Value{Raw: p.Value, Resolved: p.Resolved, Value: v, NoEcho: p.NoEcho}
 	}
 	return out
 }
@@ -347,7 +347,7 @@ type evalEnv struct {
 	s       *stack
 	account string
 	region  string
-	env     template.Env
+	env     cfntemplate.Env
 	conds   map[string]bool
 	imports []string
 
@@ -364,7 +364,7 @@ func unknownMarker(what string) string { return "{{unknown " + what + "}}" }
 // conditional resources. r.mu is held.
 func (e *Engine) newEnv(r *region, s *stack, cfg *stackConfig) (*evalEnv, error) {
 	ev := &evalEnv{t: cfg.tmpl, r: r, s: s, account: r.account, region: r.name}
-	ev.env = template.Env{
+	ev.env = cfntemplate.Env{
 		AccountID: r.account, Region: r.name, StackName: s.name, StackID: s.id,
 		NotificationARNs: cfg.notificationARNs,
 		Params:           paramEnv(cfg.tmpl, cfg.params),

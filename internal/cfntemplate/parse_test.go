@@ -1,4 +1,4 @@
-package template_test
+package cfntemplate_test
 
 import (
 	"fmt"
@@ -8,14 +8,14 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
-	"github.com/stackfleet/stackfleet/internal/sandbox/template"
+	"github.com/stackfleet/stackfleet/internal/cfntemplate"
 )
 
-var ignoreUnexported = cmpopts.IgnoreUnexported(template.Template{}, template.Parameter{})
+var ignoreUnexported = cmpopts.IgnoreUnexported(cfntemplate.Template{}, cfntemplate.Parameter{})
 
 func TestParseAppTemplate(t *testing.T) {
 	body := readFile(t, "testdata/app.yaml")
-	tp, err := template.Parse(body)
+	tp, err := cfntemplate.Parse(body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,7 +28,7 @@ func TestParseAppTemplate(t *testing.T) {
 	if got, want := tp.FormatVersion, "2010-09-09"; got != want {
 		t.Errorf("FormatVersion = %q, want %q", got, want)
 	}
-	wantParams := []template.Parameter{
+	wantParams := []cfntemplate.Parameter{
 		{Name: "Env", Type: "String", AllowedValues: []string{"dev", "prod"}, Default: "dev", HasDefault: true, Description: "Deployment environment."},
 		{Name: "BucketPrefix", Type: "String", AllowedPattern: "[a-z0-9-]+", MinLength: ptr(3), MaxLength: ptr(40),
 			Default: "stackfleet-app", HasDefault: true, ConstraintDescription: "lowercase letters, digits and hyphens only"},
@@ -78,15 +78,15 @@ func TestParseAppTemplate(t *testing.T) {
 
 // The YAML and JSON renderings of the same template must parse to the same Template.
 func TestYAMLAndJSONTemplatesAgree(t *testing.T) {
-	y, err := template.Parse(readFile(t, "testdata/app.yaml"))
+	y, err := cfntemplate.Parse(readFile(t, "testdata/app.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	j, err := template.Parse(readFile(t, "testdata/app.json"))
+	j, err := cfntemplate.Parse(readFile(t, "testdata/app.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(j, y, ignoreUnexported, cmpopts.IgnoreFields(template.Template{}, "Body")); diff != "" {
+	if diff := cmp.Diff(j, y, ignoreUnexported, cmpopts.IgnoreFields(cfntemplate.Template{}, "Body")); diff != "" {
 		t.Errorf("JSON (-) vs YAML (+):\n%s", diff)
 	}
 	if diff := cmp.Diff(j.Dependencies(), y.Dependencies()); diff != "" {
@@ -245,7 +245,7 @@ Resources:
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := template.Parse([]byte(tt.body)); err != nil {
+			if _, err := cfntemplate.Parse([]byte(tt.body)); err != nil {
 				t.Errorf("Parse: %v", err)
 			}
 		})
@@ -343,7 +343,7 @@ func TestParseErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := template.Parse([]byte(tt.body))
+			_, err := cfntemplate.Parse([]byte(tt.body))
 			if got := errMessage(t, err); got != tt.want {
 				t.Errorf("error:\n got %q\nwant %q", got, tt.want)
 			}
@@ -356,7 +356,7 @@ func TestParseDeepNestingIsAnError(t *testing.T) {
 		`{"Resources": {"B": {"Type": "T", "Properties": {"A": ` + strings.Repeat("[", 2000) + strings.Repeat("]", 2000) + `}}}}`,
 		"Resources:\n  B: {Type: T, Properties: {A: " + strings.Repeat("[", 2000) + strings.Repeat("]", 2000) + "}}\n",
 	} {
-		_, err := template.Parse([]byte(body))
+		_, err := cfntemplate.Parse([]byte(body))
 		if msg := errMessage(t, err); !strings.Contains(msg, "not well-formed") {
 			t.Errorf("error = %q, want a not well-formed error", msg)
 		}

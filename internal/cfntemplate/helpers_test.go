@@ -1,30 +1,30 @@
-package template_test
+package cfntemplate_test
 
 import (
 	"errors"
 	"os"
 	"testing"
 
-	"github.com/stackfleet/stackfleet/internal/sandbox/template"
+	"github.com/stackfleet/stackfleet/internal/cfntemplate"
 )
 
-// errMessage returns the message of a *template.ValidationError, failing the test for any
+// errMessage returns the message of a *cfntemplate.ValidationError, failing the test for any
 // other kind of error.
 func errMessage(t *testing.T, err error) string {
 	t.Helper()
 	if err == nil {
 		return ""
 	}
-	var ve *template.ValidationError
+	var ve *cfntemplate.ValidationError
 	if !errors.As(err, &ve) {
-		t.Fatalf("error %v (%T) is not a *template.ValidationError", err, err)
+		t.Fatalf("error %v (%T) is not a *cfntemplate.ValidationError", err, err)
 	}
 	return ve.Message
 }
 
-func mustParse(t *testing.T, body string) *template.Template {
+func mustParse(t *testing.T, body string) *cfntemplate.Template {
 	t.Helper()
-	tp, err := template.Parse([]byte(body))
+	tp, err := cfntemplate.Parse([]byte(body))
 	if err != nil {
 		t.Fatalf("Parse: %v\n%s", err, body)
 	}

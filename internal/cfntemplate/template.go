@@ -1,5 +1,6 @@
-// Package template parses, validates and evaluates CloudFormation templates for the sandbox's
-// CloudFormation engine.
+// Package cfntemplate parses, validates and evaluates CloudFormation templates: stackfleet
+// validates every template with it before planning, and the sandbox's CloudFormation engine
+// deploys with it.
 //
 // Parse accepts JSON or YAML (including the short-form function tags), checks what
 // ValidateTemplate checks and returns an immutable *Template. The engine then resolves the
@@ -14,7 +15,7 @@
 //
 // Values in a template tree are map[string]any, []any, string, int64, float64 and bool; numbers
 // keep the type they were written with (int64 for integers).
-package template
+package cfntemplate
 
 import (
 	"fmt"

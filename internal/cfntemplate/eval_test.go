@@ -1,4 +1,4 @@
-package template_test
+package cfntemplate_test
 
 import (
 	"errors"
@@ -8,7 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/stackfleet/stackfleet/internal/sandbox/template"
+	"github.com/stackfleet/stackfleet/internal/cfntemplate"
 )
 
 const evalHeader = `Parameters:
@@ -32,13 +32,13 @@ Resources:
 
 // stubEnv is an Env whose resources answer predictably: Ref X is "phys-X" and X.Attr is
 // "X.Attr".
-func stubEnv(t *testing.T, tp *template.Template, given map[string]string) *template.Env {
+func stubEnv(t *testing.T, tp *cfntemplate.Template, given map[string]string) *cfntemplate.Env {
 	t.Helper()
 	params, err := tp.ResolveParameters(given, nil, nil, fakeSSM)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &template.Env{
+	return &cfntemplate.Env{
 		AccountID: "123456789012", Region: "us-east-1", StackName: "demo",
 		StackID:          "arn:aws:cloudformation:us-east-1:123456789012:stack/demo/1",
 		NotificationARNs: []string{"arn:aws:sns:us-east-1:123456789012:t"},
@@ -55,7 +55,7 @@ func stubEnv(t *testing.T, tp *template.Template, given map[string]string) *temp
 }
 
 // evalP parses evalHeader+node and evaluates R's property P.
-func evalP(t *testing.T, node string, edit func(*template.Env)) (any, error) {
+func evalP(t *testing.T, node string, edit func(*cfntemplate.Env)) (any, error) {
 	t.Helper()
 	tp := mustParse(t, evalHeader+node+"\n")
 	env := stubEnv(t, tp, nil)
@@ -70,7 +70,7 @@ func TestEvalIntrinsics(t *testing.T) {
 	tests := []struct {
 		name string
 		node string
-		edit func(*template.Env)
+		edit func(*cfntemplate.Env)
 		want any
 	}{
 		{"literal", `hello`, nil, "hello"},
@@ -84,9 +84,9 @@ func TestEvalIntrinsics(t *testing.T) {
 		{"Ref StackName", `!Ref AWS::StackName`, nil, "demo"},
 		{"Ref StackId", `!Ref AWS::StackId`, nil, "arn:aws:cloudformation:us-east-1:123456789012:stack/demo/1"},
 		{"Ref Partition", `!Ref AWS::Partition`, nil, "aws"},
-		{"Ref Partition China", `!Ref AWS::Partition`, func(e *template.Env) { e.Region = "cn-north-1" }, "aws-cn"},
-		{"Ref URLSuffix China", `!Ref AWS::URLSuffix`, func(e *template.Env) { e.Region = "cn-north-1" }, "amazonaws.com.cn"},
-		{"Ref Partition explicit", `!Ref AWS::Partition`, func(e *template.Env) { e.Partition = "aws-test" }, "aws-test"},
+		{"Ref Partition China", `!Ref AWS::Partition`, func(e *cfntemplate.Env) { e.Region = "cn-north-1" }, "aws-cn"},
+		{"Ref URLSuffix China", `!Ref AWS::URLSuffix`, func(e *cfntemplate.Env) { e.Region = "cn-north-1" }, "amazonaws.com.cn"},
+		{"Ref Partition explicit", `!Ref AWS::Partition`, func(e *cfntemplate.Env) { e.Partition = "aws-test" }, "aws-test"},
 		{"Ref URLSuffix", `!Ref AWS::URLSuffix`, nil, "amazonaws.com"},
 		{"Ref NotificationARNs", `!Ref AWS::NotificationARNs`, nil, []any{"arn:aws:sns:us-east-1:123456789012:t"}},
 		{"GetAtt", `!GetAtt A.Arn`, nil, "A.Arn"},
@@ -107,13 +107,13 @@ func TestEvalIntrinsics(t *testing.T) {
 		{"Select string index", `!Select [!Ref Index, !Ref Subnets]`, nil, "subnet-2"},
 		{"Select GetAZs", `!Select [2, !GetAZs ""]`, nil, "us-east-1c"},
 		{"GetAZs region", `!GetAZs eu-west-1`, nil, []any{"eu-west-1a", "eu-west-1b", "eu-west-1c"}},
-		{"GetAZs callback", `!GetAZs {Ref: AWS::Region}`, func(e *template.Env) {
+		{"GetAZs callback", `!GetAZs {Ref: AWS::Region}`, func(e *cfntemplate.Env) {
 			e.GetAZs = func(r string) []string { return []string{r + "-az1"} }
 		}, []any{"us-east-1-az1"}},
 		{"Split", `!Split [",", "a,b,,c"]`, nil, []any{"a", "b", "", "c"}},
 		{"Select of Split of Join", `!Select [1, !Split [",", !Join [",", [x, y]]]]`, nil, "y"},
 		{"If false", `!If [IsProd, big, small]`, nil, "small"},
-		{"If true", `!If [IsProd, big, small]`, func(e *template.Env) { e.Conditions = map[string]bool{"IsProd": true} }, "big"},
+		{"If true", `!If [IsProd, big, small]`, func(e *cfntemplate.Env) { e.Conditions = map[string]bool{"IsProd": true} }, "big"},
 		{"If uses computed condition", `!If [IsDev, dev, other]`, nil, "dev"},
 		{"If only evaluates the taken branch", `!If [IsProd, !Ref Off, fallback]`, nil, "fallback"},
 		{"Equals", `!Equals [!Ref Count, 3]`, nil, true},
@@ -154,7 +154,7 @@ func TestEvalErrors(t *testing.T) {
 	tests := []struct {
 		name string
 		node string
-		edit func(*template.Env)
+		edit func(*cfntemplate.Env)
 		want string
 	}{
 		{"Select out of range", `!Select [3, [a, b]]`, nil, "Template error: Fn::Select cannot select nonexistent value at index 3"},
@@ -178,15 +178,15 @@ func TestEvalErrors(t *testing.T) {
 		{"FindInMap missing map", `!FindInMap [Nope, a, b]`, nil, "Template error: Mapping named 'Nope' is not present in the 'Mappings' section of template."},
 		{"FindInMap arity", `!FindInMap [RegionMap, a]`, nil,
 			"Template error: every Fn::FindInMap object requires three parameters, the map name, map key and the attribute for return value"},
-		{"ImportValue without exports", `!ImportValue nope`, func(e *template.Env) { e.ImportValue = nil }, "No export named nope found."},
+		{"ImportValue without exports", `!ImportValue nope`, func(e *cfntemplate.Env) { e.ImportValue = nil }, "No export named nope found."},
 		{"Ref skipped resource", `!Ref Off`, nil, "Template format error: Unresolved resource dependencies [Off] in the Resources block of the template"},
 		{"GetAtt skipped resource", `!GetAtt Off.Arn`, nil, "Template format error: Unresolved resource dependencies [Off] in the Resources block of the template"},
 		{"Sub skipped resource", `!Sub "${Off}"`, nil, "Template format error: Unresolved resource dependencies [Off] in the Resources block of the template"},
-		{"Ref without a resource callback", `!Ref A`, func(e *template.Env) { e.Ref = nil },
+		{"Ref without a resource callback", `!Ref A`, func(e *cfntemplate.Env) { e.Ref = nil },
 			"Template format error: Unresolved resource dependencies [A] in the Resources block of the template"},
-		{"GetAtt without a resource callback", `!GetAtt A.Arn`, func(e *template.Env) { e.GetAtt = nil },
+		{"GetAtt without a resource callback", `!GetAtt A.Arn`, func(e *cfntemplate.Env) { e.GetAtt = nil },
 			"Template error: resource A does not support attribute type Arn in Fn::GetAtt"},
-		{"Ref parameter without values", `!Ref Env`, func(e *template.Env) { e.Params = nil }, "Parameters: [Env] must have values"},
+		{"Ref parameter without values", `!Ref Env`, func(e *cfntemplate.Env) { e.Params = nil }, "Parameters: [Env] must have values"},
 		{"Sub list variable", `!Sub "${Subnets}"`, nil, "Template error: variable Subnets in Fn::Sub expression does not resolve to a string"},
 		{"Base64 of a list", `!Base64 [a]`, nil, "Template error: every Fn::Base64 object must have a String-typed value."},
 		{"GetAZs of a list", `!GetAZs [a]`, nil, "Template error: every Fn::GetAZs object must have a String-typed value."},
@@ -208,7 +208,7 @@ func TestEvalErrors(t *testing.T) {
 func TestEvalPassesCallbackErrorsThrough(t *testing.T) {
 	sentinel := errors.New("resource not ready")
 	for _, node := range []string{`!Ref A`, `!GetAtt A.Arn`, `!Sub "${A.Arn}"`, `!ImportValue x`} {
-		_, err := evalP(t, node, func(e *template.Env) {
+		_, err := evalP(t, node, func(e *cfntemplate.Env) {
 			e.Ref = func(string) (any, error) { return nil, sentinel }
 			e.GetAtt = func(string, string) (any, error) { return nil, sentinel }
 			e.ImportValue = func(string) (string, error) { return "", sentinel }
@@ -284,7 +284,7 @@ Resources:
 
 // Parse rejects condition loops; evaluation still guards against hand-built templates.
 func TestEvalConditionsDetectsLoops(t *testing.T) {
-	tp := &template.Template{
+	tp := &cfntemplate.Template{
 		ConditionNames: []string{"A", "B"},
 		Conditions: map[string]any{
 			"A": map[string]any{"Fn::Not": []any{map[string]any{"Condition": "B"}}},
@@ -297,7 +297,7 @@ func TestEvalConditionsDetectsLoops(t *testing.T) {
 	}
 }
 
-func appEnv(t *testing.T, tp *template.Template, given map[string]string) *template.Env {
+func appEnv(t *testing.T, tp *cfntemplate.Template, given map[string]string) *cfntemplate.Env {
 	t.Helper()
 	env := stubEnv(t, tp, given)
 	conds, err := tp.EvalConditions(env)
@@ -312,7 +312,7 @@ func appEnv(t *testing.T, tp *template.Template, given map[string]string) *templ
 }
 
 func TestEvalAppTemplate(t *testing.T) {
-	tp, err := template.Parse(readFile(t, "testdata/app.yaml"))
+	tp, err := cfntemplate.Parse(readFile(t, "testdata/app.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,7 +322,7 @@ func TestEvalAppTemplate(t *testing.T) {
 		wantBucket  map[string]any
 		wantPolicy  any
 		wantConfig  string
-		wantOutputs []template.OutputValue
+		wantOutputs []cfntemplate.OutputValue
 	}{
 		{
 			name: "dev",
@@ -333,7 +333,7 @@ func TestEvalAppTemplate(t *testing.T) {
 			},
 			wantPolicy: "ReaderRole.Arn",
 			wantConfig: "bucket=phys-AppBucket;level=DEBUG",
-			wantOutputs: []template.OutputValue{
+			wantOutputs: []cfntemplate.OutputValue{
 				{Key: "BucketName", Value: "phys-AppBucket", Description: "Name of the application bucket", ExportName: "demo-BucketName"},
 				{Key: "BucketArn", Value: "AppBucket.Arn", ExportName: "demo:BucketArn"},
 				{Key: "ReaderRoleArn", Value: "ReaderRole.Arn"},
@@ -350,7 +350,7 @@ func TestEvalAppTemplate(t *testing.T) {
 			},
 			wantPolicy: "arn:aws:iam::123456789012:role/admin",
 			wantConfig: "bucket=phys-AppBucket;level=WARN",
-			wantOutputs: []template.OutputValue{
+			wantOutputs: []cfntemplate.OutputValue{
 				{Key: "BucketName", Value: "phys-AppBucket", Description: "Name of the application bucket", ExportName: "demo-BucketName"},
 				{Key: "BucketArn", Value: "AppBucket.Arn", ExportName: "demo:BucketArn"},
 				{Key: "ReaderRoleArn", Value: "ReaderRole.Arn"},
@@ -394,7 +394,7 @@ func TestEvalAppTemplate(t *testing.T) {
 }
 
 func TestNetworkTemplate(t *testing.T) {
-	tp, err := template.Parse(readFile(t, "testdata/network.yaml"))
+	tp, err := cfntemplate.Parse(readFile(t, "testdata/network.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -443,7 +443,7 @@ func TestNetworkTemplate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := []template.OutputValue{
+			want := []cfntemplate.OutputValue{
 				{Key: "VpcId", Value: "phys-Vpc", ExportName: "demo-VpcId"},
 				{Key: "SubnetIds", Value: tt.wantSubnets},
 				{Key: "Zones", Value: "us-east-1a,us-east-1b,us-east-1c"},
@@ -493,7 +493,7 @@ func TestEvalOutputsErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tp := mustParse(t, "Resources:\n  B: {Type: T}\nOutputs:\n"+tt.outputs)
-			_, err := tp.EvalOutputs(&template.Env{})
+			_, err := tp.EvalOutputs(&cfntemplate.Env{})
 			if got := errMessage(t, err); got != tt.want {
 				t.Errorf("error:\n got %q\nwant %q", got, tt.want)
 			}

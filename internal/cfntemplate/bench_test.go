@@ -1,22 +1,22 @@
-package template_test
+package cfntemplate_test
 
 import (
 	"testing"
 
-	"github.com/stackfleet/stackfleet/internal/sandbox/template"
+	"github.com/stackfleet/stackfleet/internal/cfntemplate"
 )
 
 func BenchmarkParse(b *testing.B) {
 	body := readFile(b, "testdata/app.yaml")
 	for b.Loop() {
-		if _, err := template.Parse(body); err != nil {
+		if _, err := cfntemplate.Parse(body); err != nil {
 			b.Fatal(err)
 		}
 	}
 }
 
 func BenchmarkEvalProperties(b *testing.B) {
-	tp, err := template.Parse(readFile(b, "testdata/app.yaml"))
+	tp, err := cfntemplate.Parse(readFile(b, "testdata/app.yaml"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -24,7 +24,7 @@ func BenchmarkEvalProperties(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	env := &template.Env{
+	env := &cfntemplate.Env{
 		Region: "us-east-1", Params: params,
 		Ref:    func(id string) (any, error) { return "phys-" + id, nil },
 		GetAtt: func(id, attr string) (any, error) { return id + "." + attr, nil },

@@ -1,4 +1,4 @@
-package template_test
+package cfntemplate_test
 
 import (
 	"errors"
@@ -7,7 +7,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/stackfleet/stackfleet/internal/sandbox/template"
+	"github.com/stackfleet/stackfleet/internal/cfntemplate"
 )
 
 func fuzzSeeds(f *testing.F) {
@@ -34,7 +34,7 @@ func fuzzSeeds(f *testing.F) {
 }
 
 func isValidationError(err error) bool {
-	var ve *template.ValidationError
+	var ve *cfntemplate.ValidationError
 	return errors.As(err, &ve)
 }
 
@@ -43,7 +43,7 @@ func isValidationError(err error) bool {
 func FuzzParse(f *testing.F) {
 	fuzzSeeds(f)
 	f.Fuzz(func(t *testing.T, body []byte) {
-		tp, err := template.Parse(body)
+		tp, err := cfntemplate.Parse(body)
 		if err != nil {
 			if !isValidationError(err) {
 				t.Fatalf("Parse error %v (%T) is not a *ValidationError", err, err)
@@ -77,7 +77,7 @@ func FuzzParse(f *testing.F) {
 func FuzzEval(f *testing.F) {
 	fuzzSeeds(f)
 	f.Fuzz(func(t *testing.T, body []byte) {
-		tp, err := template.Parse(body)
+		tp, err := cfntemplate.Parse(body)
 		if err != nil {
 			return
 		}
@@ -100,7 +100,7 @@ func FuzzEval(f *testing.F) {
 		if !check("ResolveParameters", err) {
 			return
 		}
-		env := &template.Env{
+		env := &cfntemplate.Env{
 			AccountID: "123456789012", Region: "us-east-1", StackName: "fuzz", StackID: "id",
 			Params: params,
 			Ref:    func(id string) (any, error) { return "phys-" + id, nil },

@@ -1,11 +1,11 @@
-package template_test
+package cfntemplate_test
 
 import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/stackfleet/stackfleet/internal/sandbox/template"
+	"github.com/stackfleet/stackfleet/internal/cfntemplate"
 )
 
 const paramsTemplate = `Parameters:
@@ -31,7 +31,7 @@ func fakeSSM(name string) (string, bool) {
 
 func TestResolveParameters(t *testing.T) {
 	tp := mustParse(t, paramsTemplate)
-	defaults := map[string]template.Value{
+	defaults := map[string]cfntemplate.Value{
 		"Env":       {Raw: "dev", Value: "dev"},
 		"Name":      {Raw: "app", Value: "app"},
 		"Count":     {Raw: "2", Value: "2"},
@@ -43,8 +43,8 @@ func TestResolveParameters(t *testing.T) {
 		"Described": {Raw: "ok", Value: "ok"},
 		"Key":       {Raw: "", Value: ""},
 	}
-	with := func(changes map[string]template.Value) map[string]template.Value {
-		out := map[string]template.Value{}
+	with := func(changes map[string]cfntemplate.Value) map[string]cfntemplate.Value {
+		out := map[string]cfntemplate.Value{}
 		for k, v := range defaults {
 			out[k] = v
 		}
@@ -58,17 +58,17 @@ func TestResolveParameters(t *testing.T) {
 		given       map[string]string
 		previous    map[string]string
 		usePrevious []string
-		want        map[string]template.Value
+		want        map[string]cfntemplate.Value
 		wantErr     string
 	}{
 		{name: "defaults", given: map[string]string{"Env": "dev"}, want: defaults},
 		{name: "given values", given: map[string]string{"Env": "prod", "Count": "2.5", "Zones": "x", "Ami": "/ami/old", "Key": "mykey"},
-			want: with(map[string]template.Value{
+			want: with(map[string]cfntemplate.Value{
 				"Env": {Raw: "prod", Value: "prod"}, "Count": {Raw: "2.5", Value: "2.5"}, "Zones": {Raw: "x", Value: []any{"x"}},
 				"Ami": {Raw: "/ami/old", Resolved: "ami-000", Value: "ami-000"}, "Key": {Raw: "mykey", Value: "mykey"},
 			})},
 		{name: "previous value", previous: map[string]string{"Env": "prod", "Name": "old"}, usePrevious: []string{"Env"},
-			want: with(map[string]template.Value{"Env": {Raw: "prod", Value: "prod"}})},
+			want: with(map[string]cfntemplate.Value{"Env": {Raw: "prod", Value: "prod"}})},
 		{name: "missing", wantErr: "Parameters: [Env] must have values"},
 		{name: "undeclared", given: map[string]string{"Env": "dev", "Foo": "1", "Bar": "2"}, wantErr: "Parameters: [Bar, Foo] do not exist in the template"},
 		{name: "undeclared previous", given: map[string]string{"Env": "dev"}, usePrevious: []string{"Gone"}, wantErr: "Parameters: [Gone] do not exist in the template"},
@@ -140,11 +140,11 @@ Resources:
 
 func TestValueDisplayMasksNoEcho(t *testing.T) {
 	tests := []struct {
-		v    template.Value
+		v    cfntemplate.Value
 		want string
 	}{
-		{template.Value{Raw: "s3cr3t", NoEcho: true}, "****"},
-		{template.Value{Raw: "plain"}, "plain"},
+		{cfntemplate.Value{Raw: "s3cr3t", NoEcho: true}, "****"},
+		{cfntemplate.Value{Raw: "plain"}, "plain"},
 	}
 	for _, tt := range tests {
 		if got := tt.v.Display(); got != tt.want {

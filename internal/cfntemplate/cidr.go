@@ -1,4 +1,4 @@
-package template
+package cfntemplate
 
 import (
 	"math/big"
