@@ -159,6 +159,36 @@ func (r *Runner) Resume(ctx context.Context, d Desired, opID string) (fleet.Oper
 	return r.run(ctx, d, op, steps)
 }
 
+// Abandon cancels the unfinished operation opID of the stack set: its steps that are not final
+// become CANCELLED and the operation CANCELLED with reason; nothing of it is deployed anymore.
+// It takes the stack set's lock, so an operation still running in a live process is refused.
+func (r *Runner) Abandon(ctx context.Context, stackSet, opID, reason string) error {
+	if _, err := r.locks.Acquire(ctx, stackSet, opID); err != nil {
+		return err
+	}
+	defer r.release(stackSet, opID)
+	op, steps, err := r.ops.Operation(ctx, opID)
+	if err != nil {
+		return fmt.Errorf("read operation %s: %w", opID, err)
+	}
+	now := r.exec.now()
+	for _, st := range steps {
+		if st.Status.Done() {
+			continue
+		}
+		c := Change{Owner: fleet.StackSetOwner(stackSet), Operation: opID,
+			Step: &fleet.StepRecord{Target: st.Target, Status: fleet.StepCancelled, Reason: reason, UpdatedAt: now}}
+		if err := r.exec.Store.Record(ctx, c); err != nil {
+			return err
+		}
+	}
+	if err := r.ops.UpdateOperation(ctx, opID, fleet.OpCancelled, reason, now); err != nil {
+		return err
+	}
+	r.emit(op, string(fleet.OpCancelled), reason)
+	return nil
+}
+
 func (r *Runner) release(stackSet, opID string) {
 	// The lock must be released even when ctx was cancelled (Ctrl-C).
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

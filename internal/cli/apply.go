@@ -83,6 +83,86 @@ Instances of stack sets with onRemoval: retain are deleted too: destroy is expli
 	return cmd
 }
 
+func newCancelCmd(g *globals) *cobra.Command {
+	var only []string
+	cmd := &cobra.Command{
+		Use:   "cancel",
+		Short: "Abandon the interrupted operations of the stack sets (all, or --stack-set)",
+		Long: `cancel abandons each stack set's interrupted operation (one a killed or interrupted apply left
+unfinished): its instances not yet done become CANCELLED and nothing more of it is deployed. What
+it already deployed stays recorded; the next plan shows what is left to do. An operation still
+running in a live process is refused. Without cancel, the next apply resumes an interrupted
+operation when its plan is the same, and supersedes it otherwise.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			w, err := openWorkspace(ctx, g, false, false)
+			if err != nil {
+				return err
+			}
+			defer w.Close()
+			bus := w.stream(g, newView(g).event)
+			defer bus.Close()
+			runner, err := apply.New(journal{w.store}, w.deployer(), bus, nil, g.log)
+			if err != nil {
+				return err
+			}
+			names, err := w.stackSetNames(ctx)
+			if err != nil {
+				return err
+			}
+			for _, name := range only {
+				if !slices.Contains(names, name) {
+					return usageErr(fmt.Errorf("--stack-set %s: no such stack set in %s or its state", name, w.file.Path))
+				}
+			}
+			cancelled := 0
+			for _, name := range names {
+				if len(only) > 0 && !slices.Contains(only, name) {
+					continue
+				}
+				u, err := w.store.Unfinished(ctx, name)
+				if err != nil {
+					return operationalErr(err)
+				}
+				if u == nil {
+					continue
+				}
+				if err := runner.Abandon(ctx, name, u.ID, "cancelled by "+whoami()); err != nil {
+					return lockOrOperational(err)
+				}
+				cancelled++
+			}
+			bus.Close()
+			if cancelled == 0 && !g.json() {
+				fmt.Fprintln(g.stdout, "No interrupted operation to cancel.")
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringSliceVar(&only, "stack-set", nil, "cancel only these stack sets' operations (repeatable)")
+	return cmd
+}
+
+// stackSetNames are the stack sets of the configuration and those it recorded, sorted.
+func (w *workspace) stackSetNames(ctx context.Context) ([]string, error) {
+	owners, err := w.store.Owners(ctx)
+	if err != nil {
+		return nil, operationalErr(err)
+	}
+	var names []string
+	for _, s := range w.file.StackSets {
+		names = append(names, s.Name)
+	}
+	for _, r := range owners {
+		if r.Owner.IsStackSet() && r.Config == w.store.Config() && !slices.Contains(names, r.Owner.Name) {
+			names = append(names, r.Owner.Name)
+		}
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
 // checkPlan refuses a saved plan made from other inputs than the current ones.
 func (w *workspace) checkPlan(path string, p *fleet.Plan) error {
 	var changed []string
@@ -99,7 +179,10 @@ func (w *workspace) checkPlan(path string, p *fleet.Plan) error {
 	return nil
 }
 
-// apply resumes unfinished operations, plans (unless given a plan) and executes.
+// apply plans (unless given a plan), shows what it will do to each stack set's interrupted
+// operation, and executes: an interrupted operation whose remaining work is exactly the plan's is
+// resumed (its in-flight instances re-checked under its token); one the plan differs from is
+// superseded — cancelled, so that nothing it had left of an older version is deployed.
 func (w *workspace) apply(ctx context.Context, g *globals, p *fleet.Plan, af applyFlags, destroy bool) error {
 	v := newView(g)
 	bus := w.stream(g, v.event)
@@ -108,53 +191,48 @@ func (w *workspace) apply(ctx context.Context, g *globals, p *fleet.Plan, af app
 	if err != nil {
 		return err
 	}
-	failed := false
-	// Resume first: a plan over a half-applied operation would redo its work.
-	for _, s := range w.resolved.StackSets {
-		if len(af.only) > 0 && !slices.Contains(af.only, s.Name) {
-			continue // another stack set's operation is not this apply's to resume
-		}
-		unfinished, err := w.store.Unfinished(ctx, s.Name)
-		if err != nil {
-			return operationalErr(err)
-		}
-		if unfinished == nil {
-			continue
-		}
-		op, err := runner.Resume(ctx, w.desired(s.Name), unfinished.ID)
-		bus.Flush()
-		if err != nil {
-			return lockOrOperational(err)
-		}
-		if op.Status == fleet.OpFailed {
-			failed = true
-		}
-		if op.Status == fleet.OpStopped {
-			return &exitError{ExitOperational, errors.New("interrupted; run apply again to resume")}
-		}
-	}
 	if p == nil {
 		if p, err = w.plan(ctx, af.only, destroy, planOptions{refresh: af.refresh, preview: true}); err != nil {
 			return err
 		}
 	}
+	if err := w.interruptions(ctx, p); err != nil {
+		return err
+	}
 	counts := p.Counts()
 	writes := counts[fleet.Create] + counts[fleet.Update] + counts[fleet.Delete] + counts[fleet.Unmanage]
 	v.plan(p)
 	if writes == 0 {
-		v.unchanged(p)
-		if failed {
-			return &exitError{ExitDeployFail, errors.New("a resumed operation failed")}
+		// An interrupted operation the plan has nothing left for is done with.
+		for _, sp := range p.StackSets {
+			if in := sp.Interrupted; in != nil {
+				if err := runner.Abandon(ctx, sp.Name, in.Operation, "superseded: "+in.Reason); err != nil {
+					return lockOrOperational(err)
+				}
+			}
 		}
+		bus.Flush()
+		v.unchanged(p)
 		return nil
 	}
 	if !af.autoApprove && isTerminal(g.stdin) && !v.confirm(g.stdin) {
 		return usageErr(errors.New("apply cancelled"))
 	}
 	var ops []fleet.Operation
+	failed := false
 	for _, sp := range p.StackSets {
 		v.start(sp)
-		op, err := runner.Start(ctx, w.desired(sp.Name), sp)
+		var op fleet.Operation
+		switch in := sp.Interrupted; {
+		case in != nil && in.Resume:
+			op, err = runner.Resume(ctx, w.desired(sp.Name), in.Operation)
+		case in != nil:
+			if err = runner.Abandon(ctx, sp.Name, in.Operation, "superseded: "+in.Reason); err == nil {
+				op, err = runner.Start(ctx, w.desired(sp.Name), sp)
+			}
+		default:
+			op, err = runner.Start(ctx, w.desired(sp.Name), sp)
+		}
 		bus.Flush()
 		if err != nil {
 			return lockOrOperational(err)
@@ -175,6 +253,26 @@ func (w *workspace) apply(ctx context.Context, g *globals, p *fleet.Plan, af app
 	}
 	if n := failedSteps(ops); n > 0 {
 		return &exitError{ExitDeployFail, fmt.Errorf("%d instance(s) failed within the failure tolerance; see 'stackfleet status'", n)}
+	}
+	return nil
+}
+
+// interruptions notes in the plan each stack set's unfinished operation, resumed or superseded.
+func (w *workspace) interruptions(ctx context.Context, p *fleet.Plan) error {
+	for i := range p.StackSets {
+		sp := &p.StackSets[i]
+		u, err := w.store.Unfinished(ctx, sp.Name)
+		if err != nil {
+			return operationalErr(err)
+		}
+		if u == nil {
+			continue
+		}
+		op, steps, err := w.store.Operation(ctx, u.ID)
+		if err != nil {
+			return operationalErr(err)
+		}
+		sp.Interrupted = fleet.Interruption(op, steps, *sp)
 	}
 	return nil
 }

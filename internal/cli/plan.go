@@ -39,7 +39,7 @@ func addRefreshFlag(cmd *cobra.Command, refresh *bool) {
 }
 
 func addFleetCommands(root *cobra.Command, g *globals) {
-	root.AddCommand(newPlanCmd(g), newApplyCmd(g), newStatusCmd(g), newOutputsCmd(g), newDestroyCmd(g),
+	root.AddCommand(newPlanCmd(g), newApplyCmd(g), newStatusCmd(g), newOutputsCmd(g), newDestroyCmd(g), newCancelCmd(g),
 		newSandboxCmd(g), newDemoCmd(g))
 	addPipelineCommands(root, g)
 }
@@ -65,6 +65,9 @@ by region with totals. --out saves the plan for 'stackfleet apply plan.json'.`,
 			opts := planOptions{refresh: pf.refresh && !pf.noRefresh, preview: !pf.noPreview && !pf.noRefresh}
 			p, err := w.plan(ctx, pf.only, false, opts)
 			if err != nil {
+				return err
+			}
+			if err := w.interruptions(ctx, p); err != nil {
 				return err
 			}
 			if pf.out != "" {
@@ -245,6 +248,11 @@ func renderPlan(out io.Writer, p *fleet.Plan, showUnchanged bool) {
 			fmt.Fprintf(out, " (template %s)", sp.TemplateHash[:8])
 		}
 		fmt.Fprintln(out)
+		if in := sp.Interrupted; in != nil && in.Resume {
+			fmt.Fprintf(out, "  resumes interrupted operation %s: %d instances left\n", in.Operation, in.Left)
+		} else if in != nil {
+			fmt.Fprintf(out, "  supersedes interrupted operation %s (%d instances left, none of them will be deployed by it): %s\n", in.Operation, in.Left, in.Reason)
+		}
 		for _, a := range sp.Actions {
 			if a.Kind == fleet.Create && len(a.Changes) > 0 {
 				parts := make([]string, len(a.Changes))

@@ -51,7 +51,7 @@ var update = flag.Bool("update", false, "rewrite the golden sections of testdata
 //	sandbox-delay DURATION                                  set the simulated duration of each resource operation
 //	sandbox-once SERVICE ACTION N                           the action ran exactly once in each of N account-regions
 //	sandbox-alarm REGION NAME STATE                         set an alarm's state in every member account that has it
-//	sandbox-stacks STACK STATUS|none [OUTPUT=VALUE] N        count member account-regions whose DescribeStacks says so
+//	sandbox-stacks STACK STATUS|any|none [OUTPUT=VALUE] N    count member account-regions whose DescribeStacks says so
 //	sandbox-rule JSON                                       add a sandbox fault rule (see internal/sandbox/ADMIN.md)
 //	sandbox-join NAME OU_PATH                               create a member account in an OU; its id is $NEW_ACCOUNT
 //	state-count OWNER STATUS DETAIL N                       count recorded instances ("-" matches any)
@@ -482,7 +482,7 @@ func sandboxJoin(ts *testscript.TestScript, _ bool, args []string) {
 // status ("none": it does not exist) and, if given, the output value.
 func sandboxStacks(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 3 && len(args) != 4 {
-		ts.Fatalf("usage: sandbox-stacks STACK STATUS|none [OUTPUT=VALUE] N")
+		ts.Fatalf("usage: sandbox-stacks STACK STATUS|any|none [OUTPUT=VALUE] N")
 	}
 	want, err := strconv.Atoi(args[len(args)-1])
 	ts.Check(err)
@@ -526,7 +526,7 @@ func sandboxStacks(ts *testscript.TestScript, neg bool, args []string) {
 					outputs[aws.ToString(o.OutputKey)] = aws.ToString(o.OutputValue)
 				}
 			}
-			if status == args[1] && (outKey == "" || outputs[outKey] == outVal) {
+			if (status == args[1] || args[1] == "any" && status != "none") && (outKey == "" || outputs[outKey] == outVal) {
 				got++
 			}
 		}

@@ -251,6 +251,59 @@ type StackSetPlan struct {
 	TemplateHash string      `json:"templateHash"`
 	Preferences  Preferences `json:"preferences"`
 	Actions      []Action    `json:"actions"`
+	// Interrupted is the stack set's unfinished operation, which applying the plan resumes or
+	// supersedes.
+	Interrupted *Interrupted `json:"interrupted,omitempty"`
+}
+
+// Interrupted is an unfinished operation met by a new plan. When the plan's changes are exactly
+// what the operation had left to do, apply resumes it (in-flight instances are re-checked under
+// its token); otherwise the plan supersedes it: it is CANCELLED and nothing of it is deployed.
+type Interrupted struct {
+	Operation string `json:"operation"`
+	Left      int    `json:"left"` // steps not final
+	Resume    bool   `json:"resume"`
+	Reason    string `json:"reason,omitempty"` // why it is superseded
+}
+
+// Interruption compares an unfinished operation (op with its steps) with the plan sp for the
+// same stack set.
+func Interruption(op Operation, steps []StepRecord, sp StackSetPlan) *Interrupted {
+	left := map[Target]bool{}
+	for _, st := range steps {
+		if !st.Status.Done() {
+			left[st.Target] = true
+		}
+	}
+	in := &Interrupted{Operation: op.ID, Left: len(left)}
+	planned := map[Target]Action{}
+	for _, a := range op.Plan.Actions {
+		planned[a.Target] = a
+	}
+	writes, extra := 0, ""
+	for _, a := range sp.Actions {
+		if a.Kind == NoChange {
+			continue
+		}
+		writes++
+		if was, ok := planned[a.Target]; ok && (was.Kind != a.Kind || was.TemplateHash != a.TemplateHash || was.ParamsHash != a.ParamsHash) {
+			in.Reason = "the configuration, templates or organization changed since it started (" + a.Target.String() + ")"
+			return in
+		}
+		if !left[a.Target] && extra == "" {
+			extra = "the new plan changes instances it had not left to do (" + a.Target.String() + ")"
+		}
+	}
+	switch {
+	case extra != "":
+		in.Reason = extra
+		return in
+	case writes != len(left):
+		in.Reason = "the new plan no longer changes some of the instances it had left"
+		return in
+	}
+	in.Resume = true
+	return in
 }
 
 // Plan is what apply will do, and the inputs it was computed from: apply refuses a plan whose
@@ -316,11 +369,12 @@ const (
 	OpRunning   OperationStatus = "RUNNING"
 	OpSucceeded OperationStatus = "SUCCEEDED"
 	OpFailed    OperationStatus = "FAILED"
-	OpStopped   OperationStatus = "STOPPED" // interrupted; apply resumes it
+	OpStopped   OperationStatus = "STOPPED"   // interrupted; apply resumes it, or supersedes it
+	OpCancelled OperationStatus = "CANCELLED" // abandoned: by 'stackfleet cancel', or superseded by a new plan
 )
 
 // Done reports whether the operation is finished (it will not be resumed).
-func (s OperationStatus) Done() bool { return s == OpSucceeded || s == OpFailed }
+func (s OperationStatus) Done() bool { return s == OpSucceeded || s == OpFailed || s == OpCancelled }
 
 // Operation is one execution of a stack set's plan. Steps are the plan's actions with their
 // detailed status; a resumed operation runs the steps that are not final.

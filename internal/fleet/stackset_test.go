@@ -59,3 +59,33 @@ func TestOrderRegions(t *testing.T) {
 		t.Error(diff)
 	}
 }
+
+func TestInterruption(t *testing.T) {
+	tg := func(a string) fleet.Target { return fleet.Target{Account: a, Region: "r"} }
+	act := func(a string, kind fleet.ActionKind, params string) fleet.Action {
+		return fleet.Action{Target: tg(a), Kind: kind, TemplateHash: "t", ParamsHash: params}
+	}
+	op := fleet.Operation{ID: "op", Plan: fleet.StackSetPlan{Actions: []fleet.Action{act("1", fleet.Create, "p"), act("2", fleet.Create, "p"), act("3", fleet.Update, "p")}}}
+	steps := []fleet.StepRecord{{Target: tg("1"), Status: fleet.StepSucceeded}, {Target: tg("2"), Status: fleet.StepRunning}, {Target: tg("3"), Status: fleet.StepPending}}
+	plan := func(actions ...fleet.Action) fleet.StackSetPlan { return fleet.StackSetPlan{Actions: actions} }
+	tests := []struct {
+		name   string
+		sp     fleet.StackSetPlan
+		resume bool
+		reason string
+	}{
+		{"same work left", plan(act("1", fleet.NoChange, "p"), act("2", fleet.Create, "p"), act("3", fleet.Update, "p")), true, ""},
+		{"parameters changed", plan(act("1", fleet.NoChange, "p"), act("2", fleet.Create, "q"), act("3", fleet.Update, "q")), false, "the configuration, templates or organization changed since it started (2/r)"},
+		{"a finished instance changes again", plan(act("1", fleet.Update, "q"), act("2", fleet.Create, "p"), act("3", fleet.Update, "p")), false, "the configuration, templates or organization changed since it started (1/r)"},
+		{"a new target", plan(act("2", fleet.Create, "p"), act("3", fleet.Update, "p"), act("4", fleet.Create, "p")), false, "the new plan changes instances it had not left to do (4/r)"},
+		{"less to do", plan(act("2", fleet.Create, "p")), false, "the new plan no longer changes some of the instances it had left"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := fleet.Interruption(op, steps, tt.sp)
+			if got.Operation != "op" || got.Left != 2 || got.Resume != tt.resume || got.Reason != tt.reason {
+				t.Errorf("fleet.Interruption = %+v, want resume %v, reason %q, 2 left", *got, tt.resume, tt.reason)
+			}
+		})
+	}
+}
