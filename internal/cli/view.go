@@ -69,6 +69,7 @@ type laneKey struct{ stackSet, region string }
 type regionCount struct {
 	total, running, succeeded, failed, cancelled int
 	lastTenth                                    int
+	printedDone                                  bool
 }
 
 func newTextView(out io.Writer) *textView {
@@ -142,7 +143,6 @@ func (v *textView) operationEvent(e fleet.OperationEvent) {
 		switch fleet.StepStatus(e.Status) {
 		case fleet.StepRunning:
 			rc.running++
-			return
 		case fleet.StepSucceeded:
 			rc.running--
 			rc.succeeded++
@@ -154,15 +154,16 @@ func (v *textView) operationEvent(e fleet.OperationEvent) {
 			rc.cancelled++
 		case fleet.StepPending:
 			rc.running--
-			return
 		}
-		done := rc.succeeded + rc.failed + rc.cancelled
 		if rc.total == 0 {
 			return
 		}
+		// A line each tenth of the region, printed as the next instance starts, so that it
+		// shows as running what really is in flight; and a last line when the region is done.
+		done := rc.succeeded + rc.failed + rc.cancelled
 		tenth := done * 10 / rc.total
-		if (tenth > rc.lastTenth && e.Status != string(fleet.StepCancelled)) || done == rc.total {
-			rc.lastTenth = tenth
+		if done == rc.total && !rc.printedDone || e.Status == string(fleet.StepRunning) && tenth > rc.lastTenth {
+			rc.lastTenth, rc.printedDone = tenth, done == rc.total
 			fmt.Fprintf(v.out, "  %-15s %s\n", e.Target.Region, rc.line())
 		}
 	}
@@ -202,10 +203,10 @@ func (v *textView) lane(k laneKey) *regionCount {
 	return rc
 }
 
+// line is the region's progress: every instance is in exactly one of the counts.
 func (rc *regionCount) line() string {
-	done := rc.succeeded + rc.failed + rc.cancelled
-	pending := max(rc.total-done-rc.running, 0)
-	return fmt.Sprintf("%4d/%-4d done  %3d failed  %3d running  %4d pending  %3d cancelled", done, rc.total, rc.failed, rc.running, pending, rc.cancelled)
+	pending := max(rc.total-rc.succeeded-rc.failed-rc.cancelled-rc.running, 0)
+	return fmt.Sprintf("%4d/%-4d succeeded  %3d failed  %3d running  %4d pending  %3d cancelled", rc.succeeded, rc.total, rc.failed, rc.running, pending, rc.cancelled)
 }
 
 // summary prints one row per region.
