@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
@@ -59,12 +60,19 @@ type File struct {
 // Load reads and validates a configuration file. Its error is an Errors value listing every
 // problem with its position, or a plain error when the file cannot be read.
 func Load(path string) (*File, error) {
+	if fi, err := os.Stat(path); err == nil && fi.Size() > MaxConfigBytes {
+		return nil, Errors{{File: path, Message: fmt.Sprintf("the configuration is %d bytes; it may be at most %d (4 MiB)", fi.Size(), MaxConfigBytes)}}
+	}
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
 	return Parse(path, src)
 }
+
+// MaxConfigBytes bounds a configuration file: far above any real one, low enough that a wrong
+// file does not exhaust memory.
+const MaxConfigBytes = 4 << 20
 
 // Parse validates configuration source; path is used in errors and to resolve relative paths.
 func Parse(path string, src []byte) (f *File, err error) {
@@ -328,9 +336,22 @@ func (f *File) validateRollout(at string, r Rollout) Errors {
 
 // paramString converts a YAML parameter value to the string CloudFormation receives: scalars as
 // written, lists of scalars joined with commas (CommaDelimitedList and List<…> parameters).
+// badParamRune reports characters a parameter value cannot carry: NUL and other control
+// characters but tab, newline and carriage return, and bytes that are not UTF-8.
+func badParamRune(r rune) bool {
+	return r == utf8.RuneError || r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r == 0x7f
+}
+
 func paramString(v any) (string, error) {
 	switch v := v.(type) {
 	case string:
+		if i := strings.IndexFunc(v, badParamRune); i >= 0 {
+			r, _ := utf8.DecodeRuneInString(v[i:])
+			if r == utf8.RuneError {
+				return "", fmt.Errorf("the value is not valid UTF-8 (at byte %d)", i)
+			}
+			return "", fmt.Errorf("the value holds the control character %U at byte %d; CloudFormation parameters cannot carry it", r, i)
+		}
 		return v, nil
 	case bool:
 		return strconv.FormatBool(v), nil

@@ -2,6 +2,8 @@ package config_test
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -100,4 +102,27 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestParameterCharactersAndSize(t *testing.T) {
+	for _, tt := range []struct{ value, want string }{
+		{`"a\u0000b"`, "the value holds the control character U+0000 at byte 1"},
+		{`"bell\u0007"`, "the value holds the control character U+0007 at byte 4"},
+	} {
+		src := strings.Replace(valid, "Env: prod\n", "Env: "+tt.value+"\n", 1)
+		_, err := config.Parse("stackfleet.yaml", []byte(src))
+		if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "stackfleet.yaml:11:7: stackSets[0].parameters.Env") {
+			t.Errorf("parameter %s: %v, want %q at stackfleet.yaml:11:7", tt.value, err, tt.want)
+		}
+	}
+	if _, err := config.Parse("stackfleet.yaml", []byte(strings.Replace(valid, "Env: prod\n", "Env: \"tab\\tand\\nnewline\"\n", 1))); err != nil {
+		t.Errorf("tabs and newlines are legal in values: %v", err)
+	}
+	big := filepath.Join(t.TempDir(), "big.yaml")
+	if err := os.WriteFile(big, make([]byte, config.MaxConfigBytes+1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := config.Load(big); err == nil || !strings.Contains(err.Error(), "may be at most 4194304 (4 MiB)") {
+		t.Errorf("Load of a 4 MiB+1 config: %v", err)
+	}
 }

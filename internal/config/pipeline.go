@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"maps"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -527,7 +526,7 @@ func (f *File) resolvePipeline(p int, pc Pipeline, inv *fleet.Inventory) (fleet.
 		if !filepath.IsAbs(path) {
 			path = filepath.Join(f.Dir, path)
 		}
-		body, err := os.ReadFile(path)
+		body, err := readTemplate(path)
 		if err != nil {
 			add(sat+".template", "cannot read the template: %v", unwrapPath(err))
 			continue

@@ -57,7 +57,7 @@ func (f *File) resolveStackSet(i int, sc StackSet, inv *fleet.Inventory) (*fleet
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(f.Dir, path)
 	}
-	body, err := os.ReadFile(path)
+	body, err := readTemplate(path)
 	if err != nil {
 		add(at("template"), "cannot read the template: %v", unwrapPath(err))
 		return nil, nil, errs
@@ -238,4 +238,13 @@ func writtenOrder(regionOrder, regions []string) []string {
 		}
 	}
 	return out
+}
+
+// readTemplate reads a template file, refusing one larger than CloudFormation accepts at all
+// before reading it.
+func readTemplate(path string) ([]byte, error) {
+	if fi, err := os.Stat(path); err == nil && fi.Size() > templates.MaxS3Bytes {
+		return nil, fmt.Errorf("the template is %d bytes; CloudFormation accepts at most %d", fi.Size(), templates.MaxS3Bytes)
+	}
+	return os.ReadFile(path)
 }
