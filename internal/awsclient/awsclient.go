@@ -189,6 +189,15 @@ func New(ctx context.Context, opts Options) (*Clients, error) {
 	return c, nil
 }
 
+// CallerARN returns the ARN of the identity the credentials act as (STS GetCallerIdentity).
+func (c *Clients) CallerARN(ctx context.Context) (string, error) {
+	out, err := c.sts.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return "", err
+	}
+	return aws.ToString(out.Arn), nil
+}
+
 // Base returns the management account's config (Organizations, STS), paced and retried like
 // target configs. Each call returns a copy.
 func (c *Clients) Base() aws.Config { return c.base.Copy() }

@@ -128,7 +128,7 @@ operation when its plan is the same, and supersedes it otherwise.`,
 				if u == nil {
 					continue
 				}
-				if err := runner.Abandon(ctx, name, u.ID, "cancelled by "+whoami()); err != nil {
+				if err := runner.Abandon(ctx, name, u.ID, "cancelled by "+w.who(ctx, g)); err != nil {
 					return lockOrOperational(err)
 				}
 				cancelled++

@@ -206,7 +206,7 @@ func newDecideCmd(g *globals, approve bool) *cobra.Command {
 			if !slices.Contains(stages, args[1]) {
 				return usageErr(fmt.Errorf("release %s of %s has no stage %q (stages: %s)", rel.ID, rel.Pipeline, args[1], strings.Join(stages, ", ")))
 			}
-			err = w.store.Decide(ctx, fleet.Approval{Release: id, Stage: args[1], Approved: approve, By: whoami(), Comment: comment, At: time.Now().UTC()})
+			err = w.store.Decide(ctx, fleet.Approval{Release: id, Stage: args[1], Approved: approve, By: w.who(ctx, g), Comment: comment, At: time.Now().UTC()})
 			if err != nil {
 				return usageErr(err)
 			}
@@ -244,7 +244,7 @@ It refuses while the release is running in another process.`,
 			}
 			bus := w.stream(g, newView(g).event)
 			defer bus.Close()
-			_, err = w.engine(g, spec, bus, time.Second).Rollback(ctx, spec, rel, "rolled back by "+whoami())
+			_, err = w.engine(g, spec, bus, time.Second).Rollback(ctx, spec, rel, "rolled back by "+w.who(ctx, g))
 			switch {
 			case errors.Is(err, pipeline.ErrNothingToRollBack):
 				return usageErr(err)

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -101,9 +102,24 @@ func (c *stageClients) deployer(st fleet.Stage, poll time.Duration) apply.Deploy
 	}, timing: c.timing, pollInitial: poll, keys: c.keys}
 }
 
-func whoami() string {
-	if u := os.Getenv("USER"); u != "" {
-		return u
+// who names the person acting, for the records of approvals, rollbacks and cancellations: the
+// AWS identity of their credentials (GetCallerIdentity ARN) when it can be read within a few
+// seconds, else the local user name.
+func (w *workspace) who(ctx context.Context, g *globals) string {
+	user := cmp.Or(os.Getenv("USER"), "unknown")
+	clients := w.clients
+	if clients == nil {
+		var err error
+		if clients, err = awsclient.New(ctx, awsclient.Options{Region: g.region, Profile: g.profile, Endpoint: g.endpoint, Logger: g.log, MaxAttempts: 2}); err != nil {
+			return user
+		}
 	}
-	return "unknown"
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	arn, err := clients.CallerARN(ctx)
+	if err != nil {
+		g.log.Debug("caller identity", "error", err)
+		return user
+	}
+	return arn
 }
