@@ -453,6 +453,84 @@ func TestStackRoleAssumable(t *testing.T) {
 	}
 }
 
+// detectDrift runs drift detection on a stack and returns its drift status.
+func detectDrift(t *testing.T, c *cloudformation.Client, stack string) cfntypes.StackDriftStatus {
+	t.Helper()
+	ctx := context.Background()
+	det, err := c.DetectStackDrift(ctx, &cloudformation.DetectStackDriftInput{StackName: aws.String(stack)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(waitFor)
+	for {
+		st, err := c.DescribeStackDriftDetectionStatus(ctx, &cloudformation.DescribeStackDriftDetectionStatusInput{StackDriftDetectionId: det.StackDriftDetectionId})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.DetectionStatus != cfntypes.StackDriftDetectionStatusDetectionInProgress {
+			return st.StackDriftStatus
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("drift detection did not finish")
+		}
+		time.Sleep(waitMin) // poll interval
+	}
+}
+
+// A change set with DeploymentMode REVERT_DRIFT writes the template's properties back over
+// drifted resources, though the template is unchanged; an ordinary one has nothing to change.
+func TestRevertDriftChangeSet(t *testing.T) {
+	e := start(t, sandbox.Options{Accounts: 1, Seed: 3})
+	ctx := context.Background()
+	member := e.sb.Org().Members()[0].ID
+	c := cloudformation.NewFromConfig(e.member(t, member))
+	createApp(t, c, "app", "dev")
+	if err := e.sb.Drift(member, "us-east-1", "app", "Queue", map[string]any{"VisibilityTimeout": 99}); err != nil {
+		t.Fatal(err)
+	}
+	if got := detectDrift(t, c, "app"); got != cfntypes.StackDriftStatusDrifted {
+		t.Fatalf("drift status %s, want DRIFTED", got)
+	}
+	changeSet := func(name string, mode cfntypes.DeploymentMode) *cloudformation.DescribeChangeSetOutput {
+		t.Helper()
+		if _, err := c.CreateChangeSet(ctx, &cloudformation.CreateChangeSetInput{StackName: aws.String("app"), ChangeSetName: aws.String(name),
+			UsePreviousTemplate: aws.Bool(true), Parameters: envParam("dev"), DeploymentMode: mode}); err != nil {
+			t.Fatal(err)
+		}
+		w := cloudformation.NewChangeSetCreateCompleteWaiter(c, func(o *cloudformation.ChangeSetCreateCompleteWaiterOptions) {
+			o.MinDelay, o.MaxDelay = waitMin, waitMax
+		})
+		out, _ := w.WaitForOutput(ctx, &cloudformation.DescribeChangeSetInput{StackName: aws.String("app"), ChangeSetName: aws.String(name)}, waitFor)
+		if out == nil {
+			out, _ = c.DescribeChangeSet(ctx, &cloudformation.DescribeChangeSetInput{StackName: aws.String("app"), ChangeSetName: aws.String(name)})
+		}
+		return out
+	}
+	if plain := changeSet("plain", ""); plain.Status != cfntypes.ChangeSetStatusFailed {
+		t.Errorf("an ordinary change set over drift: %s, want FAILED (no changes)", plain.Status)
+	}
+	revert := changeSet("revert", cfntypes.DeploymentModeRevertDrift)
+	if revert.Status != cfntypes.ChangeSetStatusCreateComplete || len(revert.Changes) != 1 || aws.ToString(revert.Changes[0].ResourceChange.LogicalResourceId) != "Queue" {
+		t.Fatalf("revert change set: %s %+v, want one change to Queue", revert.Status, revert.Changes)
+	}
+	if _, err := c.ExecuteChangeSet(ctx, &cloudformation.ExecuteChangeSetInput{StackName: aws.String("app"), ChangeSetName: aws.String("revert")}); err != nil {
+		t.Fatal(err)
+	}
+	uw := cloudformation.NewStackUpdateCompleteWaiter(c, func(o *cloudformation.StackUpdateCompleteWaiterOptions) {
+		o.MinDelay, o.MaxDelay = waitMin, waitMax
+	})
+	if err := uw.Wait(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String("app")}, waitFor); err != nil {
+		t.Fatal(err)
+	}
+	if got := detectDrift(t, c, "app"); got != cfntypes.StackDriftStatusInSync {
+		t.Errorf("drift status after the revert: %s, want IN_SYNC", got)
+	}
+	if _, err := c.CreateChangeSet(ctx, &cloudformation.CreateChangeSetInput{StackName: aws.String("new"), ChangeSetName: aws.String("x"),
+		TemplateBody: aws.String(appTemplate), ChangeSetType: cfntypes.ChangeSetTypeCreate, DeploymentMode: cfntypes.DeploymentModeRevertDrift}); err == nil {
+		t.Error("REVERT_DRIFT was accepted for a CREATE change set")
+	}
+}
+
 func TestDriftAndWriteCounters(t *testing.T) {
 	e := start(t, sandbox.Options{Accounts: 1, Seed: 2})
 	ctx := context.Background()

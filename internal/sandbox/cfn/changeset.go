@@ -103,6 +103,14 @@ func (e *Engine) createChangeSet(r *region, p params) (awsproto.Object, error) {
 	if err != nil {
 		return nil, err
 	}
+	mode := p.str("DeploymentMode")
+	switch {
+	case mode == "":
+	case mode != "REVERT_DRIFT":
+		return nil, validationError("1 validation error detected: Value '%s' at 'deploymentMode' failed to satisfy constraint: Member must satisfy enum value set: [REVERT_DRIFT]", mode)
+	case typ != "UPDATE":
+		return nil, validationError("DeploymentMode REVERT_DRIFT is only valid for change sets of type UPDATE")
+	}
 	onFailure := p.str("OnStackFailure")
 	switch onFailure {
 	case "":
@@ -161,6 +169,7 @@ func (e *Engine) createChangeSet(r *region, p params) (awsproto.Object, error) {
 	if prev == nil {
 		cfg.disableRollback = onFailure == "DO_NOTHING"
 	}
+	cfg.revertDrift = mode == "REVERT_DRIFT"
 
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -533,7 +533,8 @@ func (e *Engine) updateResource(r *region, s *stack, env *evalEnv, logical strin
 		return updateStep{logical: logical, kind: "modify", old: old, new: old, failed: true}, errorMessage(err)
 	}
 	pv := providers[decl.Type]
-	if old.typ == decl.Type && valuesEqual(normalize(props), normalize(old.phys.Props)) {
+	revert := s.cfg.revertDrift && old.actual != nil
+	if old.typ == decl.Type && valuesEqual(normalize(props), normalize(old.phys.Props)) && !revert {
 		r.mu.Unlock()
 		return updateStep{}, ""
 	}
@@ -569,6 +570,9 @@ func (e *Engine) updateResource(r *region, s *stack, env *evalEnv, logical strin
 	}
 	res.phys = p
 	res.clearDrift(changedProps(old.phys.Props, props))
+	if revert {
+		res.actual = nil // the template's properties were written back over the drift
+	}
 	s.setResource(e.now(), res, stUpdateComplete, "")
 	return step, ""
 }

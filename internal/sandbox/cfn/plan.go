@@ -84,6 +84,14 @@ func (e *Engine) plan(r *region, s *stack, cfg *stackConfig) (planResult, error)
 		}
 		pv := providers[decl.Type]
 		names := changedProps(old.phys.Props, props)
+		if cfg.revertDrift {
+			// Drifted properties are written back too.
+			for _, n := range changedProps(old.phys.Props, old.liveProps()) {
+				if !slices.Contains(names, n) {
+					names = append(names, n)
+				}
+			}
+		}
 		if len(names) == 0 {
 			continue
 		}

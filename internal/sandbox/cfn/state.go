@@ -126,6 +126,9 @@ type stackConfig struct {
 	notificationARNs []string
 	disableRollback  bool
 	timeoutMinutes   int64
+	// revertDrift is set for a change set created with DeploymentMode REVERT_DRIFT: resources
+	// whose live properties drifted are updated back to the template even if it is unchanged.
+	revertDrift bool
 }
 
 type paramValue struct {
