@@ -50,6 +50,9 @@ type DeployRequest struct {
 	Capabilities []string
 	// Token is stable per operation and target, so a resumed deploy recognises its own work.
 	Token string
+	// RevertDrift also writes the template's properties back over resources changed outside
+	// CloudFormation.
+	RevertDrift bool
 }
 
 // DeployResult is the stack a successful deploy left.
@@ -216,7 +219,7 @@ func (r *Runner) run(ctx context.Context, d Desired, op fleet.Operation, records
 		TemplateBody: d.TemplateBody, Tags: d.Tags, Capabilities: d.Capabilities, Token: "stackfleet-" + op.ID,
 	}
 	for _, a := range op.Plan.Actions {
-		b.Items = append(b.Items, Item{Kind: a.Kind, Target: a.Target, Status: status[a.Target],
+		b.Items = append(b.Items, Item{Kind: a.Kind, Target: a.Target, Status: status[a.Target], RevertDrift: a.RevertDrift,
 			Version: fleet.Version{TemplateHash: a.TemplateHash, ParamsHash: a.ParamsHash, Parameters: a.Parameters}})
 	}
 	r.emit(op, string(fleet.OpRunning), fmt.Sprintf("%d steps", len(b.Items)))

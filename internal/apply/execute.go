@@ -95,6 +95,8 @@ type Item struct {
 	// Status is the item's step status before this run: a resumed operation does not redo
 	// SUCCEEDED or FAILED items.
 	Status fleet.StepStatus
+	// RevertDrift deploys with a drift-aware change set (see DeployRequest).
+	RevertDrift bool
 }
 
 // Batch is the changes to one owner's instances that run together under one policy.
@@ -232,7 +234,7 @@ func (x *Executor) item(ctx context.Context, b Batch, it Item, prev fleet.Instan
 		var res DeployResult
 		res, err = x.Deployer.Deploy(ctx, it.Target, DeployRequest{
 			StackName: b.Owner.StackName(), TemplateBody: body, Parameters: it.Version.Parameters, Tags: b.Tags,
-			Capabilities: b.Capabilities, Token: b.Token,
+			Capabilities: b.Capabilities, Token: b.Token, RevertDrift: it.RevertDrift,
 		}, progress)
 		next := prev
 		next.Owner, next.Target, next.LastOperation, next.UpdatedAt = b.Owner, it.Target, b.Operation, x.now()

@@ -41,6 +41,9 @@ type cfnAPI interface {
 	ExecuteChangeSet(context.Context, *cloudformation.ExecuteChangeSetInput, ...func(*cloudformation.Options)) (*cloudformation.ExecuteChangeSetOutput, error)
 	DeleteChangeSet(context.Context, *cloudformation.DeleteChangeSetInput, ...func(*cloudformation.Options)) (*cloudformation.DeleteChangeSetOutput, error)
 	DeleteStack(context.Context, *cloudformation.DeleteStackInput, ...func(*cloudformation.Options)) (*cloudformation.DeleteStackOutput, error)
+	DetectStackDrift(context.Context, *cloudformation.DetectStackDriftInput, ...func(*cloudformation.Options)) (*cloudformation.DetectStackDriftOutput, error)
+	DescribeStackDriftDetectionStatus(context.Context, *cloudformation.DescribeStackDriftDetectionStatusInput, ...func(*cloudformation.Options)) (*cloudformation.DescribeStackDriftDetectionStatusOutput, error)
+	DescribeStackResourceDrifts(context.Context, *cloudformation.DescribeStackResourceDriftsInput, ...func(*cloudformation.Options)) (*cloudformation.DescribeStackResourceDriftsOutput, error)
 }
 
 // Stack is the observed state of a stack. Exists is false when CloudFormation reports that the
@@ -99,6 +102,10 @@ type DeployInput struct {
 	Tags         map[string]string
 	Capabilities []string
 	ClientToken  string
+	// RevertDrift deploys an existing stack with a drift-aware change set (DeploymentMode
+	// REVERT_DRIFT): resources changed outside CloudFormation get the template's properties back
+	// even when the template and parameters are unchanged.
+	RevertDrift bool
 }
 
 // DeployerOptions tune polling; zero fields take the defaults.
@@ -276,12 +283,14 @@ func (d *Deployer) Deploy(ctx context.Context, in DeployInput, progress func(Res
 			return Stack{}, &DeployError{StackName: in.StackName, Status: status,
 				Reason: fmt.Sprintf("a stack in %s cannot be updated; repair it first (%s)", status, aws.ToString(s.StackStatusReason))}
 		}
-		same, err := d.matches(ctx, s, in)
-		if err != nil {
-			return Stack{}, err
-		}
-		if same {
-			return toStack(s), nil
+		if !in.RevertDrift {
+			same, err := d.matches(ctx, s, in)
+			if err != nil {
+				return Stack{}, err
+			}
+			if same {
+				return toStack(s), nil
+			}
 		}
 		return d.change(ctx, in, token, s, progress)
 	}
@@ -497,6 +506,9 @@ func (d *Deployer) createChangeSet(ctx context.Context, in DeployInput, s *types
 	}
 	for _, c := range in.Capabilities {
 		input.Capabilities = append(input.Capabilities, types.Capability(c))
+	}
+	if in.RevertDrift && cs.typ == types.ChangeSetTypeUpdate {
+		input.DeploymentMode = types.DeploymentModeRevertDrift
 	}
 	start := time.Now()
 	out, err := d.api.CreateChangeSet(ctx, input)

@@ -2,6 +2,7 @@ package cfn_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -468,4 +469,17 @@ func (f *fakeCFN) DeleteStack(_ context.Context, in *cloudformation.DeleteStackI
 	s.finalState = "DELETE_COMPLETE"
 	f.event(s, s.endAt, s.name, "", "DELETE_COMPLETE", "", token)
 	return &cloudformation.DeleteStackOutput{}, nil
+}
+
+// Drift detection is not simulated by the fake; sandbox_test.go exercises it.
+func (f *fakeCFN) DetectStackDrift(context.Context, *cloudformation.DetectStackDriftInput, ...func(*cloudformation.Options)) (*cloudformation.DetectStackDriftOutput, error) {
+	return nil, errors.New("fake: drift detection is not simulated")
+}
+
+func (f *fakeCFN) DescribeStackDriftDetectionStatus(context.Context, *cloudformation.DescribeStackDriftDetectionStatusInput, ...func(*cloudformation.Options)) (*cloudformation.DescribeStackDriftDetectionStatusOutput, error) {
+	return nil, errors.New("fake: drift detection is not simulated")
+}
+
+func (f *fakeCFN) DescribeStackResourceDrifts(context.Context, *cloudformation.DescribeStackResourceDriftsInput, ...func(*cloudformation.Options)) (*cloudformation.DescribeStackResourceDriftsOutput, error) {
+	return nil, errors.New("fake: drift detection is not simulated")
 }

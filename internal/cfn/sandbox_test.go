@@ -276,3 +276,45 @@ Resources:
 		t.Errorf("learned create time %v, %v; want about 500ms", est, ok)
 	}
 }
+
+// DetectDrift names the drifted resource and property; a RevertDrift deploy of the unchanged
+// template writes the template's value back, and the stack is in sync again.
+func TestSandboxDetectAndRevertDrift(t *testing.T) {
+	e := startSandbox(t, sandbox.Options{Accounts: 1, Seed: 5})
+	member, region := e.sb.Org().Members()[0].ID, e.sb.Regions()[0]
+	d := e.deployer(t, member, region, cfn.DeployerOptions{PollInitial: 10 * time.Millisecond, PollMax: 100 * time.Millisecond})
+	ctx := t.Context()
+	in := cfn.DeployInput{StackName: "app", TemplateBody: []byte(sbTemplateV1), Parameters: map[string]string{"Env": "prod"}}
+	if _, err := d.Deploy(ctx, in, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := d.DetectDrift(ctx, "app"); err != nil || got.Status != fleet.InSync {
+		t.Fatalf("DetectDrift before any drift = %+v, %v", got, err)
+	}
+	if err := e.sb.Drift(member, region, "app", "Param", map[string]any{"Value": "hacked"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := d.DetectDrift(ctx, "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fleet.StackDrift{Status: fleet.Drifted, Resources: []fleet.ResourceDrift{{LogicalID: "Param", Type: "AWS::SSM::Parameter", Status: "MODIFIED",
+		Differences: []fleet.PropertyDrift{{Path: "/Value", Expected: "prod", Actual: "hacked", Type: "NOT_EQUAL"}}}}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("DetectDrift (-want +got):\n%s", diff)
+	}
+	// An ordinary deploy of the same template changes nothing; a reverting one repairs it.
+	if _, err := d.Deploy(ctx, in, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := d.DetectDrift(ctx, "app"); got.Status != fleet.Drifted {
+		t.Errorf("after an ordinary deploy: %s, want still DRIFTED", got.Status)
+	}
+	in.RevertDrift = true
+	if _, err := d.Deploy(ctx, in, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := d.DetectDrift(ctx, "app"); got.Status != fleet.InSync {
+		t.Errorf("after a reverting deploy: %+v, want IN_SYNC", got)
+	}
+}

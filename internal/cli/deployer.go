@@ -50,7 +50,7 @@ func (d cfnDeployer) Deploy(ctx context.Context, t fleet.Target, req apply.Deplo
 	}
 	stack, err := dep.Deploy(ctx, cfn.DeployInput{
 		StackName: req.StackName, TemplateBody: req.TemplateBody, Parameters: params,
-		Tags: req.Tags, Capabilities: req.Capabilities, ClientToken: req.Token,
+		Tags: req.Tags, Capabilities: req.Capabilities, ClientToken: req.Token, RevertDrift: req.RevertDrift,
 	}, resourceProgress(progress))
 	if err != nil {
 		return apply.DeployResult{}, err

@@ -241,8 +241,45 @@ type Action struct {
 	Parameters   map[string]string `json:"parameters,omitempty"`
 	Changes      []ResourceChange  `json:"changes,omitempty"`
 	ParamChanges []ParamChange     `json:"parameterChanges,omitempty"`
-	// Reason says why: "new target", "template changed", "stack drifted to UPDATE_ROLLBACK_COMPLETE"…
+	// Reason says why: "new target", "template changed", "stack deleted outside stackfleet"…
 	Reason string `json:"reason,omitempty"`
+	// RevertDrift updates with a drift-aware change set: resources changed outside
+	// CloudFormation get the template's properties back.
+	RevertDrift bool `json:"revertDrift,omitempty"`
+}
+
+// DriftStatus is a stack's resource drift as CloudFormation's drift detection reports it.
+type DriftStatus string
+
+// Drift statuses: UNKNOWN when detection could not run or failed.
+const (
+	InSync       DriftStatus = "IN_SYNC"
+	Drifted      DriftStatus = "DRIFTED"
+	DriftUnknown DriftStatus = "UNKNOWN"
+)
+
+// StackDrift is the result of drift detection on one instance's stack.
+type StackDrift struct {
+	Target    Target          `json:"target"`
+	Status    DriftStatus     `json:"status"`
+	Reason    string          `json:"reason,omitempty"` // why UNKNOWN
+	Resources []ResourceDrift `json:"resources,omitempty"`
+}
+
+// ResourceDrift is a resource that differs from its template: MODIFIED or DELETED.
+type ResourceDrift struct {
+	LogicalID   string          `json:"logicalId"`
+	Type        string          `json:"type"`
+	Status      string          `json:"status"`
+	Differences []PropertyDrift `json:"differences,omitempty"`
+}
+
+// PropertyDrift is one property of a drifted resource.
+type PropertyDrift struct {
+	Path     string `json:"path"`
+	Expected string `json:"expected"`
+	Actual   string `json:"actual"`
+	Type     string `json:"type"` // ADD, REMOVE, NOT_EQUAL
 }
 
 // StackSetPlan is the plan of one stack set.
