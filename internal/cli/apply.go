@@ -19,6 +19,7 @@ type applyFlags struct {
 	only        []string
 	autoApprove bool
 	refresh     bool
+	revertDrift bool
 }
 
 func newApplyCmd(g *globals) *cobra.Command {
@@ -56,6 +57,7 @@ prints one JSON event per line.`,
 	cmd.Flags().StringSliceVar(&af.only, "stack-set", nil, "apply only these stack sets (repeatable)")
 	cmd.Flags().BoolVar(&af.autoApprove, "auto-approve", false, "do not ask for confirmation on a terminal")
 	addRefreshFlag(cmd, &af.refresh)
+	cmd.Flags().BoolVar(&af.revertDrift, "revert-drift", false, "detect resource drift first and write the templates' properties back over drifted resources (drift-aware change sets)")
 	return cmd
 }
 
@@ -195,6 +197,13 @@ func (w *workspace) apply(ctx context.Context, g *globals, p *fleet.Plan, af app
 		if p, err = w.plan(ctx, af.only, destroy, planOptions{refresh: af.refresh, preview: true}); err != nil {
 			return err
 		}
+	}
+	if af.revertDrift && !destroy {
+		reports, err := w.detectDrift(ctx, af.only)
+		if err != nil {
+			return err
+		}
+		revertDrift(p, reports)
 	}
 	if err := w.interruptions(ctx, p); err != nil {
 		return err

@@ -58,6 +58,15 @@ func (d cfnDeployer) Deploy(ctx context.Context, t fleet.Target, req apply.Deplo
 	return apply.DeployResult{StackID: stack.ID, Outputs: stack.Outputs, Changed: stack.Changed}, nil
 }
 
+// Drift runs drift detection on the target's stack.
+func (d cfnDeployer) Drift(ctx context.Context, t fleet.Target, stackName string) (fleet.StackDrift, error) {
+	dep, err := d.target(ctx, t)
+	if err != nil {
+		return fleet.StackDrift{}, err
+	}
+	return dep.DetectDrift(ctx, stackName)
+}
+
 // Live returns the stacks of the target's account and region by name, as CloudFormation
 // reports them now (one paged DescribeStacks).
 func (d cfnDeployer) Live(ctx context.Context, t fleet.Target) (map[string]fleet.LiveStack, error) {

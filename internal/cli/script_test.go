@@ -61,6 +61,7 @@ var update = flag.Bool("update", false, "rewrite the golden sections of testdata
 //	same-bake-end                                           a resumed bake kept the end time announced before
 //	health-server [fail]                                    serve $HEALTH_URL (200), or from now on fail it (503)
 //	sandbox-cfn ACCOUNT REGION delete|update STACK [K=V]    change a stack outside stackfleet (update: parameter K=V)
+//	sandbox-drift ACCOUNT REGION STACK LOGICAL_ID K=V       change a resource's live property outside CloudFormation
 //	sandbox-ssm NAME VALUE N                                N member account-regions have SSM parameter NAME = VALUE
 //	expand FILE...                                          replace $MGMT_ACCOUNT, $ORG_ID… in files
 //	normalize [-indent] stdout|stderr|FILE OUT              write the output to OUT with what changes run to run replaced
@@ -128,6 +129,7 @@ func TestScripts(t *testing.T) {
 			"sandbox-stacks":   sandboxStacks,
 			"sandbox-cfn":      sandboxCFN,
 			"sandbox-ssm":      sandboxSSM,
+			"sandbox-drift":    sandboxDrift,
 			"sandbox-rule":     sandboxRule,
 			"expand":           expand,
 			"wait-current":     waitCurrent,
@@ -553,6 +555,15 @@ func memberCreds(ctx context.Context, ts *testscript.TestScript, account string)
 func memberCFN(ctx context.Context, ts *testscript.TestScript, account, region string) *cloudformation.Client {
 	return cloudformation.New(cloudformation.Options{Region: region, BaseEndpoint: aws.String(sb(ts).URL()),
 		Credentials: memberCreds(ctx, ts, account)})
+}
+
+// sandboxDrift changes a resource's live property, as a change outside CloudFormation would.
+func sandboxDrift(ts *testscript.TestScript, _ bool, args []string) {
+	if len(args) != 5 {
+		ts.Fatalf("usage: sandbox-drift ACCOUNT REGION STACK LOGICAL_ID K=V")
+	}
+	k, v, _ := strings.Cut(args[4], "=")
+	ts.Check(sb(ts).Drift(args[0], args[1], args[2], args[3], map[string]any{k: v}))
 }
 
 // sandboxSSM asserts in how many member account-regions the SSM parameter NAME has VALUE: what a
