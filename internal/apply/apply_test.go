@@ -227,3 +227,34 @@ func TestResumeRunsOnlyUnfinishedSteps(t *testing.T) {
 		t.Errorf("operation %s still unfinished after it succeeded", u.ID)
 	}
 }
+
+// regionlessDeployer cannot reach its region at all, as where a region is not enabled.
+type regionlessDeployer struct{ fakeDeployer }
+
+var errNoRegion = errors.New("InvalidClientTokenId: the region is not enabled")
+
+func (d *regionlessDeployer) Delete(context.Context, fleet.Target, string, func(apply.ResourceEvent)) error {
+	return errNoRegion
+}
+func (d *regionlessDeployer) RegionUnavailable(err error) bool { return errors.Is(err, errNoRegion) }
+
+// An instance whose stack never existed — it was never created, in a region that cannot be used
+// — can always be removed: the record is forgotten. One with a stack is not, and turns INOPERABLE.
+func TestDeleteOfAStackThatNeverExisted(t *testing.T) {
+	j, d := newJournal(), &regionlessDeployer{}
+	never := fleet.Instance{Owner: fleet.StackSetOwner("base"), Target: fleet.Target{Account: "111", Region: "us-east-9"}, Status: fleet.Outdated, Detail: fleet.StepFailed}
+	had := fleet.Instance{Owner: fleet.StackSetOwner("base"), Target: fleet.Target{Account: "222", Region: "us-east-9"}, StackID: "arn:stack", Status: fleet.Current}
+	j.instances[never.Target], j.instances[had.Target] = never, had
+	r, _ := apply.New(j, d, nil, nil, nil)
+	sp := fleet.StackSetPlan{Name: "base", Preferences: fleet.Preferences{FailureTolerance: fleet.Limit{Count: ptr(5)}},
+		Actions: []fleet.Action{{Kind: fleet.Delete, Target: never.Target}, {Kind: fleet.Delete, Target: had.Target}}}
+	if _, err := r.Start(t.Context(), desired, sp); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := j.instances[never.Target]; ok {
+		t.Error("the record of a stack that never existed was kept")
+	}
+	if got := j.instances[had.Target]; got.Status != fleet.Inoperable {
+		t.Errorf("an instance with a stack whose delete failed: %s, want INOPERABLE", got.Status)
+	}
+}

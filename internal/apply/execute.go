@@ -184,6 +184,17 @@ func (x *Executor) Run(ctx context.Context, b Batch) (rollout.Result, error) {
 	return rollout.Run(ctx, steps, b.Policy.Preferences, deploy, observe), nil
 }
 
+// RegionChecker is implemented by deployers that can tell an error saying the target's region
+// cannot be used at all (not enabled in the account, or no such region).
+type RegionChecker interface {
+	RegionUnavailable(err error) bool
+}
+
+func unreachableRegion(d Deployer, err error) bool {
+	rc, ok := d.(RegionChecker)
+	return ok && rc.RegionUnavailable(err)
+}
+
 func (x *Executor) now() time.Time {
 	if x.Clock == nil {
 		return time.Now().UTC()
@@ -257,6 +268,11 @@ func (x *Executor) item(ctx context.Context, b Batch, it Item, prev fleet.Instan
 		}
 	case fleet.Delete:
 		err = x.Deployer.Delete(ctx, it.Target, b.Owner.StackName(), progress)
+		if err != nil && known && prev.StackID == "" && unreachableRegion(x.Deployer, err) {
+			// No stack was ever created, and none can be where the region cannot be used: the
+			// record is all there is to remove.
+			err = nil
+		}
 		switch {
 		case err == nil:
 			t := it.Target

@@ -67,6 +67,9 @@ func (d cfnDeployer) Drift(ctx context.Context, t fleet.Target, stackName string
 	return dep.DetectDrift(ctx, stackName)
 }
 
+// RegionUnavailable implements apply.RegionChecker.
+func (cfnDeployer) RegionUnavailable(err error) bool { return regionUnavailable(err) }
+
 // Live returns the stacks of the target's account and region by name, as CloudFormation
 // reports them now (one paged DescribeStacks).
 func (d cfnDeployer) Live(ctx context.Context, t fleet.Target) (map[string]fleet.LiveStack, error) {

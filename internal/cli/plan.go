@@ -3,17 +3,22 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"net"
 	"os"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/aws/smithy-go"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/stackfleet/stackfleet/internal/config"
 	"github.com/stackfleet/stackfleet/internal/fleet"
 	"github.com/stackfleet/stackfleet/internal/plan"
 )
@@ -127,11 +132,14 @@ func (w *workspace) plan(ctx context.Context, only []string, destroy bool, opts 
 	return p, nil
 }
 
-// live reads the stacks of every account and region where a configured stack set (of only, if
-// given) has recorded instances: one paged DescribeStacks each, 32 at a time. An account-region
-// that cannot be read is reported in the plan, not a failure of it.
+// live reads the stacks of every account and region a configured stack set (of only, if given)
+// targets or has recorded instances in: one paged DescribeStacks each, 32 at a time. An
+// account-region that cannot be read is reported in the plan, not a failure of it — except a
+// region that is not enabled in a target account, or is no AWS region at all: that is a
+// configuration error, found before anything deploys.
 func (w *workspace) live(ctx context.Context, rec map[string][]fleet.Instance, only []string) (*plan.Live, error) {
 	where := map[fleet.Target]bool{}
+	targeted := map[fleet.Target][]string{} // account-region → stack sets targeting it
 	for _, s := range w.resolved.StackSets {
 		if len(only) > 0 && !slices.Contains(only, s.Name) {
 			continue
@@ -139,8 +147,20 @@ func (w *workspace) live(ctx context.Context, rec map[string][]fleet.Instance, o
 		for _, in := range rec[s.Name] {
 			where[fleet.Target{Account: in.Target.Account, Region: in.Target.Region}] = true
 		}
+		targets, accts, err := s.Targets(w.inventory)
+		if err != nil {
+			return nil, usageErr(err)
+		}
+		for _, t := range targets {
+			if !accts[t.Account].Suspended() {
+				where[t] = true
+				targeted[t] = append(targeted[t], s.Name)
+			}
+		}
 	}
 	live := &plan.Live{Stacks: map[fleet.Target]map[string]fleet.LiveStack{}, Errors: map[fleet.Target]string{}}
+	unavailable := map[fleet.Target]bool{}
+	readable := map[string]bool{} // accounts read in some region
 	var mu sync.Mutex
 	eg, ctx := errgroup.WithContext(ctx)
 	eg.SetLimit(32)
@@ -153,10 +173,15 @@ func (w *workspace) live(ctx context.Context, rec map[string][]fleet.Instance, o
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			if err != nil {
-				live.Errors[t] = err.Error()
-			} else {
+			switch {
+			case err == nil:
 				live.Stacks[t] = stacks
+				readable[t.Account] = true
+			case regionUnavailable(err):
+				unavailable[t] = true
+				live.Errors[t] = err.Error()
+			default:
+				live.Errors[t] = err.Error()
 			}
 			return nil
 		})
@@ -164,7 +189,54 @@ func (w *workspace) live(ctx context.Context, rec map[string][]fleet.Instance, o
 	if err := eg.Wait(); err != nil {
 		return nil, operationalErr(err)
 	}
+	if errs := w.unavailableRegions(unavailable, readable, targeted); len(errs) > 0 {
+		return nil, usageErr(errs)
+	}
 	return live, nil
+}
+
+// regionUnavailable reports whether a read failed because the region cannot be used: AWS
+// answers calls to a region not enabled for the account as if the credentials were unknown,
+// and the endpoint of a region that does not exist has no address.
+func regionUnavailable(err error) bool {
+	var ae smithy.APIError
+	if errors.As(err, &ae) && (ae.ErrorCode() == "InvalidClientTokenId" || ae.ErrorCode() == "UnrecognizedClientException") {
+		return true
+	}
+	var dns *net.DNSError
+	return errors.As(err, &dns) && dns.IsNotFound
+}
+
+// unavailableRegions turns the account-regions that could not be used — in accounts that could
+// be read elsewhere, so the credentials are good — into configuration errors at each stack
+// set's regions.
+func (w *workspace) unavailableRegions(unavailable map[fleet.Target]bool, readable map[string]bool, targeted map[fleet.Target][]string) config.Errors {
+	bySet := map[string]map[string][]string{} // stack set → region → accounts
+	for t := range unavailable {
+		if !readable[t.Account] {
+			continue
+		}
+		for _, name := range targeted[t] {
+			if bySet[name] == nil {
+				bySet[name] = map[string][]string{}
+			}
+			bySet[name][t.Region] = append(bySet[name][t.Region], t.Account)
+		}
+	}
+	var errs config.Errors
+	for i, sc := range w.file.StackSets {
+		field := "regions"
+		if len(sc.Targets.Regions) > 0 {
+			field = fmt.Sprintf("stackSets[%d].targets.regions", i)
+		}
+		for _, region := range slices.Sorted(maps.Keys(bySet[sc.Name])) {
+			accts := bySet[sc.Name][region]
+			slices.Sort(accts)
+			errs = append(errs, w.file.ErrorAt(field, "stack set %s: region %s is not enabled in %d target account(s) (e.g. %s), or is not an AWS region: enable it in those accounts, or remove it",
+				sc.Name, region, len(accts), accts[0]))
+		}
+	}
+	return errs
 }
 
 // preview fills the resource changes of updates from live change sets. A preview that fails

@@ -151,6 +151,12 @@ func article(s string) string {
 
 // errorAt builds an Error positioned at the YAML node of field (a path like
 // stackSets[0].rollout.mode), or at its nearest existing parent.
+// ErrorAt is an error about a field of the configuration (a YAML path such as
+// "stackSets[0].targets.regions"), located at the field's line, or its nearest parent's.
+func (f *File) ErrorAt(field, format string, args ...any) *Error {
+	return f.errorAt(field, format, args...)
+}
+
 func (f *File) errorAt(field, format string, args ...any) *Error {
 	e := &Error{File: f.Path, Field: field, Message: fmt.Sprintf(format, args...)}
 	for p := field; p != ""; p = parentPath(p) {
