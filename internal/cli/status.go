@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -17,7 +18,7 @@ import (
 
 func newStatusCmd(g *globals) *cobra.Command {
 	var only []string
-	var noDrift, all, refresh bool
+	var noDrift, all, refresh, check bool
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show stack sets and instances: CURRENT / OUTDATED / INOPERABLE, last operation, drift from the config",
@@ -37,6 +38,12 @@ configuration, and stacks changed or deleted outside stackfleet, with why.`,
 				return err
 			}
 			defer w.Close()
+			if check {
+				if err := w.store.Check(ctx); err != nil {
+					return operationalErr(err)
+				}
+				fmt.Fprintf(g.stderr, "state database %s: ok (integrity and references checked)\n", filepath.Join(w.file.Dir, ".stackfleet", "state.db"))
+			}
 			return w.status(ctx, g, only, !noDrift, all, refresh)
 		},
 	}
@@ -44,6 +51,7 @@ configuration, and stacks changed or deleted outside stackfleet, with why.`,
 	cmd.Flags().BoolVar(&noDrift, "no-drift", false, "do not read the organization to compare with the config")
 	cmd.Flags().BoolVar(&all, "all", false, "list CURRENT instances too (default: only the others)")
 	addRefreshFlag(cmd, &refresh)
+	cmd.Flags().BoolVar(&check, "check", false, "check the whole state database first (SQLite integrity and references; every open runs a quicker check)")
 	return cmd
 }
 

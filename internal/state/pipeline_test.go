@@ -3,9 +3,11 @@ package state_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -660,5 +662,16 @@ func TestMigrationOfEvents(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("events after migration (-want +got):\n%s", diff)
+	}
+	// The database as it was is kept beside it, and is a state of version 3.
+	backup := filepath.Join(dir, state.FileName+".v3.bak")
+	raw, err := sql.Open("sqlite", backup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	var v int
+	if err := raw.QueryRow("SELECT max(version) FROM schema_version").Scan(&v); err != nil || v != 3 {
+		t.Errorf("backup %s: version %d, %v; want 3", backup, v, err)
 	}
 }

@@ -173,6 +173,23 @@ func (s *Store) init(ctx context.Context) error {
 	if err := s.checkOwn(ctx); err != nil {
 		return err
 	}
+	// A quick structural check at every open, so damage is found before it is built on; the
+	// full check is Check ('stackfleet status --check').
+	problems, err := pragmaCheck(ctx, s.write, s.path, "quick_check")
+	var se *sqlite.Error
+	if errors.As(err, &se) && (se.Code()&0xff == sqlite3.SQLITE_CORRUPT || se.Code()&0xff == sqlite3.SQLITE_NOTADB) {
+		problems, err = []string{se.Error()}, nil
+	}
+	if err != nil {
+		return err
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("state database %s is damaged (%s): restore it from a backup (%s.v*.bak are kept before each schema upgrade)",
+			s.path, strings.Join(problems, "; "), FileName)
+	}
+	if err := s.backupBeforeMigration(ctx); err != nil {
+		return err
+	}
 	if err := migrate(ctx, s.write, migrations); err != nil {
 		return wrapDBErr(s.path, "migrate state database", err)
 	}
@@ -184,6 +201,31 @@ func (s *Store) init(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// backupBeforeMigration copies a database that is about to be migrated to
+// state.db.v<version>.bak, consistently (VACUUM INTO), so that an upgrade can be undone.
+func (s *Store) backupBeforeMigration(ctx context.Context) error {
+	var current int
+	if err := s.write.QueryRowContext(ctx, "SELECT coalesce(max(version), 0) FROM schema_version").Scan(&current); err != nil {
+		return wrapDBErr(s.path, "read schema version", err)
+	}
+	if current == 0 || current >= len(migrations) {
+		return nil
+	}
+	backup := fmt.Sprintf("%s.v%d.bak", s.path, current)
+	if _, err := os.Stat(backup); err == nil {
+		return nil // an earlier attempt made it
+	}
+	tmp := backup + ".tmp"
+	os.Remove(tmp)
+	if _, err := s.write.ExecContext(ctx, "VACUUM INTO ?", tmp); err != nil {
+		return wrapDBErr(s.path, "back up before the schema upgrade", err)
+	}
+	if err := os.Chmod(tmp, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, backup)
 }
 
 // checkOwn refuses a SQLite database that is not a stackfleet state: one with tables but no
@@ -227,23 +269,9 @@ func (s *Store) Close() error {
 
 // Check runs SQLite's integrity and foreign key checks and reports the first problems found.
 func (s *Store) Check(ctx context.Context) error {
-	rows, err := s.read.QueryContext(ctx, "PRAGMA integrity_check")
+	problems, err := pragmaCheck(ctx, s.read, s.path, "integrity_check")
 	if err != nil {
-		return wrapDBErr(s.path, "integrity check", err)
-	}
-	var problems []string
-	for rows.Next() {
-		var msg string
-		if err := rows.Scan(&msg); err != nil {
-			rows.Close()
-			return wrapDBErr(s.path, "integrity check", err)
-		}
-		if msg != "ok" {
-			problems = append(problems, msg)
-		}
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return wrapDBErr(s.path, "integrity check", err)
+		return err
 	}
 	fk, err := s.read.QueryContext(ctx, "PRAGMA foreign_key_check")
 	if err != nil {
@@ -266,6 +294,30 @@ func (s *Store) Check(ctx context.Context) error {
 		return fmt.Errorf("state database %s is damaged: %s", s.path, strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// pragmaCheck runs an integrity pragma (integrity_check, quick_check) and returns what it
+// found wrong.
+func pragmaCheck(ctx context.Context, db *sql.DB, path, pragma string) ([]string, error) {
+	rows, err := db.QueryContext(ctx, "PRAGMA "+pragma)
+	if err != nil {
+		return nil, wrapDBErr(path, pragma, err)
+	}
+	var problems []string
+	for rows.Next() {
+		var msg string
+		if err := rows.Scan(&msg); err != nil {
+			rows.Close()
+			return nil, wrapDBErr(path, pragma, err)
+		}
+		if msg != "ok" {
+			problems = append(problems, msg)
+		}
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil, wrapDBErr(path, pragma, err)
+	}
+	return problems, nil
 }
 
 // Update runs fn in a write transaction and returns once its changes are committed (durable) or

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -600,5 +601,40 @@ func TestOpenRefusesEmptyAndForeign(t *testing.T) {
 	db.Close()
 	if _, err := state.Open(t.Context(), foreign); err == nil || !contains(err.Error(), "is not stackfleet's (it holds the tables photos)") {
 		t.Errorf("Open of another application's database: %v", err)
+	}
+}
+
+// Damage to the database is found when it is opened, not built on.
+func TestOpenFindsDamage(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	var evs []fleet.Event
+	for i := range 2000 {
+		evs = append(evs, fleet.OperationEvent{Operation: "op", StackSet: "web",
+			EventDetail: fleet.EventDetail{Kind: fleet.EventStep, Status: "SUCCEEDED", Reason: fmt.Sprintf("event %d %s", i, strings.Repeat("x", 100))}})
+	}
+	if err := s.AppendEvents(t.Context(), evs...); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, state.FileName)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(data) < 20*4096 {
+		t.Fatalf("database of %d bytes, want many pages", len(data))
+	}
+	// Scribble over the header of a page of the events table.
+	for i := 10 * 4096; i < 10*4096+12; i++ {
+		data[i] = 0xA5
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := state.Open(t.Context(), dir); err == nil || !contains(err.Error(), "is damaged") {
+		t.Errorf("Open of a damaged database: %v", err)
 	}
 }
