@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/stackfleet/stackfleet/internal/fleet"
@@ -25,8 +26,22 @@ func (g pipelineGates) Health(ctx context.Context, hc fleet.HealthCheck, t fleet
 	return measurement(g.health.Check(ctx, hc, t))
 }
 
-func (g pipelineGates) Test(ctx context.Context, tc fleet.TestCommand, t fleet.GateTarget) fleet.Measurement {
-	return measurement(gates.RunTest(ctx, tc, t))
+func (g pipelineGates) Test(ctx context.Context, st fleet.Stage, tc fleet.TestCommand, t fleet.GateTarget) fleet.Measurement {
+	if tc.CallerCredentials {
+		return measurement(gates.RunTest(ctx, tc, t))
+	}
+	// The stage's role in the target's account, as the deploy used: a test acts where it tests.
+	cfg, err := g.c.config(ctx, st, fleet.Target{Account: t.Account, Region: t.Region})
+	var creds aws.Credentials
+	if err == nil {
+		creds, err = cfg.Credentials.Retrieve(ctx)
+	}
+	if err != nil {
+		return fleet.Measurement{Phase: fleet.Error, Message: fmt.Sprintf("test %s: credentials for %s: %v", tc.Name, t.Account, err)}
+	}
+	return measurement(gates.RunTest(ctx, tc, t,
+		"AWS_ACCESS_KEY_ID="+creds.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+creds.SecretAccessKey,
+		"AWS_SESSION_TOKEN="+creds.SessionToken, "AWS_REGION="+t.Region, "AWS_DEFAULT_REGION="+t.Region))
 }
 
 func measurement(r gates.Result) fleet.Measurement {

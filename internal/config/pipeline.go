@@ -123,9 +123,12 @@ type HealthCheck struct {
 // STACKFLEET_STACK and STACKFLEET_OUTPUT_<KEY> in its environment.
 type TestCommand struct {
 	Name    string `yaml:"name" desc:"Name shown in status and events."`
-	Command string `yaml:"command" desc:"Shell command (run with sh -c)."`
+	Command string `yaml:"command" desc:"Shell command (run with sh -c); a template like health URLs ({{.Account}}, {{.Region}}, {{.Outputs.Key}})."`
 	Dir     string `yaml:"dir,omitempty" desc:"Working directory, relative to this config (default: its directory)."`
 	Timeout string `yaml:"timeout,omitempty" desc:"Time allowed per run (Go duration)."`
+	// Credentials: target (default) runs the command with the stage's role assumed in the
+	// target's account (AWS_ACCESS_KEY_ID…, AWS_REGION); caller with stackfleet's own.
+	Credentials string `yaml:"credentials,omitempty" desc:"target (default): the stage's role in the target's account; caller: the credentials stackfleet runs with."`
 }
 
 var capabilityNames = []string{"CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"}
@@ -378,6 +381,9 @@ func (f *File) validateChecks(at string, c Checks) Errors {
 		}
 		if strings.TrimSpace(t.Command) == "" {
 			add(tat+".command", "missing: the command to run")
+		}
+		if t.Credentials != "" && t.Credentials != "target" && t.Credentials != "caller" {
+			add(tat+".credentials", "%q: use target or caller", t.Credentials)
 		}
 		if _, msg := duration(t.Timeout); msg != "" {
 			add(tat+".timeout", "%s", msg)
@@ -710,8 +716,9 @@ func (f *File) checks(at string, c Checks, outputs []string, checkGates bool, er
 		hc.Timeout, _ = duration(h.Timeout)
 		out.Health = append(out.Health, hc)
 	}
-	for _, t := range c.Tests {
-		tc := fleet.TestCommand{Name: t.Name, Command: t.Command, Dir: t.Dir}
+	for i, t := range c.Tests {
+		check(fmt.Sprintf("%s.tests[%d].command", at, i), t.Command)
+		tc := fleet.TestCommand{Name: t.Name, Command: t.Command, Dir: t.Dir, CallerCredentials: t.Credentials == "caller"}
 		if !filepath.IsAbs(tc.Dir) {
 			tc.Dir = filepath.Join(f.Dir, tc.Dir)
 		}

@@ -99,9 +99,12 @@ type HealthCheck struct {
 // STACKFLEET_STACK and STACKFLEET_OUTPUT_<KEY> in its environment; exit code 0 passes.
 type TestCommand struct {
 	Name    string
-	Command string // run with sh -c, in Dir
+	Command string // a template over the target (as health URLs), run with sh -c, in Dir
 	Dir     string
 	Timeout time.Duration
+	// CallerCredentials runs the command with the credentials stackfleet runs with; by default
+	// it gets the stage's assumed-role credentials for the target's account.
+	CallerCredentials bool `json:",omitempty"`
 }
 
 // Window is a recurring period when waves may start: on Days, from Start to End (minutes after

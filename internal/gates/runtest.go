@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/stackfleet/stackfleet/internal/fleet"
+	"github.com/stackfleet/stackfleet/internal/gates/expand"
 )
 
 // Test-command defaults and limits.
@@ -39,7 +40,11 @@ const (
 // line when earlier output was dropped). The Result is OK when the command exits 0; otherwise
 // its Reason is "test <name> exited N", or says it timed out, was interrupted, was killed by a
 // signal or could not start.
-func RunTest(ctx context.Context, tc fleet.TestCommand, t fleet.GateTarget) Result {
+//
+// The command is a template over the target, like health check URLs ({{.Account}},
+// {{.Outputs.Url}}…); env is added to the command's environment (e.g. the target account's
+// credentials).
+func RunTest(ctx context.Context, tc fleet.TestCommand, t fleet.GateTarget, env ...string) Result {
 	name := tc.Name
 	if name == "" {
 		name = fmt.Sprintf("%q", tc.Command)
@@ -59,9 +64,13 @@ func RunTest(ctx context.Context, tc fleet.TestCommand, t fleet.GateTarget) Resu
 			return Result{Reason: fmt.Sprintf("test %s: directory: %s is not a directory", name, tc.Dir)}
 		}
 	}
-	cmd := exec.CommandContext(tctx, "sh", "-c", tc.Command)
+	command, err := expand.Render(tc.Command, t)
+	if err != nil {
+		return Result{Reason: fmt.Sprintf("test %s: command: %v", name, err)}
+	}
+	cmd := exec.CommandContext(tctx, "sh", "-c", command)
 	cmd.Dir = tc.Dir
-	cmd.Env = append(os.Environ(), testEnv(t)...)
+	cmd.Env = append(append(os.Environ(), testEnv(t)...), env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return killGroup(cmd.Process.Pid) }
 	// Stdout and stderr are one *os.File so that Wait does not wait for the pipe to close

@@ -201,7 +201,7 @@ func (g *fakeGates) Health(_ context.Context, _ fleet.HealthCheck, t fleet.GateT
 	}
 	return fleet.Measurement{Phase: fleet.Successful}
 }
-func (g *fakeGates) Test(_ context.Context, _ fleet.TestCommand, t fleet.GateTarget) fleet.Measurement {
+func (g *fakeGates) Test(_ context.Context, _ fleet.Stage, _ fleet.TestCommand, t fleet.GateTarget) fleet.Measurement {
 	if g.test != nil {
 		return g.test(t)
 	}

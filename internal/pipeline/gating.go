@@ -16,7 +16,9 @@ import (
 type Gates interface {
 	Alarms(ctx context.Context, stage fleet.Stage, spec fleet.AlarmSpec, t fleet.GateTarget) fleet.Measurement
 	Health(ctx context.Context, hc fleet.HealthCheck, t fleet.GateTarget) fleet.Measurement
-	Test(ctx context.Context, tc fleet.TestCommand, t fleet.GateTarget) fleet.Measurement
+	// Test runs a test command for a target of the stage (with the stage's credentials for the
+	// target's account, unless the command asks for the caller's).
+	Test(ctx context.Context, stage fleet.Stage, tc fleet.TestCommand, t fleet.GateTarget) fleet.Measurement
 }
 
 // watching runs fn while reading the alarms of every target every Poll, and judges each
@@ -140,7 +142,7 @@ func (e *Engine) verify(ctx context.Context, p fleet.Pipeline, r *fleet.Release,
 			}
 		}
 		for _, tc := range checks.Tests {
-			m := e.Gates.Test(ctx, tc, gt)
+			m := e.Gates.Test(ctx, p.Stages[si], tc, gt)
 			recs = append(recs, e.record(r, si, wi, "test "+tc.Name, t, m))
 			if m.Phase != fleet.Successful && failure == "" {
 				failure = m.Message
