@@ -45,9 +45,10 @@ const (
 	DefaultRatePerSecond  = 8
 	DefaultBurst          = 16
 	// DefaultSTSRatePerSecond paces the management account's STS calls: one AssumeRole per
-	// target account, which a rollout over many accounts makes in a burst. STS allows far
-	// more than CloudFormation does.
-	DefaultSTSRatePerSecond = 50
+	// target account, which a rollout or refresh over many accounts makes in a burst. STS
+	// allows 600 requests per second per account; this leaves room for others, and the
+	// adaptive retryer backs off if STS throttles anyway.
+	DefaultSTSRatePerSecond = 500
 	DefaultMaxAttempts      = 12
 	// DefaultRegion is used when neither Options.Region nor the environment or profile name one;
 	// Organizations and IAM live there.
