@@ -6,6 +6,7 @@
 package templates
 
 import (
+	_ "embed"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -13,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/goccy/go-yaml"
 
@@ -103,6 +105,11 @@ func Parse(body []byte) (info *Info, err error) {
 		if typ == "" {
 			return nil, fmt.Errorf("not a valid template: resource %s has no Type", id)
 		}
+		if raw.Transform == nil {
+			if err := checkType(id, typ); err != nil {
+				return nil, err
+			}
+		}
 		info.Resources = append(info.Resources, Resource{LogicalID: id, Type: typ})
 		if strings.HasPrefix(typ, "AWS::IAM::") {
 			iam = true
@@ -126,6 +133,41 @@ func Parse(body []byte) (info *Info, err error) {
 		info.Capabilities = []string{"CAPABILITY_IAM"}
 	}
 	return info, nil
+}
+
+//go:embed resource-types.txt
+var resourceTypesFile string
+
+// resourceTypes are the types of the CloudFormation resource specification (see
+// scripts/resource-types.sh), by lower-case name.
+var resourceTypes = sync.OnceValue(func() map[string]string {
+	m := map[string]string{}
+	for _, line := range strings.Split(resourceTypesFile, "\n") {
+		if line != "" && !strings.HasPrefix(line, "#") {
+			m[strings.ToLower(line)] = line
+		}
+	}
+	return m
+})
+
+// checkType refuses an AWS resource type CloudFormation does not have. Custom resources,
+// modules and the types of other publishers (private or third-party registry types) are
+// accepted: only their owner knows them.
+func checkType(id, typ string) error {
+	switch {
+	case strings.HasPrefix(typ, "Custom::"), strings.HasSuffix(typ, "::MODULE"):
+		return nil
+	case !strings.HasPrefix(typ, "AWS::") && !strings.HasPrefix(typ, "Alexa::") && !strings.HasPrefix(typ, "AMZN::"):
+		return nil
+	}
+	known, ok := resourceTypes()[strings.ToLower(typ)]
+	switch {
+	case ok && known == typ:
+		return nil
+	case ok:
+		return fmt.Errorf("not a valid template: resource %s has type %s: did you mean %s? (types are case-sensitive)", id, typ, known)
+	}
+	return fmt.Errorf("not a valid template: resource %s has type %s, which is not a CloudFormation resource type (check the spelling; the list is CloudFormation's resource specification)", id, typ)
 }
 
 // CloudFormation's template limits.

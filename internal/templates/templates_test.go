@@ -152,3 +152,23 @@ func TestParseRejectsInvalidTemplates(t *testing.T) {
 		t.Errorf("a SAM template was rejected before its transform: %v", err)
 	}
 }
+
+func TestParseRejectsUnknownResourceTypes(t *testing.T) {
+	for _, tt := range []struct{ typ, want string }{
+		{"AWS::Foo::Bar", "resource A has type AWS::Foo::Bar, which is not a CloudFormation resource type"},
+		{"AWS::SNS::topic", "did you mean AWS::SNS::Topic?"},
+		{"AWS::SNS::Topic", ""},
+		{"AWS::CDK::Metadata", ""},
+		{"Custom::Anything", ""},
+		{"MyOrg::Team::Widget", ""},
+		{"MyOrg::Team::Widget::MODULE", ""},
+	} {
+		_, err := templates.Parse([]byte("Resources:\n  A: {Type: " + tt.typ + "}\n"))
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%s: %v, want accepted", tt.typ, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("%s: %v, want %q", tt.typ, err, tt.want)
+		}
+	}
+}
