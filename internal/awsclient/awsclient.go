@@ -154,6 +154,9 @@ func New(ctx context.Context, opts Options) (*Clients, error) {
 		httpClient = awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
 			t.MaxIdleConns = 1024
 			t.MaxIdleConnsPerHost = 256
+		}).WithDialerOptions(func(d *net.Dialer) {
+			// An endpoint that does not answer at all is reported within seconds.
+			d.Timeout = dialTimeout
 		})
 	}
 	load := []func(*config.LoadOptions) error{
@@ -292,7 +295,10 @@ func (c *Clients) retryer(l lane) aws.Retryer {
 	defer c.mu.Unlock()
 	r := c.retryers[l]
 	if r == nil {
-		r = NewRetryer(c.opts.MaxAttempts)
+		// The management account's calls come first (the organization, role assumptions): if
+		// the endpoint does not even accept a connection there, say so now rather than after
+		// a dozen attempts. Calls in target accounts ride out a slow connection.
+		r = newRetryer(c.opts.MaxAttempts, l.account == "")
 		c.retryers[l] = r
 	}
 	return r
@@ -321,33 +327,47 @@ func (c *Clients) limiter(l lane) *rate.Limiter {
 //
 // An endpoint that refuses connections, or a host name that does not resolve, is not retried:
 // it will not answer a retry either, and failing at once lets the user hear what to check.
-func NewRetryer(maxAttempts int) aws.Retryer {
+func NewRetryer(maxAttempts int) aws.Retryer { return newRetryer(maxAttempts, false) }
+
+// newRetryer is NewRetryer; with dialTimeouts, a connection that times out is not retried
+// either.
+func newRetryer(maxAttempts int, dialTimeouts bool) aws.Retryer {
 	return retry.NewAdaptiveMode(func(o *retry.AdaptiveModeOptions) {
 		o.StandardOptions = append(o.StandardOptions, func(so *retry.StandardOptions) {
 			so.MaxAttempts = maxAttempts
 			so.RateLimiter = ratelimit.None
-			so.Retryables = append([]retry.IsErrorRetryable{unreachableRetryable{}}, so.Retryables...)
+			so.Retryables = append([]retry.IsErrorRetryable{unreachableRetryable{dialTimeouts}}, so.Retryables...)
 		})
 	})
 }
 
-type unreachableRetryable struct{}
+// dialTimeout bounds establishing a connection.
+const dialTimeout = 5 * time.Second
 
-func (unreachableRetryable) IsErrorRetryable(err error) aws.Ternary {
-	if Unreachable(err) {
+type unreachableRetryable struct{ dialTimeouts bool }
+
+func (u unreachableRetryable) IsErrorRetryable(err error) aws.Ternary {
+	if refusedOrUnknown(err) || u.dialTimeouts && dialTimedOut(err) {
 		return aws.FalseTernary
 	}
 	return aws.UnknownTernary
 }
 
 // Unreachable reports whether err says nothing answers at the endpoint: the connection was
-// refused, or its host name does not resolve.
-func Unreachable(err error) bool {
+// refused or timed out, or its host name does not resolve.
+func Unreachable(err error) bool { return refusedOrUnknown(err) || dialTimedOut(err) }
+
+func refusedOrUnknown(err error) bool {
 	var dns *net.DNSError
 	if errors.As(err, &dns) && dns.IsNotFound {
 		return true
 	}
 	return errors.Is(err, syscall.ECONNREFUSED)
+}
+
+func dialTimedOut(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial" && op.Timeout()
 }
 
 // limitMiddleware makes each attempt of a call wait for a token of its lane.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"testing"
 
@@ -47,5 +48,20 @@ func TestUnreachableIsNotRetried(t *testing.T) {
 	}
 	if Unreachable(errors.New("ThrottlingException")) {
 		t.Error("a throttle is not unreachable")
+	}
+}
+
+// A connection that times out is not retried by the management account's calls (the first a
+// command makes), so a dead endpoint is reported in seconds; target calls retry it.
+func TestDialTimeoutFailsFastForTheManagementAccount(t *testing.T) {
+	err := &net.OpError{Op: "dial", Net: "tcp", Err: os.ErrDeadlineExceeded}
+	if !Unreachable(err) {
+		t.Error("a dial timeout is not Unreachable")
+	}
+	if newRetryer(12, true).IsErrorRetryable(err) {
+		t.Error("the management account's retryer retries a dial timeout")
+	}
+	if !newRetryer(12, false).IsErrorRetryable(err) {
+		t.Error("a target's retryer does not retry a dial timeout")
 	}
 }
