@@ -26,6 +26,12 @@ var _ apply.Deployer = cfnDeployer{}
 // deployer deploys stack sets through the execution role.
 func (w *workspace) deployer() cfnDeployer {
 	return cfnDeployer{config: func(ctx context.Context, t fleet.Target) (aws.Config, error) {
+		if w.bootstrapping && t.Account == w.inventory.ManagementAccount {
+			// The management account has no access role: bootstrap acts there as the caller.
+			cfg := w.clients.Base()
+			cfg.Region = t.Region
+			return cfg, nil
+		}
 		return w.clients.ForTarget(ctx, t.Account, t.Region)
 	}, timing: w.timing, pollInitial: w.pollInitial, keys: w.keys}
 }

@@ -62,6 +62,7 @@ var update = flag.Bool("update", false, "rewrite the golden sections of testdata
 //	health-server [fail]                                    serve $HEALTH_URL (200), or from now on fail it (503)
 //	sandbox-cfn ACCOUNT REGION delete|update STACK [K=V]    change a stack outside stackfleet (update: parameter K=V)
 //	sandbox-drift ACCOUNT REGION STACK LOGICAL_ID K=V       change a resource's live property outside CloudFormation
+//	sandbox-assume FROM TO ROLE EXTERNAL_ID|- allow|deny    FROM (mgmt, or a member through its access role) assumes ROLE in TO
 //	sandbox-ssm NAME VALUE N                                N member account-regions have SSM parameter NAME = VALUE
 //	expand FILE...                                          replace $MGMT_ACCOUNT, $ORG_ID… in files
 //	normalize [-indent] stdout|stderr|FILE OUT              write the output to OUT with what changes run to run replaced
@@ -117,7 +118,6 @@ func TestScripts(t *testing.T) {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"sandbox-fail":     sandboxFail,
 			"sandbox-writes":   sandboxWrites,
-			"sandbox-reset":    func(ts *testscript.TestScript, _ bool, _ []string) { sb(ts).ResetCounters() },
 			"sandbox-accounts": sandboxAccounts,
 			"state-count":      stateCount,
 			"state-outputs":    stateOutputs,
@@ -130,6 +130,8 @@ func TestScripts(t *testing.T) {
 			"sandbox-cfn":      sandboxCFN,
 			"sandbox-ssm":      sandboxSSM,
 			"sandbox-drift":    sandboxDrift,
+			"sandbox-assume":   sandboxAssume,
+			"sandbox-reset":    func(ts *testscript.TestScript, _ bool, _ []string) { sb(ts).ResetCounters() },
 			"sandbox-rule":     sandboxRule,
 			"expand":           expand,
 			"wait-current":     waitCurrent,
@@ -555,6 +557,35 @@ func memberCreds(ctx context.Context, ts *testscript.TestScript, account string)
 func memberCFN(ctx context.Context, ts *testscript.TestScript, account, region string) *cloudformation.Client {
 	return cloudformation.New(cloudformation.Options{Region: region, BaseEndpoint: aws.String(sb(ts).URL()),
 		Credentials: memberCreds(ctx, ts, account)})
+}
+
+// sandboxAssume asserts whether a principal may assume a role: the management account's user
+// (FROM mgmt), or a member account's access-role session.
+func sandboxAssume(ts *testscript.TestScript, _ bool, args []string) {
+	if len(args) != 5 || args[4] != "allow" && args[4] != "deny" {
+		ts.Fatalf("usage: sandbox-assume FROM TO ROLE EXTERNAL_ID|- allow|deny")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s := sb(ts)
+	mgmt := s.ManagementCredentials()
+	creds := aws.CredentialsProvider(credentials.NewStaticCredentialsProvider(mgmt.AccessKeyID, mgmt.SecretAccessKey, ""))
+	if args[0] != "mgmt" {
+		creds = memberCreds(ctx, ts, args[0])
+	}
+	in := &sts.AssumeRoleInput{RoleArn: aws.String("arn:aws:iam::" + args[1] + ":role/" + args[2]), RoleSessionName: aws.String("script")}
+	if args[3] != "-" {
+		in.ExternalId = aws.String(args[3])
+	}
+	_, err := sts.New(sts.Options{Region: mgmt.Region, BaseEndpoint: aws.String(s.URL()), Credentials: creds}).AssumeRole(ctx, in)
+	switch {
+	case args[4] == "allow" && err != nil:
+		ts.Fatalf("%s could not assume %s in %s: %v", args[0], args[2], args[1], err)
+	case args[4] == "deny" && err == nil:
+		ts.Fatalf("%s assumed %s in %s; want AccessDenied", args[0], args[2], args[1])
+	case args[4] == "deny" && !strings.Contains(err.Error(), "AccessDenied"):
+		ts.Fatalf("%s assuming %s in %s: %v; want AccessDenied", args[0], args[2], args[1], err)
+	}
 }
 
 // sandboxDrift changes a resource's live property, as a change outside CloudFormation would.

@@ -32,6 +32,9 @@ type workspace struct {
 	pollInitial time.Duration
 	// keys seals NoEcho parameter values and opens them for deploys.
 	keys *keyring
+	// bootstrapping: the workspace plans stackfleet's own stack sets (bootstrap's), deployed
+	// through the access role, instead of the configuration's.
+	bootstrapping bool
 }
 
 func (w *workspace) Close() error {
@@ -147,6 +150,9 @@ func (w *workspace) recorded(ctx context.Context) (map[string][]fleet.Instance, 
 	for _, r := range owners {
 		if !r.Owner.IsStackSet() {
 			continue
+		}
+		if strings.HasPrefix(r.Owner.Name, config.ReservedPrefix) != w.bootstrapping {
+			continue // bootstrap's stack sets are bootstrap's alone
 		}
 		if r.Config != w.store.Config() {
 			if slices.ContainsFunc(w.file.StackSets, func(s config.StackSet) bool { return s.Name == r.Owner.Name }) {

@@ -10,6 +10,20 @@ type Config struct {
 	Execution    Execution    `yaml:"execution" desc:"The role stackfleet assumes in each target account."`
 	StackSets    []StackSet   `yaml:"stackSets" desc:"Templates deployed to accounts × regions."`
 	Pipelines    []Pipeline   `yaml:"pipelines,omitempty" desc:"Stacks shipped through ordered stages (beta, gamma, prod) in waves, validated by alarms, health checks and tests, rolled back on failure."`
+	Bootstrap    Bootstrap    `yaml:"bootstrap,omitempty" desc:"What 'stackfleet bootstrap' installs in every targeted account: the execution role, and an artifact bucket per region."`
+}
+
+// Bootstrap configures 'stackfleet bootstrap': the execution role (named by execution.role) and
+// the per-region artifact buckets, deployed through the role Organizations or Control Tower
+// created in each account.
+type Bootstrap struct {
+	AccessRole string `yaml:"accessRole,omitempty" desc:"Role bootstrap deploys through in member accounts: OrganizationAccountAccessRole (default; AWS Organizations) or AWSControlTowerExecution (Control Tower), or any role name."`
+	// TrustedPrincipal is who may assume the execution role (with aws:PrincipalOrgID).
+	TrustedPrincipal string   `yaml:"trustedPrincipal,omitempty" desc:"Who may assume the execution role: an account id, or a role ARN (default: the management account). The organization id is always required too (aws:PrincipalOrgID), and execution.externalId if set."`
+	ManagedPolicies  []string `yaml:"managedPolicies,omitempty" desc:"Managed policy ARNs attached to the execution role (default: arn:aws:iam::aws:policy/AdministratorAccess)."`
+	Management       bool     `yaml:"management,omitempty" desc:"Also bootstrap the management account, with the credentials stackfleet runs with."`
+	ArtifactBuckets  *bool    `yaml:"artifactBuckets,omitempty" desc:"Create stackfleet-artifacts-ACCOUNT-REGION in every region (encrypted, TLS only, readable in the organization); default true."`
+	Targets          *Targets `yaml:"targets,omitempty" desc:"Accounts and regions to bootstrap (default: every account and region the stack sets and pipelines target)."`
 }
 
 // Organization says where the inventory comes from.

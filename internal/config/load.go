@@ -70,6 +70,14 @@ func Load(path string) (*File, error) {
 	return Parse(path, src)
 }
 
+// ReservedPrefix starts the names of stackfleet's own stack sets (bootstrap's).
+const ReservedPrefix = "stackfleet-"
+
+var (
+	roleNamePattern = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
+	roleARNPattern  = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$`)
+)
+
 // MaxConfigBytes bounds a configuration file: far above any real one, low enough that a wrong
 // file does not exhaust memory.
 const MaxConfigBytes = 4 << 20
@@ -210,6 +218,26 @@ func (f *File) validate() Errors {
 	for i, r := range c.Regions {
 		if !regionPattern.MatchString(r) {
 			add(fmt.Sprintf("regions[%d]", i), "%q is not a region name like us-east-1", r)
+		}
+	}
+	b := c.Bootstrap
+	if b.AccessRole != "" && !roleNamePattern.MatchString(b.AccessRole) {
+		add("bootstrap.accessRole", "%q is not a role name like OrganizationAccountAccessRole", b.AccessRole)
+	}
+	if p := b.TrustedPrincipal; p != "" && !accountID.MatchString(p) && !roleARNPattern.MatchString(p) {
+		add("bootstrap.trustedPrincipal", "%q: use an account id or a role ARN (arn:aws:iam::ACCOUNT:role/NAME)", p)
+	}
+	for i, arn := range b.ManagedPolicies {
+		if !strings.HasPrefix(arn, "arn:aws") || !strings.Contains(arn, ":policy/") {
+			add(fmt.Sprintf("bootstrap.managedPolicies[%d]", i), "%q is not a managed policy ARN", arn)
+		}
+	}
+	if b.Targets != nil {
+		errs = append(errs, f.validateTargets("bootstrap.targets", *b.Targets, len(c.Regions) > 0)...)
+	}
+	for i, s := range c.StackSets {
+		if strings.HasPrefix(s.Name, ReservedPrefix) {
+			add(fmt.Sprintf("stackSets[%d].name", i), "%q: names starting with %s are stackfleet's own (bootstrap)", s.Name, ReservedPrefix)
 		}
 	}
 	switch {

@@ -29,6 +29,8 @@ type OU struct {
 
 // Inventory is a snapshot of the organization: its root, OUs and accounts.
 type Inventory struct {
+	// OrganizationID is the organization's id (o-…); empty for a static inventory file.
+	OrganizationID    string    `json:"organizationId,omitempty"`
 	ManagementAccount string    `json:"managementAccount"`
 	RootID            string    `json:"root"`
 	OUs               []OU      `json:"ous"`

@@ -59,6 +59,7 @@ func ReadFrom(ctx context.Context, api API, opts ReadOptions) (*fleet.Inventory,
 	inv := &fleet.Inventory{}
 	if org.Organization != nil {
 		inv.ManagementAccount = aws.ToString(org.Organization.MasterAccountId)
+		inv.OrganizationID = aws.ToString(org.Organization.Id)
 	}
 	var roots []types.Root
 	for p := organizations.NewListRootsPaginator(api, &organizations.ListRootsInput{}); p.HasMorePages(); {

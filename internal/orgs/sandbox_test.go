@@ -48,7 +48,7 @@ func TestReadSandboxOrganization(t *testing.T) {
 		t.Fatal(err)
 	}
 	view := sb.Org()
-	want := &fleet.Inventory{ManagementAccount: view.ManagementAccount, RootID: view.RootID}
+	want := &fleet.Inventory{OrganizationID: view.ID, ManagementAccount: view.ManagementAccount, RootID: view.RootID}
 	for _, ou := range view.OUs {
 		want.OUs = append(want.OUs, fleet.OU{ID: ou.ID, Name: ou.Name, ParentID: ou.ParentID})
 	}
