@@ -184,6 +184,14 @@ func (x *Executor) Run(ctx context.Context, b Batch) (rollout.Result, error) {
 	return rollout.Run(ctx, steps, b.Policy.Preferences, deploy, observe), nil
 }
 
+// ownerTags are the stack's tags: the configured ones and the owner's (fleet.OwnerTag).
+func ownerTags(tags map[string]string, o fleet.Owner) map[string]string {
+	out := make(map[string]string, len(tags)+1)
+	maps.Copy(out, tags)
+	out[fleet.OwnerTag] = o.Tag()
+	return out
+}
+
 // RegionChecker is implemented by deployers that can tell an error saying the target's region
 // cannot be used at all (not enabled in the account, or no such region).
 type RegionChecker interface {
@@ -244,7 +252,7 @@ func (x *Executor) item(ctx context.Context, b Batch, it Item, prev fleet.Instan
 		}
 		var res DeployResult
 		res, err = x.Deployer.Deploy(ctx, it.Target, DeployRequest{
-			StackName: b.Owner.StackName(), TemplateBody: body, Parameters: it.Version.Parameters, Tags: b.Tags,
+			StackName: b.Owner.StackName(), TemplateBody: body, Parameters: it.Version.Parameters, Tags: ownerTags(b.Tags, b.Owner),
 			Capabilities: b.Capabilities, Token: b.Token, RevertDrift: it.RevertDrift,
 		}, progress)
 		next := prev

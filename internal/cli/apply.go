@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -303,7 +305,17 @@ func (w *workspace) desired(name string) apply.Desired {
 	if s == nil {
 		return apply.Desired{Name: name}
 	}
-	return apply.Desired{Name: s.Name, TemplateBody: s.TemplateBody, Tags: s.Tags, Capabilities: s.Capabilities}
+	return apply.Desired{Name: s.Name, TemplateBody: s.TemplateBody, Tags: w.configTags(s.Tags), Capabilities: s.Capabilities}
+}
+
+// configTags are a stack's configured tags and the tag naming the configuration file.
+func (w *workspace) configTags(tags map[string]string) map[string]string {
+	out := maps.Clone(tags)
+	if out == nil {
+		out = map[string]string{}
+	}
+	out[fleet.ConfigTag] = filepath.Base(w.file.Path)
+	return out
 }
 
 func lockOrOperational(err error) error {

@@ -42,6 +42,9 @@ func (w *workspace) pipelineSpec(name string) (fleet.Pipeline, error) {
 			if err := w.sealPipeline(&s); err != nil {
 				return fleet.Pipeline{}, operationalErr(err)
 			}
+			for i := range s.Stacks {
+				s.Stacks[i].Tags = w.configTags(s.Stacks[i].Tags)
+			}
 			return s, nil
 		}
 		names = append(names, s.Name)

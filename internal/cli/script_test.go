@@ -51,7 +51,7 @@ var update = flag.Bool("update", false, "rewrite the golden sections of testdata
 //	sandbox-delay DURATION                                  set the simulated duration of each resource operation
 //	sandbox-once SERVICE ACTION N                           the action ran exactly once in each of N account-regions
 //	sandbox-alarm REGION NAME STATE                         set an alarm's state in every member account that has it
-//	sandbox-stacks STACK STATUS|any|none [OUTPUT=VALUE] N    count member account-regions whose DescribeStacks says so
+//	sandbox-stacks STACK STATUS|any|none [OUTPUT=VALUE] N    count member account-regions whose DescribeStacks says so (tag:KEY=VALUE for a tag)
 //	sandbox-rule JSON                                       add a sandbox fault rule (see internal/sandbox/ADMIN.md)
 //	sandbox-join NAME OU_PATH                               create a member account in an OU; its id is $NEW_ACCOUNT
 //	state-count OWNER STATUS DETAIL N                       count recorded instances ("-" matches any)
@@ -528,6 +528,9 @@ func sandboxStacks(ts *testscript.TestScript, neg bool, args []string) {
 				outputs = map[string]string{}
 				for _, o := range out.Stacks[0].Outputs {
 					outputs[aws.ToString(o.OutputKey)] = aws.ToString(o.OutputValue)
+				}
+				for _, tag := range out.Stacks[0].Tags {
+					outputs["tag:"+aws.ToString(tag.Key)] = aws.ToString(tag.Value)
 				}
 			}
 			if (status == args[1] || args[1] == "any" && status != "none") && (outKey == "" || outputs[outKey] == outVal) {

@@ -53,6 +53,22 @@ func (o Owner) String() string {
 	}
 }
 
+// OwnerTag is the tag every stack stackfleet deploys carries, naming its owner (see Owner.Tag),
+// so that a stack found in an account leads back to what manages it. ConfigTag names the
+// configuration file.
+const (
+	OwnerTag  = "stackfleet:owner"
+	ConfigTag = "stackfleet:config"
+)
+
+// Tag is the owner as the OwnerTag value: "stack-set/base", "pipeline/web/web-app".
+func (o Owner) Tag() string {
+	if o.Kind == OwnedByPipeline {
+		return string(o.Kind) + "/" + o.Name + "/" + o.Stack
+	}
+	return string(o.Kind) + "/" + o.Name
+}
+
 // Ref is the owner's short reference as commands take it: "base", "web/web-app".
 func (o Owner) Ref() string {
 	if o.Kind == OwnedByPipeline {
