@@ -63,6 +63,7 @@ var update = flag.Bool("update", false, "rewrite the golden sections of testdata
 //	sandbox-cfn ACCOUNT REGION delete|update STACK [K=V]    change a stack outside stackfleet (update: parameter K=V)
 //	sandbox-drift ACCOUNT REGION STACK LOGICAL_ID K=V       change a resource's live property outside CloudFormation
 //	sandbox-assume FROM TO ROLE EXTERNAL_ID|- allow|deny    FROM (mgmt, or a member through its access role) assumes ROLE in TO
+//	sandbox-move ACCOUNT OU_PATH                            move an account to another OU
 //	sandbox-ssm NAME VALUE N                                N member account-regions have SSM parameter NAME = VALUE
 //	expand FILE...                                          replace $MGMT_ACCOUNT, $ORG_ID… in files
 //	normalize [-indent] stdout|stderr|FILE OUT              write the output to OUT with what changes run to run replaced
@@ -131,6 +132,7 @@ func TestScripts(t *testing.T) {
 			"sandbox-ssm":      sandboxSSM,
 			"sandbox-drift":    sandboxDrift,
 			"sandbox-assume":   sandboxAssume,
+			"sandbox-move":     sandboxMove,
 			"sandbox-reset":    func(ts *testscript.TestScript, _ bool, _ []string) { sb(ts).ResetCounters() },
 			"sandbox-rule":     sandboxRule,
 			"expand":           expand,
@@ -475,6 +477,36 @@ func sandboxJoin(ts *testscript.TestScript, _ bool, args []string) {
 				SourceParentId: aws.String(org.RootID), DestinationParentId: aws.String(ou.ID)})
 			ts.Check(err)
 			ts.Setenv("NEW_ACCOUNT", account)
+			return
+		}
+	}
+	ts.Fatalf("no OU %s", args[1])
+}
+
+// sandboxMove moves an account to another OU (OU_PATH as the sandbox names it, e.g. Workloads-2/Prod).
+func sandboxMove(ts *testscript.TestScript, _ bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: sandbox-move ACCOUNT OU_PATH")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	creds := sb(ts).ManagementCredentials()
+	client := organizations.New(organizations.Options{Region: creds.Region, BaseEndpoint: aws.String(sb(ts).URL()),
+		Credentials: credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, "")})
+	org := sb(ts).Org()
+	a, ok := org.Account(args[0])
+	if !ok {
+		ts.Fatalf("no account %s", args[0])
+	}
+	from := a.OUID
+	if from == "" {
+		from = org.RootID
+	}
+	for _, ou := range org.OUs {
+		if ou.Path == args[1] {
+			_, err := client.MoveAccount(ctx, &organizations.MoveAccountInput{AccountId: aws.String(a.ID),
+				SourceParentId: aws.String(from), DestinationParentId: aws.String(ou.ID)})
+			ts.Check(err)
 			return
 		}
 	}

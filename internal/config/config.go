@@ -50,6 +50,7 @@ type StackSet struct {
 	Targets      Targets           `yaml:"targets" desc:"Accounts and regions that get an instance."`
 	Overrides    []Override        `yaml:"overrides,omitempty" desc:"Parameter values for some targets; the most specific match wins."`
 	Rollout      Rollout           `yaml:"rollout,omitempty" desc:"Operation preferences, with StackSets semantics."`
+	AutoDeploy   bool              `yaml:"autoDeploy,omitempty" desc:"'stackfleet reconcile' deploys to accounts that join the targets (with the rollout preferences) and removes the stacks of accounts that leave (per onRemoval)."`
 	OnRemoval    string            `yaml:"onRemoval,omitempty" desc:"What happens to an instance whose target disappears: delete (default) or retain (the stack stays, unmanaged)." enum:"delete,retain"`
 }
 

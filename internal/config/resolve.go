@@ -46,7 +46,7 @@ func (f *File) resolveStackSet(i int, sc StackSet, inv *fleet.Inventory) (*fleet
 
 	s := &fleet.StackSet{
 		Name: sc.Name, Description: sc.Description, TemplateFile: sc.Template,
-		Tags: sc.Tags, Capabilities: sc.Capabilities, Retain: sc.OnRemoval == "retain",
+		Tags: sc.Tags, Capabilities: sc.Capabilities, Retain: sc.OnRemoval == "retain", AutoDeploy: sc.AutoDeploy,
 		Parameters: map[string]string{},
 		Regions:    cmpOr(sc.Targets.Regions, f.Regions),
 	}

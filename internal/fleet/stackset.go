@@ -24,6 +24,9 @@ type StackSet struct {
 	Preferences  Preferences
 	// Retain keeps the stack of a removed target (unmanaged) instead of deleting it.
 	Retain bool
+	// AutoDeploy lets reconcile follow the organization: deploy to accounts that join the
+	// targets, remove (per Retain) the stacks of accounts that leave.
+	AutoDeploy bool
 }
 
 // Override sets parameters for the targets its Match selects. Source locates it in the config
