@@ -189,6 +189,11 @@ func (p *principalSet) admits(c Principal) bool {
 // evalCondition evaluates one condition operator for one key. Unknown operators never match,
 // so an Allow with a condition the sandbox cannot evaluate does not grant access.
 func evalCondition(op, key string, want stringList, rc RequestContext) bool {
+	if op == "Null" {
+		// "true": the key must be absent from the request; "false": it must be present.
+		_, present := conditionKey(key, rc)
+		return slices.ContainsFunc(want, func(w string) bool { return strings.EqualFold(w, "true") != present })
+	}
 	ifExists := strings.HasSuffix(op, "IfExists")
 	op = strings.TrimSuffix(op, "IfExists")
 	got, present := conditionKey(key, rc)

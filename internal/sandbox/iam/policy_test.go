@@ -36,6 +36,10 @@ func TestTrustPolicyAllows(t *testing.T) {
 		{"external id given", stmt(`{"Effect":"Allow","Principal":{"AWS":"111111111111"},"Action":"sts:AssumeRole","Condition":{"StringEquals":{"sts:ExternalId":"abc"}}}`), user, "abc", true},
 		{"unknown operator", stmt(`{"Effect":"Allow","Principal":{"AWS":"111111111111"},"Action":"sts:AssumeRole","Condition":{"NumericWeird":{"aws:PrincipalAccount":"1"}}}`), user, "", false},
 		{"like on Principal arn", stmt(`{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole","Condition":{"ArnLike":{"aws:PrincipalArn":"arn:aws:iam::222222222222:role/*"}}}`), session, "", true},
+		{"null true, key absent", stmt(`{"Effect":"Allow","Principal":{"AWS":"111111111111"},"Action":"sts:AssumeRole","Condition":{"Null":{"sts:ExternalId":"true"}}}`), user, "", true},
+		{"null true, key present", stmt(`{"Effect":"Allow","Principal":{"AWS":"111111111111"},"Action":"sts:AssumeRole","Condition":{"Null":{"sts:ExternalId":"true"}}}`), user, "x", false},
+		{"null false, key present", stmt(`{"Effect":"Allow","Principal":{"AWS":"111111111111"},"Action":"sts:AssumeRole","Condition":{"Null":{"sts:ExternalId":"false"}}}`), user, "x", true},
+		{"null false, key absent", stmt(`{"Effect":"Allow","Principal":{"AWS":"111111111111"},"Action":"sts:AssumeRole","Condition":{"Null":{"sts:ExternalId":false}}}`), user, "", false},
 		{"not action", stmt(`{"Effect":"Allow","Principal":{"AWS":"111111111111"},"NotAction":"sts:TagSession"}`), user, "", true},
 	}
 	for _, tt := range tests {
