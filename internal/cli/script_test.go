@@ -64,6 +64,7 @@ var update = flag.Bool("update", false, "rewrite the golden sections of testdata
 //	sandbox-drift ACCOUNT REGION STACK LOGICAL_ID K=V       change a resource's live property outside CloudFormation
 //	sandbox-assume FROM TO ROLE EXTERNAL_ID|- allow|deny    FROM (mgmt, or a member through its access role) assumes ROLE in TO
 //	sandbox-move ACCOUNT OU_PATH                            move an account to another OU
+//	sandbox-close ACCOUNT                                   close an account (SUSPENDED)
 //	sandbox-ssm NAME VALUE N                                N member account-regions have SSM parameter NAME = VALUE
 //	expand FILE...                                          replace $MGMT_ACCOUNT, $ORG_ID… in files
 //	normalize [-indent] stdout|stderr|FILE OUT              write the output to OUT with what changes run to run replaced
@@ -133,6 +134,7 @@ func TestScripts(t *testing.T) {
 			"sandbox-drift":    sandboxDrift,
 			"sandbox-assume":   sandboxAssume,
 			"sandbox-move":     sandboxMove,
+			"sandbox-close":    sandboxClose,
 			"sandbox-reset":    func(ts *testscript.TestScript, _ bool, _ []string) { sb(ts).ResetCounters() },
 			"sandbox-rule":     sandboxRule,
 			"expand":           expand,
@@ -511,6 +513,20 @@ func sandboxMove(ts *testscript.TestScript, _ bool, args []string) {
 		}
 	}
 	ts.Fatalf("no OU %s", args[1])
+}
+
+// sandboxClose closes an account through Organizations: it is SUSPENDED from then on.
+func sandboxClose(ts *testscript.TestScript, _ bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: sandbox-close ACCOUNT")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	creds := sb(ts).ManagementCredentials()
+	client := organizations.New(organizations.Options{Region: creds.Region, BaseEndpoint: aws.String(sb(ts).URL()),
+		Credentials: credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, "")})
+	_, err := client.CloseAccount(ctx, &organizations.CloseAccountInput{AccountId: aws.String(args[0])})
+	ts.Check(err)
 }
 
 // sandboxStacks asks CloudFormation, as a client would — AssumeRole into each member account,

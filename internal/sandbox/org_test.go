@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/organizations/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/stackfleet/stackfleet/internal/sandbox"
@@ -450,5 +451,39 @@ func TestOrganizationsDeniedToMembers(t *testing.T) {
 	o, err := client.DescribeOrganization(context.Background(), &organizations.DescribeOrganizationInput{})
 	if err != nil || *o.Organization.Id != e.sb.Org().ID {
 		t.Errorf("member DescribeOrganization: %+v, %v", o, err)
+	}
+}
+
+// CloseAccount: the account is SUSPENDED at once (no role can be assumed in it any more) and
+// leaves the organization after CloseAccountDelay; the management account cannot be closed.
+func TestCloseAccount(t *testing.T) {
+	clock := newClock()
+	e := start(t, sandbox.Options{Accounts: 2, Seed: 9, Now: clock.Now, CloseAccountDelay: time.Hour})
+	client := organizations.NewFromConfig(e.cfg)
+	ctx := context.Background()
+	member := e.sb.Org().Members()[0].ID
+	if _, err := client.CloseAccount(ctx, &organizations.CloseAccountInput{AccountId: aws.String(member)}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := client.DescribeAccount(ctx, &organizations.DescribeAccountInput{AccountId: aws.String(member)})
+	if err != nil || d.Account.Status != types.AccountStatusSuspended {
+		t.Fatalf("closed account: %+v, %v; want SUSPENDED", d, err)
+	}
+	if _, err := sts.NewFromConfig(e.cfg).AssumeRole(ctx, &sts.AssumeRoleInput{
+		RoleArn: aws.String("arn:aws:iam::" + member + ":role/OrganizationAccountAccessRole"), RoleSessionName: aws.String("xx")}); errCode(err) != "AccessDenied" {
+		t.Errorf("AssumeRole into a closed account: %v, want AccessDenied", err)
+	}
+	if _, err := client.CloseAccount(ctx, &organizations.CloseAccountInput{AccountId: aws.String(member)}); errCode(err) != "AccountAlreadyClosedException" {
+		t.Errorf("closing it again: %v", err)
+	}
+	if _, err := client.CloseAccount(ctx, &organizations.CloseAccountInput{AccountId: aws.String(e.sb.Org().ManagementAccount)}); errCode(err) != "ConstraintViolationException" {
+		t.Errorf("closing the management account: %v", err)
+	}
+	clock.Advance(time.Hour)
+	if _, err := client.DescribeAccount(ctx, &organizations.DescribeAccountInput{AccountId: aws.String(member)}); errCode(err) != "AccountNotFoundException" {
+		t.Errorf("after the close delay: %v, want AccountNotFoundException", err)
+	}
+	if n := len(e.sb.Org().Members()); n != 1 {
+		t.Errorf("%d members after the close delay, want 1", n)
 	}
 }

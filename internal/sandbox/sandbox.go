@@ -100,6 +100,9 @@ type Options struct {
 	// CreateAccountDelay is how long Organizations CreateAccount stays IN_PROGRESS; the
 	// account appears on the first call after it (so 0 still shows IN_PROGRESS once).
 	CreateAccountDelay time.Duration
+	// CloseAccountDelay is how long a closed account stays SUSPENDED in the organization
+	// before it leaves it (AWS: 90 days); 0 keeps it.
+	CloseAccountDelay time.Duration
 	// SaveDelay is the debounce of persistence after changes (default 500ms).
 	SaveDelay time.Duration
 	// Logger receives operational logs (default: discarded).
@@ -217,7 +220,7 @@ func New(opts Options) (*Sandbox, error) {
 	s.cfn = engine
 	s.resourceDelay.Store(int64(opts.ResourceDelay))
 	s.org = orgs.New(ss.Org, orgs.Options{
-		Seed: s.seed, Now: s.now, CreateDelay: max(opts.CreateAccountDelay, 0),
+		Seed: s.seed, Now: s.now, CreateDelay: max(opts.CreateAccountDelay, 0), CloseDelay: max(opts.CloseAccountDelay, 0),
 		OnAccountCreated: func(account, role string) {
 			s.addAccessRole(account, role, "", s.now())
 			s.changed()

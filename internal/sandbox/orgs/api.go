@@ -66,6 +66,8 @@ func (o *Org) handle(now time.Time, caller iam.Principal, req *awsproto.Request)
 		return o.listCreateAccountStatus(now, p)
 	case "MoveAccount":
 		return o.moveAccount(now, p)
+	case "CloseAccount":
+		return o.closeAccount(now, p)
 	case "TagResource":
 		return o.tagResource(now, p)
 	case "UntagResource":
@@ -125,7 +127,9 @@ func (o *Org) listRoots(now time.Time, p awsproto.Object) (awsproto.Object, *aws
 func (o *Org) accountObject(a *Account) awsproto.Object {
 	return awsproto.Object{
 		"Id": a.ID, "Arn": o.accountARN(a.ID), "Email": a.Email, "Name": a.Name,
-		"Status": "ACTIVE", "State": "ACTIVE", "JoinedMethod": a.JoinedMethod, "JoinedTimestamp": a.Joined,
+		"Status":       map[bool]string{true: "SUSPENDED", false: "ACTIVE"}[a.Suspended()],
+		"State":        map[bool]string{true: "SUSPENDED", false: "ACTIVE"}[a.Suspended()],
+		"JoinedMethod": a.JoinedMethod, "JoinedTimestamp": a.Joined,
 		"Paths": []any{o.idPath(a.ParentID) + a.ID + "/"},
 	}
 }
@@ -517,6 +521,30 @@ func (o *Org) moveAccount(now time.Time, p awsproto.Object) (awsproto.Object, *a
 			err = errAccountNotFound()
 		default:
 			a.ParentID = dst
+		}
+	})
+	return awsproto.Object{}, err
+}
+
+// closeAccount closes a member account: it is SUSPENDED at once (the sandbox skips AWS's brief
+// PENDING_CLOSURE) and leaves the organization after Options.CloseDelay.
+func (o *Org) closeAccount(now time.Time, p awsproto.Object) (awsproto.Object, *awsproto.Error) {
+	if err := required(p, "AccountId"); err != nil {
+		return nil, err
+	}
+	id := p.String("AccountId")
+	var err *awsproto.Error
+	o.write(now, func() {
+		a, ok := o.accounts[id]
+		switch {
+		case !ok:
+			err = errAccountNotFound()
+		case id == o.st.Management:
+			err = orgErr("ConstraintViolationException", "You cannot close the management account of an organization with CloseAccount.")
+		case a.Suspended():
+			err = orgErr("AccountAlreadyClosedException", "You attempted to close an account that is already closed.")
+		default:
+			a.Closed = now
 		}
 	})
 	return awsproto.Object{}, err

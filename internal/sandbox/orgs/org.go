@@ -46,7 +46,13 @@ type Account struct {
 	Tags         map[string]string `json:",omitempty"`
 	JoinedMethod string
 	Joined       time.Time
+	// Closed is when CloseAccount closed the account: from then on it is SUSPENDED (no role can
+	// be assumed in it) until CloseDelay passes and it leaves the organization.
+	Closed time.Time `json:",omitzero"`
 }
+
+// Suspended reports whether the account was closed.
+func (a *Account) Suspended() bool { return !a.Closed.IsZero() }
 
 type OU struct {
 	ID       string
@@ -80,6 +86,9 @@ type Options struct {
 	Now func() time.Time
 	// CreateDelay is how long CreateAccount stays IN_PROGRESS.
 	CreateDelay time.Duration
+	// CloseDelay is how long a closed account stays in the organization, SUSPENDED, before it
+	// leaves it (AWS: 90 days); 0 keeps it.
+	CloseDelay time.Duration
 	// OnAccountCreated runs (under the org lock) when CreateAccount completes; it creates the
 	// account's access role. It must not call back into the org.
 	OnAccountCreated func(account, roleName string)
@@ -207,6 +216,15 @@ func (o *Org) newOUID() string {
 
 // settle completes the CreateAccount requests that are due. Callers hold the write lock.
 func (o *Org) settle(now time.Time) {
+	if o.opts.CloseDelay > 0 {
+		o.st.Accounts = slices.DeleteFunc(o.st.Accounts, func(a *Account) bool {
+			if a.Suspended() && !now.Before(a.Closed.Add(o.opts.CloseDelay)) {
+				delete(o.accounts, a.ID)
+				return true
+			}
+			return false
+		})
+	}
 	for _, r := range o.st.Requests {
 		if r.State != stateInProgress || now.Before(r.Due) {
 			continue
@@ -232,6 +250,11 @@ func (o *Org) settle(now time.Time) {
 // pendingDue reports whether some CreateAccount request is due at now, so that readers can
 // skip taking the write lock in the common case.
 func (o *Org) pendingDue(now time.Time) bool {
+	for _, a := range o.st.Accounts {
+		if o.opts.CloseDelay > 0 && a.Suspended() && !now.Before(a.Closed.Add(o.opts.CloseDelay)) {
+			return true
+		}
+	}
 	for _, r := range o.st.Requests {
 		if r.State == stateInProgress && !now.Before(r.Due) {
 			return true
@@ -263,10 +286,13 @@ func (o *Org) write(now time.Time, f func()) {
 	f()
 }
 
-// HasAccount reports whether id is an active account of the organization.
+// HasAccount reports whether id is an active account of the organization (not a closed one).
 func (o *Org) HasAccount(id string) bool {
 	var ok bool
-	o.read(o.opts.Now(), func() { _, ok = o.accounts[id] })
+	o.read(o.opts.Now(), func() {
+		a, found := o.accounts[id]
+		ok = found && !a.Suspended()
+	})
 	return ok
 }
 
