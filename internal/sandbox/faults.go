@@ -301,6 +301,16 @@ type callFault struct {
 	throttled, faulted bool
 }
 
+// throttlingError is the error AWS answers a throttled call of service with: Organizations
+// says TooManyRequestsException, the others Throttling(Exception).
+func throttlingError(p awsproto.Protocol, service string) *awsproto.Error {
+	if service == "organizations" {
+		return awsproto.Errorf(400, "TooManyRequestsException",
+			"You have sent too many requests in too short a period of time. The quota helps protect against denial-of-service attacks. Try again later.")
+	}
+	return awsproto.ThrottlingError(p)
+}
+
 // onCall evaluates the request rules for one call: the first firing delay rule sets the delay,
 // then a throttle rule or a server-error rule may fail the call.
 func (f *faults) onCall(p awsproto.Protocol, service, action, account, region string, now time.Time) callFault {
@@ -330,7 +340,7 @@ func (f *faults) onCall(p awsproto.Protocol, service, action, account, region st
 			if r.spent() {
 				f.recount()
 			}
-			out.err, out.throttled = awsproto.ThrottlingError(p), true
+			out.err, out.throttled = throttlingError(p, service), true
 			return out
 		}
 	}

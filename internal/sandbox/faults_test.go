@@ -43,9 +43,10 @@ func TestThrottleRuleSDKRetries(t *testing.T) {
 	if errCode(err) != "Throttling" {
 		t.Errorf("query protocol: %v, want Throttling", err)
 	}
+	// Organizations words it its own way (TooManyRequestsException), which the SDK retries too.
 	_, err = organizations.NewFromConfig(e.cfg).ListRoots(ctx, &organizations.ListRootsInput{})
-	if errCode(err) != "ThrottlingException" {
-		t.Errorf("JSON protocol: %v, want ThrottlingException", err)
+	if errCode(err) != "TooManyRequestsException" {
+		t.Errorf("Organizations: %v, want TooManyRequestsException", err)
 	}
 	// CloudWatch speaks Smithy RPC v2 CBOR to the SDK.
 	_, err = cloudwatch.NewFromConfig(e.cfg).DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{})
