@@ -67,5 +67,6 @@ Faults, counters, alarm states and drift are driven through the admin API under 
 	f.StringVar(&opts.DataDir, "data-dir", "", "persist the organization and stacks here across restarts")
 	f.DurationVar(&opts.ResourceDelay, "resource-delay", 0, "simulated duration of each CloudFormation resource operation, e.g. 2s")
 	f.DurationVar(&opts.CreateAccountDelay, "create-account-delay", 2*time.Second, "how long CreateAccount stays IN_PROGRESS")
+	f.StringVar(&opts.AccessRole, "access-role", "OrganizationAccountAccessRole", "role every member account has, trusting the management account (AWSControlTowerExecution: like a Control Tower landing zone)")
 	return cmd
 }

@@ -25,6 +25,7 @@
 package sandbox
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -100,6 +101,10 @@ type Options struct {
 	// CreateAccountDelay is how long Organizations CreateAccount stays IN_PROGRESS; the
 	// account appears on the first call after it (so 0 still shows IN_PROGRESS once).
 	CreateAccountDelay time.Duration
+	// AccessRole is the role every seeded member account has, trusting the management account:
+	// OrganizationAccountAccessRole (default; AWS Organizations), or AWSControlTowerExecution
+	// to look like a Control Tower landing zone.
+	AccessRole string
 	// CloseAccountDelay is how long a closed account stays SUSPENDED in the organization
 	// before it leaves it (AWS: 90 days); 0 keeps it.
 	CloseAccountDelay time.Duration
@@ -157,6 +162,9 @@ func New(opts Options) (*Sandbox, error) {
 	}
 	if err := checkRegions(opts.Regions); err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+	if opts.AccessRole != "" && (len(opts.AccessRole) > 64 || strings.ContainsAny(opts.AccessRole, "/: ")) {
+		return nil, fmt.Errorf("sandbox: access role %q is not a role name", opts.AccessRole)
 	}
 	s := &Sandbox{
 		now: opts.Now, log: opts.Logger, seed: opts.Seed,
@@ -247,7 +255,7 @@ func New(opts Options) (*Sandbox, error) {
 		s.keys.Add(&s.adminKey)
 		for _, a := range ss.Org.Accounts {
 			if a.ID != ss.Org.Management {
-				s.addAccessRole(a.ID, iam.OrgAccessRole, ss.RoleIDs[a.ID], now)
+				s.addAccessRole(a.ID, cmp.Or(opts.AccessRole, iam.OrgAccessRole), ss.RoleIDs[a.ID], now)
 			}
 		}
 	}

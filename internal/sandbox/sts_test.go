@@ -235,3 +235,20 @@ func TestRoleChaining(t *testing.T) {
 		t.Errorf("chained 2h session: got %v, want ValidationError", err)
 	}
 }
+
+// Options.AccessRole seeds members with Control Tower's role instead of Organizations'.
+func TestControlTowerAccessRole(t *testing.T) {
+	e := start(t, sandbox.Options{Accounts: 1, Seed: 3, AccessRole: "AWSControlTowerExecution"})
+	member := e.sb.Org().Members()[0].ID
+	var names []string
+	for _, r := range e.sb.Roles(member) {
+		names = append(names, r.Name)
+	}
+	if len(names) != 1 || names[0] != "AWSControlTowerExecution" {
+		t.Fatalf("member roles %v, want [AWSControlTowerExecution]", names)
+	}
+	e.assume(t, e.cfg, member, "AWSControlTowerExecution")
+	if _, err := sandbox.New(sandbox.Options{AccessRole: "no/slashes"}); err == nil {
+		t.Error("a role name with a slash was accepted")
+	}
+}
