@@ -624,3 +624,38 @@ func TestPersistStacksAcrossRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A role whose trust policy names an account or a role that does not exist is refused, as IAM
+// refuses it ("Invalid principal in policy"); one naming an existing role is created.
+func TestRoleTrustingMissingPrincipal(t *testing.T) {
+	e := start(t, sandbox.Options{Accounts: 1, Seed: 6})
+	ctx := context.Background()
+	member := e.sb.Org().Members()[0].ID
+	c := cloudformation.NewFromConfig(e.member(t, member))
+	w := cloudformation.NewStackCreateCompleteWaiter(c, func(o *cloudformation.StackCreateCompleteWaiterOptions) {
+		o.MinDelay, o.MaxDelay = waitMin, waitMax
+	})
+	for i, tt := range []struct{ trusted, want string }{
+		{"arn:aws:iam::999999999999:root", "Invalid principal in policy: \"AWS\":\"arn:aws:iam::999999999999:root\""},
+		{"arn:aws:iam::" + member + ":role/Nope", "Invalid principal in policy"},
+		{"arn:aws:iam::" + member + ":role/OrganizationAccountAccessRole", ""},
+	} {
+		name := fmt.Sprintf("trust%d", i)
+		if _, err := c.CreateStack(ctx, &cloudformation.CreateStackInput{StackName: aws.String(name), TemplateBody: aws.String(strings.Replace(roleTemplate, "app-deployer", name, 1)),
+			Parameters:   []cfntypes.Parameter{{ParameterKey: aws.String("Trusted"), ParameterValue: aws.String(tt.trusted)}},
+			Capabilities: []cfntypes.Capability{cfntypes.CapabilityCapabilityNamedIam}}); err != nil {
+			t.Fatal(err)
+		}
+		err := w.Wait(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(name)}, waitFor)
+		if tt.want == "" {
+			if err != nil {
+				t.Errorf("trusting %s: %v", tt.trusted, err)
+			}
+			continue
+		}
+		ev := findEvent(events(t, c, name), "Role", cfntypes.ResourceStatusCreateFailed)
+		if err == nil || ev == nil || !strings.Contains(aws.ToString(ev.ResourceStatusReason), tt.want) {
+			t.Errorf("trusting %s: waiter %v, reason %q; want CREATE_FAILED %q", tt.trusted, err, aws.ToString(ev.ResourceStatusReason), tt.want)
+		}
+	}
+}

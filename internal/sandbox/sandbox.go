@@ -234,6 +234,8 @@ func New(opts Options) (*Sandbox, error) {
 			s.changed()
 		},
 	})
+	// As IAM does, a trust policy may name only accounts and roles that exist.
+	s.roles.CheckPrincipals(s.org.HasAccount)
 	s.parts = []part{
 		{name: "organizations", key: "Org", api: s.org, state: s.org},
 		{name: "sts", api: &sts.Service{Keys: s.keys, Roles: s.roles, Org: s.org, Now: s.now}},
@@ -280,7 +282,7 @@ func New(opts Options) (*Sandbox, error) {
 // management account. It runs under the org lock (see org.onAccountCreated), so it must not
 // call the org.
 func (s *Sandbox) addAccessRole(account, name, roleID string, now time.Time) {
-	if _, err := s.roles.Put(account, name, "/", iam.OrgAccessTrustPolicy(s.adminKey.Principal.Account), roleID, now); err != nil {
+	if _, err := s.roles.PutTrusted(account, name, "/", iam.OrgAccessTrustPolicy(s.adminKey.Principal.Account), roleID, now); err != nil {
 		s.log.Warn("sandbox: creating access role", "account", account, "role", name, "err", err)
 	}
 }

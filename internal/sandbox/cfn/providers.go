@@ -232,8 +232,11 @@ var providers = map[string]*provider{
 		},
 		create: func(c *provCtx, p *physical) error {
 			_, id, err := c.fx.PutRole(c.account, p.ID, iamPath(p.Props), propJSON(p.Props, "AssumeRolePolicyDocument"))
-			if err != nil {
+			switch {
+			case err != nil && strings.Contains(err.Error(), "already exists"):
 				return fmt.Errorf("%s already exists", p.ID)
+			case err != nil:
+				return err // an invalid trust policy, worded as IAM words it
 			}
 			p.Aux = id
 			return nil

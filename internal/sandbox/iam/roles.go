@@ -3,6 +3,7 @@ package iam
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -30,7 +31,58 @@ type Role struct {
 type Roles struct {
 	mu    sync.RWMutex
 	roles map[string]map[string]*Role // account → name → role
+	// accountExists, if set, says which accounts exist, for the principals of trust policies.
+	accountExists func(account string) bool
 }
+
+// CheckPrincipals makes Put refuse trust policies naming an account that exists not (as IAM
+// does: "Invalid principal in policy"), or a role that does not exist.
+func (s *Roles) CheckPrincipals(accountExists func(account string) bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.accountExists = accountExists
+}
+
+var principalARN = regexp.MustCompile(`^arn:aws[a-z-]*:iam::(\d{12}):(root|role/(?:[\x21-\x7e]*/)?([\w+=,.@-]{1,64}))$`)
+
+// invalidPrincipal returns the first AWS principal of the policy that does not exist, if any.
+func (s *Roles) invalidPrincipal(p *Policy) string {
+	if p == nil {
+		return ""
+	}
+	s.mu.RLock()
+	exists := s.accountExists
+	s.mu.RUnlock()
+	if exists == nil {
+		return ""
+	}
+	for _, st := range p.Statement {
+		for _, set := range []*principalSet{st.Principal, st.NotPrincipal} {
+			if set == nil {
+				continue
+			}
+			for _, v := range set.ByType["AWS"] {
+				account, role := v, ""
+				if m := principalARN.FindStringSubmatch(v); m != nil {
+					account, role = m[1], m[3]
+				} else if !accountID.MatchString(v) {
+					continue // "*", users, sessions: not checked
+				}
+				if !exists(account) {
+					return v
+				}
+				if role != "" {
+					if _, ok := s.Get(account, role); !ok {
+						return v
+					}
+				}
+			}
+		}
+	}
+	return ""
+}
+
+var accountID = regexp.MustCompile(`^\d{12}$`)
 
 // NewRoles returns an empty role store.
 func NewRoles() *Roles { return &Roles{roles: map[string]map[string]*Role{}} }
@@ -38,6 +90,16 @@ func NewRoles() *Roles { return &Roles{roles: map[string]map[string]*Role{}} }
 // Put creates a role; it fails as IAM does if the name is taken in the account (role names are
 // case-insensitive in IAM). A blank roleID is generated.
 func (s *Roles) Put(account, name, rolePath, trust, roleID string, now time.Time) (*Role, error) {
+	return s.put(account, name, rolePath, trust, roleID, now, true)
+}
+
+// PutTrusted is Put without checking that the trust policy's principals exist: for the roles
+// the sandbox itself creates (an account's access role, created under the organization's lock).
+func (s *Roles) PutTrusted(account, name, rolePath, trust, roleID string, now time.Time) (*Role, error) {
+	return s.put(account, name, rolePath, trust, roleID, now, false)
+}
+
+func (s *Roles) put(account, name, rolePath, trust, roleID string, now time.Time, check bool) (*Role, error) {
 	if name == "" || len(name) > 64 {
 		return nil, fmt.Errorf("invalid role name %q: must be 1 to 64 characters", name)
 	}
@@ -47,8 +109,15 @@ func (s *Roles) Put(account, name, rolePath, trust, roleID string, now time.Time
 	if !strings.HasPrefix(rolePath, "/") || !strings.HasSuffix(rolePath, "/") {
 		return nil, fmt.Errorf("invalid role path %q: must begin and end with /", rolePath)
 	}
-	if _, err := ParsePolicy(trust); err != nil {
+	policy, err := ParsePolicy(trust)
+	if err != nil {
 		return nil, fmt.Errorf("invalid trust policy for role %s: %w", name, err)
+	}
+	if !check {
+		policy = nil
+	}
+	if bad := s.invalidPrincipal(policy); bad != "" {
+		return nil, fmt.Errorf("Invalid principal in policy: \"AWS\":\"%s\"", bad) //nolint:staticcheck // IAM's wording
 	}
 	if roleID == "" {
 		roleID = "AROA" + awsproto.RandomString(awsproto.Base32Upper, 17)
