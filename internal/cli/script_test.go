@@ -447,12 +447,7 @@ func sandboxJoin(ts *testscript.TestScript, _ bool, args []string) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	creds := sb(ts).ManagementCredentials()
-	client := organizations.New(organizations.Options{
-		Region:       creds.Region,
-		BaseEndpoint: aws.String(sb(ts).URL()),
-		Credentials:  credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, ""),
-	})
+	client := mgmtOrganizations(ts)
 	out, err := client.CreateAccount(ctx, &organizations.CreateAccountInput{AccountName: aws.String(args[0]), Email: aws.String(args[0] + "@example.com")})
 	ts.Check(err)
 	var account string
@@ -485,6 +480,13 @@ func sandboxJoin(ts *testscript.TestScript, _ bool, args []string) {
 	ts.Fatalf("no OU %s", args[1])
 }
 
+// mgmtOrganizations is an Organizations client of the sandbox's management account.
+func mgmtOrganizations(ts *testscript.TestScript) *organizations.Client {
+	creds := sb(ts).ManagementCredentials()
+	return organizations.New(organizations.Options{Region: creds.Region, BaseEndpoint: aws.String(sb(ts).URL()),
+		Credentials: credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, "")})
+}
+
 // sandboxMove moves an account to another OU (OU_PATH as the sandbox names it, e.g. Workloads-2/Prod).
 func sandboxMove(ts *testscript.TestScript, _ bool, args []string) {
 	if len(args) != 2 {
@@ -492,9 +494,7 @@ func sandboxMove(ts *testscript.TestScript, _ bool, args []string) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	creds := sb(ts).ManagementCredentials()
-	client := organizations.New(organizations.Options{Region: creds.Region, BaseEndpoint: aws.String(sb(ts).URL()),
-		Credentials: credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, "")})
+	client := mgmtOrganizations(ts)
 	org := sb(ts).Org()
 	a, ok := org.Account(args[0])
 	if !ok {
@@ -522,9 +522,7 @@ func sandboxClose(ts *testscript.TestScript, _ bool, args []string) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	creds := sb(ts).ManagementCredentials()
-	client := organizations.New(organizations.Options{Region: creds.Region, BaseEndpoint: aws.String(sb(ts).URL()),
-		Credentials: credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, "")})
+	client := mgmtOrganizations(ts)
 	_, err := client.CloseAccount(ctx, &organizations.CloseAccountInput{AccountId: aws.String(args[0])})
 	ts.Check(err)
 }
