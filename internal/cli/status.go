@@ -189,6 +189,7 @@ func indent(rows [][]string) [][]string {
 
 func newOutputsCmd(g *globals) *cobra.Command {
 	var ous, accounts, regions, keys []string
+	var export, exportTo string
 	cmd := &cobra.Command{
 		Use:   "outputs STACK_SET | PIPELINE/STACK",
 		Short: "Every instance's outputs by account → region → key (table, JSON or CSV)",
@@ -199,11 +200,15 @@ release pipeline (PIPELINE/STACK, e.g. web/web-app).
   --output json   {"stackSet": NAME, "outputs": {ACCOUNT: {REGION: {KEY: VALUE}}}}
   --output csv    account,region,key,value with a header row
 
-Filters combine (AND); each may be repeated. --ou needs the organization (one read).`,
+Filters combine (AND); each may be repeated. --ou needs the organization (one read).
+
+--export ssm:/prefix writes them as SSM parameters /prefix/ACCOUNT/REGION/KEY in the management
+account and home region (or --export-to ACCOUNT[/REGION]), writing only what changed and deleting
+parameters under the prefix whose output is gone; --export FILE.json writes the JSON document.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			w, err := openWorkspace(ctx, g, len(ous) > 0, false)
+			w, err := openWorkspace(ctx, g, len(ous) > 0 || strings.HasPrefix(export, "ssm:"), false)
 			if err != nil {
 				return err
 			}
@@ -254,6 +259,16 @@ Filters combine (AND); each may be repeated. --ou needs the organization (one re
 					rows = append(rows, []string{in.Target.Account, in.Target.Region, k, in.Outputs[k]})
 				}
 			}
+			if export != "" {
+				prune := len(ous)+len(accounts)+len(regions)+len(keys) == 0
+				res, err := w.exportOutputs(ctx, args[0], export, exportTo, prune, byAcct)
+				if err != nil {
+					return err
+				}
+				return g.show(res, func(out io.Writer) {
+					fmt.Fprintf(out, "Exported %s to %s: %d written, %d unchanged, %d deleted\n", args[0], export, res.Written, res.Unchanged, res.Deleted)
+				})
+			}
 			switch g.output {
 			case "json":
 				return json.NewEncoder(g.stdout).Encode(map[string]any{"stackSet": args[0], "outputs": byAcct})
@@ -272,6 +287,8 @@ Filters combine (AND); each may be repeated. --ou needs the organization (one re
 	cmd.Flags().StringSliceVar(&accounts, "account", nil, "only this account")
 	cmd.Flags().StringSliceVar(&regions, "in-region", nil, "only this region")
 	cmd.Flags().StringSliceVar(&keys, "key", nil, "only this output key")
+	cmd.Flags().StringVar(&export, "export", "", "write the outputs to ssm:/prefix or to FILE.json instead of printing them")
+	cmd.Flags().StringVar(&exportTo, "export-to", "", "ACCOUNT[/REGION] that holds the SSM parameters (default: the management account, home region)")
 	return cmd
 }
 
