@@ -36,6 +36,11 @@ func (f *File) Resolve(inv *fleet.Inventory) (*Resolved, error) {
 	if len(errs) > 0 {
 		return nil, errs
 	}
+	ordered, errs := f.orderByReferences(out.StackSets)
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	out.StackSets = ordered
 	return out, nil
 }
 
@@ -169,6 +174,9 @@ func (f *File) checkParameters(i int, s *fleet.StackSet, info *templates.Info, i
 		values, sources := s.ParametersWithSources(inv, accts[t.Account], t.Region)
 		key := fleet.HashParameters(values)
 		for _, p := range info.Check(values) {
+			if strings.Contains(values[p.Param], "{{") {
+				continue // a reference to outputs: its value is known at plan time
+			}
 			field := fmt.Sprintf("stackSets[%d].parameters", i)
 			if src, ok := sources[p.Param]; ok {
 				if src >= 0 {

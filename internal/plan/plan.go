@@ -93,10 +93,16 @@ func stackSetPlan(in Input, s *fleet.StackSet) (fleet.StackSetPlan, error) {
 		return sp, err
 	}
 	targeted := map[fleet.Target]bool{}
+	idx := in.refIndex()
 	for _, t := range targets {
 		targeted[t] = true
 		acct := accts[t.Account]
 		params := s.ParametersFor(in.Inventory, acct, t.Region)
+		if !acct.Suspended() {
+			if err := in.resolveRefs(idx, s, t, params); err != nil {
+				return sp, err
+			}
+		}
 		a := fleet.Action{Target: t, TemplateHash: sp.TemplateHash, ParamsHash: fleet.HashParameters(params), Parameters: params}
 		rec, known := recorded[t]
 		switch {

@@ -1,6 +1,7 @@
 package plan_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -166,5 +167,46 @@ func TestRefresh(t *testing.T) {
 	}
 	if got := len(p.StackSets[0].Actions[1].Changes); got != 2 {
 		t.Errorf("re-create lists %d resource adds, want 2", got)
+	}
+}
+
+// Parameters can take the outputs of other stack sets' instances: the same account and region,
+// a fixed one, or every instance's as a list or a JSON map.
+func TestReferences(t *testing.T) {
+	in, s := setup(t)
+	net := func(acct, vpc string) fleet.Instance {
+		return fleet.Instance{Owner: fleet.StackSetOwner("network"), Target: fleet.Target{Account: acct, Region: "us-east-1"},
+			Status: fleet.Current, Outputs: map[string]string{"VpcId": vpc}}
+	}
+	in.Recorded["network"] = []fleet.Instance{net("111111111111", "vpc-1"), net("222222222222", "vpc-2")}
+	s.Parameters = map[string]string{
+		"Env":    `{{ output "network" "VpcId" }}`,
+		"Secret": `{{ outputs "network" "VpcId" }}|{{ outputsJSON "network" "VpcId" }}|{{ outputIn "network" "VpcId" "222222222222" "us-east-1" }}`,
+	}
+	p, err := plan.Build(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]map[string]string{}
+	for _, a := range p.StackSets[0].Actions {
+		got[a.Target.Account] = a.Parameters
+	}
+	if got["111111111111"]["Env"] != "vpc-1" || got["222222222222"]["Env"] != "vpc-2" {
+		t.Errorf("same-target references: %v", got)
+	}
+	if want := `vpc-1,vpc-2|{"111111111111":{"us-east-1":"vpc-1"},"222222222222":{"us-east-1":"vpc-2"}}|vpc-2`; got["111111111111"]["Secret"] != want {
+		t.Errorf("aggregates: %q, want %q", got["111111111111"]["Secret"], want)
+	}
+
+	// An output the producer does not have, or a producer with no instance there, is a plan error
+	// naming the instance.
+	s.Parameters = map[string]string{"Env": `{{ output "network" "SubnetId" }}`}
+	if _, err := plan.Build(in); err == nil || !strings.Contains(err.Error(), "stack set base, parameter Env in 111111111111/us-east-1: the instance of network in 111111111111/us-east-1 has no output SubnetId (outputs: VpcId)") {
+		t.Errorf("missing output: %v", err)
+	}
+	in.Recorded["network"] = in.Recorded["network"][:1]
+	s.Parameters = map[string]string{"Env": `{{ output "network" "VpcId" }}`}
+	if _, err := plan.Build(in); err == nil || !strings.Contains(err.Error(), "stack set network has no instance in 222222222222/us-east-1") {
+		t.Errorf("missing producer instance: %v", err)
 	}
 }

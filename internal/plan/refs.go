@@ -1,0 +1,141 @@
+package plan
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"text/template"
+
+	"github.com/stackfleet/stackfleet/internal/fleet"
+)
+
+// Parameter values may reference the outputs of other stack sets' instances, as Go templates
+// (the templating of gate URLs) with these functions:
+//
+//	{{ output "network" "VpcId" }}                     the instance in the same account and region
+//	{{ outputIn "logs" "BucketName" "log-archive" "us-east-1" }}  a fixed account (id or name) and region
+//	{{ outputs "audit" "RoleArn" }}                    every instance's value, comma-delimited
+//	{{ outputsJSON "audit" "RoleArn" }}                {"ACCOUNT": {"REGION": "VALUE"}}
+//
+// Values come from the recorded outputs: a producer's instances must be deployed (and an output
+// changed by the same apply reaches its consumers on the next plan).
+
+// refIndex is the recorded outputs by stack set and target.
+type refIndex map[string]map[fleet.Target]map[string]string
+
+func (in Input) refIndex() refIndex {
+	idx := refIndex{}
+	for name, insts := range in.Recorded {
+		m := map[fleet.Target]map[string]string{}
+		for _, inst := range insts {
+			m[inst.Target] = inst.Outputs
+		}
+		idx[name] = m
+	}
+	return idx
+}
+
+// resolveRefs renders the templated parameter values of one instance.
+func (in Input) resolveRefs(idx refIndex, s *fleet.StackSet, t fleet.Target, params map[string]string) error {
+	for _, k := range slices.Sorted(maps.Keys(params)) {
+		v := params[k]
+		if !strings.Contains(v, "{{") {
+			continue
+		}
+		out, err := renderRef(in.Inventory, idx, t, v)
+		if err != nil {
+			return fmt.Errorf("stack set %s, parameter %s in %s: %w", s.Name, k, t, err)
+		}
+		params[k] = out
+	}
+	return nil
+}
+
+func renderRef(inv *fleet.Inventory, idx refIndex, t fleet.Target, text string) (string, error) {
+	var callErr error // the first error of a function, said plainly rather than as template internals
+	fail := func(err error) error {
+		if callErr == nil {
+			callErr = err
+		}
+		return err
+	}
+	get := func(set, key string, at fleet.Target) (string, error) {
+		insts, ok := idx[set]
+		if !ok {
+			return "", fail(fmt.Errorf("stack set %s has no recorded instances: apply it first (stackfleet apply --stack-set %s)", set, set))
+		}
+		outs, ok := insts[at]
+		if !ok {
+			return "", fail(fmt.Errorf("stack set %s has no instance in %s: it must target that account and region", set, at))
+		}
+		v, ok := outs[key]
+		if !ok {
+			return "", fail(fmt.Errorf("the instance of %s in %s has no output %s (outputs: %s)", set, at, key, strings.Join(slices.Sorted(maps.Keys(outs)), ", ")))
+		}
+		return v, nil
+	}
+	all := func(set, key string) ([]fleet.Target, map[fleet.Target]string, error) {
+		insts, ok := idx[set]
+		if !ok {
+			return nil, nil, fail(fmt.Errorf("stack set %s has no recorded instances: apply it first (stackfleet apply --stack-set %s)", set, set))
+		}
+		vals := map[fleet.Target]string{}
+		for at, outs := range insts {
+			if v, ok := outs[key]; ok {
+				vals[at] = v
+			}
+		}
+		targets := slices.SortedFunc(maps.Keys(vals), func(a, b fleet.Target) int {
+			if c := strings.Compare(a.Account, b.Account); c != 0 {
+				return c
+			}
+			return strings.Compare(a.Region, b.Region)
+		})
+		return targets, vals, nil
+	}
+	funcs := template.FuncMap{
+		"output": func(set, key string) (string, error) { return get(set, key, t) },
+		"outputIn": func(set, key, account, region string) (string, error) {
+			if a, ok := inv.Account(account); ok {
+				account = a.ID
+			} else if i := slices.IndexFunc(inv.Accounts, func(a fleet.Account) bool { return a.Name == account }); i >= 0 {
+				account = inv.Accounts[i].ID
+			}
+			return get(set, key, fleet.Target{Account: account, Region: region})
+		},
+		"outputs": func(set, key string) (string, error) {
+			targets, vals, err := all(set, key)
+			var list []string
+			for _, at := range targets {
+				list = append(list, vals[at])
+			}
+			return strings.Join(list, ","), err
+		},
+		"outputsJSON": func(set, key string) (string, error) {
+			targets, vals, err := all(set, key)
+			m := map[string]map[string]string{}
+			for _, at := range targets {
+				if m[at.Account] == nil {
+					m[at.Account] = map[string]string{}
+				}
+				m[at.Account][at.Region] = vals[at]
+			}
+			b, _ := json.Marshal(m)
+			return string(b), err
+		},
+	}
+	tmpl, err := template.New("parameter").Funcs(funcs).Option("missingkey=error").Parse(text)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	if err := tmpl.Execute(&b, nil); err != nil {
+		if callErr != nil {
+			return "", callErr
+		}
+		return "", err
+	}
+	return b.String(), nil
+}
