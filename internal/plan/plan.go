@@ -98,6 +98,7 @@ func stackSetPlan(in Input, s *fleet.StackSet) (fleet.StackSetPlan, error) {
 		targeted[t] = true
 		acct := accts[t.Account]
 		params := s.ParametersFor(in.Inventory, acct, t.Region)
+		raw := maps.Clone(params)
 		if !acct.Suspended() {
 			if err := in.resolveRefs(idx, s, t, params); err != nil {
 				return sp, err
@@ -115,6 +116,7 @@ func stackSetPlan(in Input, s *fleet.StackSet) (fleet.StackSetPlan, error) {
 			a.Kind, a.Reason = fleet.NoChange, "INOPERABLE: a delete failed; excluded until the stack is cleaned up"
 		default:
 			a.Kind, a.Reason, a.ParamChanges = compare(rec, a, info)
+			a.Reason = inputReasons(a.Reason, a.ParamChanges, raw)
 			in.Live.refresh(&a, rec, fleet.StackSetOwner(s.Name).StackName(), info)
 		}
 		sp.Actions = append(sp.Actions, a)

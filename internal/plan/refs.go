@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"strings"
 	"text/template"
@@ -138,4 +139,37 @@ func renderRef(inv *fleet.Inventory, idx refIndex, t fleet.Target, text string) 
 		return "", err
 	}
 	return b.String(), nil
+}
+
+var refCall = regexp.MustCompile(`\b(?:output|outputIn|outputs|outputsJSON)\s+"([^"]+)"\s+"([^"]+)"`)
+
+// inputReasons says which producer output changed for parameters that reference one: "input
+// network.VpcId changed" rather than "parameters changed: Vpc".
+func inputReasons(reason string, changes []fleet.ParamChange, raw map[string]string) string {
+	var inputs, others []string
+	for _, c := range changes {
+		refs := refCall.FindAllStringSubmatch(raw[c.Name], -1)
+		if refs == nil {
+			others = append(others, c.Name)
+		}
+		for _, r := range refs {
+			if in := r[1] + "." + r[2]; !slices.Contains(inputs, in) {
+				inputs = append(inputs, in)
+			}
+		}
+	}
+	i := strings.Index(reason, "parameters changed: ")
+	if len(inputs) == 0 || i < 0 {
+		return reason
+	}
+	segment := reason[i:]
+	if j := strings.Index(segment, "; "); j >= 0 {
+		segment = segment[:j]
+	}
+	var parts []string
+	if len(others) > 0 {
+		parts = append(parts, "parameters changed: "+strings.Join(others, ", "))
+	}
+	parts = append(parts, "input "+strings.Join(inputs, ", ")+" changed")
+	return strings.Replace(reason, segment, strings.Join(parts, "; "), 1)
 }
