@@ -232,6 +232,24 @@ func (w *workspace) apply(ctx context.Context, g *globals, p *fleet.Plan, af app
 	var ops []fleet.Operation
 	failed := false
 	for _, sp := range p.StackSets {
+		if len(sp.WaitsFor) > 0 {
+			// Its parameters take outputs of stack sets this apply just deployed: plan it again
+			// with what they recorded.
+			np, err := w.plan(ctx, []string{sp.Name}, destroy, planOptions{})
+			if err != nil {
+				return err
+			}
+			if err := w.interruptions(ctx, np); err != nil {
+				return err
+			}
+			if len(np.StackSets) != 1 || len(np.StackSets[0].WaitsFor) > 0 {
+				return &exitError{ExitDeployFail, fmt.Errorf("%s: its inputs from %s are not there yet (did they deploy?); run apply again", sp.Name, strings.Join(sp.WaitsFor, ", "))}
+			}
+			waited := sp.WaitsFor
+			sp = np.StackSets[0]
+			c := np.Counts()
+			fmt.Fprintf(g.stderr, "%s: planned again with the outputs of %s: %d to create, %d to update\n", sp.Name, strings.Join(waited, ", "), c[fleet.Create], c[fleet.Update])
+		}
 		v.start(sp)
 		var op fleet.Operation
 		switch in := sp.Interrupted; {

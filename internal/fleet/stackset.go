@@ -294,6 +294,9 @@ type StackSetPlan struct {
 	// Interrupted is the stack set's unfinished operation, which applying the plan resumes or
 	// supersedes.
 	Interrupted *Interrupted `json:"interrupted,omitempty"`
+	// WaitsFor are the stack sets earlier in the plan whose outputs this one's parameters take and
+	// which the plan changes: apply plans this stack set again once they are deployed.
+	WaitsFor []string `json:"waitsFor,omitempty"`
 }
 
 // Interrupted is an unfinished operation met by a new plan. When the plan's changes are exactly

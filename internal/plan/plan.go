@@ -45,14 +45,23 @@ type Live struct {
 func Build(in Input) (*fleet.Plan, error) {
 	p := &fleet.Plan{CreatedAt: in.Now.UTC(), ConfigHash: in.ConfigHash, InventoryHash: in.InventoryHash}
 	desired := map[string]bool{}
+	changing := map[string]map[fleet.Target]bool{} // stack sets planned so far → targets they change
 	for _, s := range in.StackSets {
 		desired[s.Name] = true
 		if !in.selected(s.Name) {
 			continue
 		}
-		sp, err := stackSetPlan(in, s)
+		sp, err := stackSetPlan(in, s, changing)
 		if err != nil {
 			return nil, fmt.Errorf("stack set %s: %w", s.Name, err)
+		}
+		for _, a := range sp.Actions {
+			if a.Kind == fleet.Create || a.Kind == fleet.Update {
+				if changing[s.Name] == nil {
+					changing[s.Name] = map[fleet.Target]bool{}
+				}
+				changing[s.Name][a.Target] = true
+			}
 		}
 		p.StackSets = append(p.StackSets, sp)
 	}
@@ -74,7 +83,7 @@ func (in Input) selected(name string) bool {
 	return len(in.Only) == 0 || slices.Contains(in.Only, name)
 }
 
-func stackSetPlan(in Input, s *fleet.StackSet) (fleet.StackSetPlan, error) {
+func stackSetPlan(in Input, s *fleet.StackSet, changing map[string]map[fleet.Target]bool) (fleet.StackSetPlan, error) {
 	sp := fleet.StackSetPlan{Name: s.Name, TemplateHash: fleet.Hash(string(s.TemplateBody)), Preferences: s.Preferences}
 	recorded := map[fleet.Target]fleet.Instance{}
 	for _, inst := range in.Recorded[s.Name] {
@@ -100,8 +109,14 @@ func stackSetPlan(in Input, s *fleet.StackSet) (fleet.StackSetPlan, error) {
 		params := s.ParametersFor(in.Inventory, acct, t.Region)
 		raw := maps.Clone(params)
 		if !acct.Suspended() {
-			if err := in.resolveRefs(idx, s, t, params); err != nil {
+			waits, err := in.resolveRefs(idx, changing, s, t, params)
+			if err != nil {
 				return sp, err
+			}
+			for _, w := range waits {
+				if !slices.Contains(sp.WaitsFor, w) {
+					sp.WaitsFor = append(sp.WaitsFor, w)
+				}
 			}
 		}
 		a := fleet.Action{Target: t, TemplateHash: sp.TemplateHash, ParamsHash: fleet.HashParameters(params), Parameters: params}

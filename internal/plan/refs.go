@@ -38,23 +38,33 @@ func (in Input) refIndex() refIndex {
 	return idx
 }
 
-// resolveRefs renders the templated parameter values of one instance.
-func (in Input) resolveRefs(idx refIndex, s *fleet.StackSet, t fleet.Target, params map[string]string) error {
+// resolveRefs renders the templated parameter values of one instance. A value that depends on a
+// stack set this plan changes (changing) is rendered from what is recorded now — or a
+// placeholder if nothing is — and that stack set is returned among waits: apply plans the
+// consumer again after it deploys.
+func (in Input) resolveRefs(idx refIndex, changing map[string]map[fleet.Target]bool, s *fleet.StackSet, t fleet.Target, params map[string]string) (waits []string, err error) {
 	for _, k := range slices.Sorted(maps.Keys(params)) {
 		v := params[k]
 		if !strings.Contains(v, "{{") {
 			continue
 		}
-		out, err := renderRef(in.Inventory, idx, t, v)
+		out, w, err := renderRef(in.Inventory, idx, changing, t, v)
 		if err != nil {
-			return fmt.Errorf("stack set %s, parameter %s in %s: %w", s.Name, k, t, err)
+			return nil, fmt.Errorf("stack set %s, parameter %s in %s: %w", s.Name, k, t, err)
 		}
 		params[k] = out
+		waits = append(waits, w...)
 	}
-	return nil
+	return waits, nil
 }
 
-func renderRef(inv *fleet.Inventory, idx refIndex, t fleet.Target, text string) (string, error) {
+func renderRef(inv *fleet.Inventory, idx refIndex, changing map[string]map[fleet.Target]bool, t fleet.Target, text string) (string, []string, error) {
+	var waits []string
+	wait := func(set string) {
+		if !slices.Contains(waits, set) {
+			waits = append(waits, set)
+		}
+	}
 	var callErr error // the first error of a function, said plainly rather than as template internals
 	fail := func(err error) error {
 		if callErr == nil {
@@ -63,6 +73,13 @@ func renderRef(inv *fleet.Inventory, idx refIndex, t fleet.Target, text string) 
 		return err
 	}
 	get := func(set, key string, at fleet.Target) (string, error) {
+		if changing[set][at] {
+			wait(set)
+			if v, ok := idx[set][at][key]; ok {
+				return v, nil
+			}
+			return "(known after " + set + " deploys)", nil
+		}
 		insts, ok := idx[set]
 		if !ok {
 			return "", fail(fmt.Errorf("stack set %s has no recorded instances: apply it first (stackfleet apply --stack-set %s)", set, set))
@@ -78,7 +95,13 @@ func renderRef(inv *fleet.Inventory, idx refIndex, t fleet.Target, text string) 
 		return v, nil
 	}
 	all := func(set, key string) ([]fleet.Target, map[fleet.Target]string, error) {
+		if len(changing[set]) > 0 {
+			wait(set)
+		}
 		insts, ok := idx[set]
+		if !ok && len(changing[set]) > 0 {
+			return nil, nil, nil
+		}
 		if !ok {
 			return nil, nil, fail(fmt.Errorf("stack set %s has no recorded instances: apply it first (stackfleet apply --stack-set %s)", set, set))
 		}
@@ -129,16 +152,16 @@ func renderRef(inv *fleet.Inventory, idx refIndex, t fleet.Target, text string) 
 	}
 	tmpl, err := template.New("parameter").Funcs(funcs).Option("missingkey=error").Parse(text)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	var b strings.Builder
 	if err := tmpl.Execute(&b, nil); err != nil {
 		if callErr != nil {
-			return "", callErr
+			return "", nil, callErr
 		}
-		return "", err
+		return "", nil, err
 	}
-	return b.String(), nil
+	return b.String(), waits, nil
 }
 
 var refCall = regexp.MustCompile(`\b(?:output|outputIn|outputs|outputsJSON)\s+"([^"]+)"\s+"([^"]+)"`)
