@@ -224,7 +224,7 @@ func (w *workspace) apply(ctx context.Context, g *globals, p *fleet.Plan, af app
 		}
 		bus.Flush()
 		v.unchanged(p)
-		return nil
+		return w.keepExports(ctx, g)
 	}
 	if !af.autoApprove && isTerminal(g.stdin) && !v.confirm(g.stdin) {
 		return usageErr(errors.New("apply cancelled"))
@@ -277,6 +277,11 @@ func (w *workspace) apply(ctx context.Context, g *globals, p *fleet.Plan, af app
 		}
 	}
 	v.summary(ops)
+	if !failed {
+		if err := w.keepExports(ctx, g); err != nil {
+			return err
+		}
+	}
 	if failed {
 		return &exitError{ExitDeployFail, errors.New("deployment failed; see the failures above and 'stackfleet status'")}
 	}

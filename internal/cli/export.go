@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+
+	"github.com/stackfleet/stackfleet/internal/fleet"
 )
 
 // exportResult counts what an export changed.
@@ -120,4 +123,41 @@ func (w *workspace) exportOutputs(ctx context.Context, name, dest, to string, pr
 		res.Deleted += len(batch)
 	}
 	return res, nil
+}
+
+// keepExports brings the configuration's exports up to date after an apply.
+func (w *workspace) keepExports(ctx context.Context, g *globals) error {
+	if w.bootstrapping {
+		return nil
+	}
+	for _, e := range w.file.Exports {
+		insts, err := w.store.Instances(ctx, fleet.StackSetOwner(e.StackSet))
+		if err != nil {
+			return operationalErr(err)
+		}
+		outputs := map[string]map[string]map[string]string{}
+		for _, in := range insts {
+			if len(in.Outputs) == 0 {
+				continue
+			}
+			if outputs[in.Target.Account] == nil {
+				outputs[in.Target.Account] = map[string]map[string]string{}
+			}
+			outputs[in.Target.Account][in.Target.Region] = in.Outputs
+		}
+		dest := e.To
+		if !strings.HasPrefix(dest, "ssm:") && !filepath.IsAbs(dest) {
+			dest = filepath.Join(w.file.Dir, dest)
+		}
+		to := e.Account
+		if e.Region != "" {
+			to += "/" + e.Region
+		}
+		res, err := w.exportOutputs(ctx, e.StackSet, dest, to, true, outputs)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(g.stderr, "export %s to %s: %d written, %d unchanged, %d deleted\n", e.StackSet, e.To, res.Written, res.Unchanged, res.Deleted)
+	}
+	return nil
 }

@@ -10,7 +10,16 @@ type Config struct {
 	Execution    Execution    `yaml:"execution" desc:"The role stackfleet assumes in each target account."`
 	StackSets    []StackSet   `yaml:"stackSets" desc:"Templates deployed to accounts × regions."`
 	Pipelines    []Pipeline   `yaml:"pipelines,omitempty" desc:"Stacks shipped through ordered stages (beta, gamma, prod) in waves, validated by alarms, health checks and tests, rolled back on failure."`
+	Exports      []Export     `yaml:"exports,omitempty" desc:"Outputs apply keeps exported after every run (as 'stackfleet outputs --export')."`
 	Bootstrap    Bootstrap    `yaml:"bootstrap,omitempty" desc:"What 'stackfleet bootstrap' installs in every targeted account: the execution role, and an artifact bucket per region."`
+}
+
+// Export is one stack set's outputs kept in SSM parameters (or a JSON file) by apply.
+type Export struct {
+	StackSet string `yaml:"stackSet" desc:"The stack set whose outputs are exported."`
+	To       string `yaml:"to" desc:"ssm:/prefix (parameters /prefix/ACCOUNT/REGION/KEY) or a FILE.json relative to this config."`
+	Account  string `yaml:"account,omitempty" desc:"Account holding the SSM parameters (default: the management account)."`
+	Region   string `yaml:"region,omitempty" desc:"Region holding the SSM parameters (default: the home region)."`
 }
 
 // Bootstrap configures 'stackfleet bootstrap': the execution role (named by execution.role) and

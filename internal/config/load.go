@@ -220,6 +220,21 @@ func (f *File) validate() Errors {
 			add(fmt.Sprintf("regions[%d]", i), "%q is not a region name like us-east-1", r)
 		}
 	}
+	for i, e := range c.Exports {
+		at := fmt.Sprintf("exports[%d]", i)
+		if !slices.ContainsFunc(c.StackSets, func(s StackSet) bool { return s.Name == e.StackSet }) {
+			add(at+".stackSet", "%q is not a stack set of this configuration", e.StackSet)
+		}
+		if !strings.HasPrefix(e.To, "ssm:/") && !strings.HasSuffix(e.To, ".json") {
+			add(at+".to", "%q: use ssm:/prefix or a FILE.json", e.To)
+		}
+		if e.Account != "" && !accountID.MatchString(e.Account) {
+			add(at+".account", "%q is not a 12-digit account id", e.Account)
+		}
+		if e.Region != "" && !regionPattern.MatchString(e.Region) {
+			add(at+".region", "%q is not a region name like us-east-1", e.Region)
+		}
+	}
 	b := c.Bootstrap
 	if b.AccessRole != "" && !roleNamePattern.MatchString(b.AccessRole) {
 		add("bootstrap.accessRole", "%q is not a role name like OrganizationAccountAccessRole", b.AccessRole)
