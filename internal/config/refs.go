@@ -18,8 +18,8 @@ var refCall = regexp.MustCompile(`\b(?:output|outputIn|outputs|outputsJSON)\s+"(
 var refFuncs = template.FuncMap{
 	"output":      func(string, string) string { return "" },
 	"outputIn":    func(string, string, string, string) string { return "" },
-	"outputs":     func(string, string) string { return "" },
-	"outputsJSON": func(string, string) string { return "" },
+	"outputs":     func(string, string, ...string) string { return "" },
+	"outputsJSON": func(string, string, ...string) string { return "" },
 }
 
 // orderByReferences checks the output references of the stack sets' parameters — valid

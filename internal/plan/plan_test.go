@@ -198,6 +198,21 @@ func TestReferences(t *testing.T) {
 		t.Errorf("aggregates: %q, want %q", got["111111111111"]["Secret"], want)
 	}
 
+	// Aggregates can be filtered by region, account, OU and account tag.
+	in.Inventory.Accounts[2].Tags = map[string]string{"team": "b"}
+	s.Parameters = map[string]string{"Env": `{{ outputs "network" "VpcId" "tag:team=b" "ou=A" "region=us-east-1" }}`, "Secret": `{{ outputs "network" "VpcId" "account=111111111111" }}`}
+	p, err = plan.Build(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := p.StackSets[0].Actions[0]; a.Parameters["Env"] != "vpc-2" || a.Parameters["Secret"] != "vpc-1" {
+		t.Errorf("filtered aggregates: %v", a.Parameters)
+	}
+	s.Parameters = map[string]string{"Env": `{{ outputs "network" "VpcId" "colour=red" }}`}
+	if _, err := plan.Build(in); err == nil || !strings.Contains(err.Error(), `filter "colour=red": want region=R, account=A, ou=PATH or tag:KEY=VALUE`) {
+		t.Errorf("unknown filter: %v", err)
+	}
+
 	// An output the producer does not have, or a producer with no instance there, is a plan error
 	// naming the instance.
 	s.Parameters = map[string]string{"Env": `{{ output "network" "SubnetId" }}`}

@@ -19,6 +19,7 @@ import (
 //	{{ outputIn "logs" "BucketName" "log-archive" "us-east-1" }}  a fixed account (id or name) and region
 //	{{ outputs "audit" "RoleArn" }}                    every instance's value, comma-delimited
 //	{{ outputsJSON "audit" "RoleArn" }}                {"ACCOUNT": {"REGION": "VALUE"}}
+//	{{ outputs "audit" "RoleArn" "region=us-east-1" "ou=Workloads/Prod" "tag:team=payments" }}  filtered
 //
 // Values come from the recorded outputs: a producer's instances must be deployed (and an output
 // changed by the same apply reaches its consumers on the next plan).
@@ -94,7 +95,11 @@ func renderRef(inv *fleet.Inventory, idx refIndex, changing map[string]map[fleet
 		}
 		return v, nil
 	}
-	all := func(set, key string) ([]fleet.Target, map[fleet.Target]string, error) {
+	all := func(set, key string, filters []string) ([]fleet.Target, map[fleet.Target]string, error) {
+		keep, err := targetFilter(inv, filters)
+		if err != nil {
+			return nil, nil, fail(err)
+		}
 		if len(changing[set]) > 0 {
 			wait(set)
 		}
@@ -107,7 +112,7 @@ func renderRef(inv *fleet.Inventory, idx refIndex, changing map[string]map[fleet
 		}
 		vals := map[fleet.Target]string{}
 		for at, outs := range insts {
-			if v, ok := outs[key]; ok {
+			if v, ok := outs[key]; ok && keep(at) {
 				vals[at] = v
 			}
 		}
@@ -129,16 +134,16 @@ func renderRef(inv *fleet.Inventory, idx refIndex, changing map[string]map[fleet
 			}
 			return get(set, key, fleet.Target{Account: account, Region: region})
 		},
-		"outputs": func(set, key string) (string, error) {
-			targets, vals, err := all(set, key)
+		"outputs": func(set, key string, filters ...string) (string, error) {
+			targets, vals, err := all(set, key, filters)
 			var list []string
 			for _, at := range targets {
 				list = append(list, vals[at])
 			}
 			return strings.Join(list, ","), err
 		},
-		"outputsJSON": func(set, key string) (string, error) {
-			targets, vals, err := all(set, key)
+		"outputsJSON": func(set, key string, filters ...string) (string, error) {
+			targets, vals, err := all(set, key, filters)
 			m := map[string]map[string]string{}
 			for _, at := range targets {
 				if m[at.Account] == nil {
@@ -195,4 +200,46 @@ func inputReasons(reason string, changes []fleet.ParamChange, raw map[string]str
 	}
 	parts = append(parts, "input "+strings.Join(inputs, ", ")+" changed")
 	return strings.Replace(reason, segment, strings.Join(parts, "; "), 1)
+}
+
+// targetFilter is the filter of aggregate references: every "region=R", "account=A", "ou=PATH"
+// (the account is in the OU or below it) and "tag:KEY=VALUE" (the account has the tag) must hold.
+func targetFilter(inv *fleet.Inventory, filters []string) (func(fleet.Target) bool, error) {
+	var tests []func(fleet.Target) bool
+	for _, f := range filters {
+		k, v, ok := strings.Cut(f, "=")
+		switch {
+		case !ok:
+			return nil, fmt.Errorf("filter %q: want region=R, account=A, ou=PATH or tag:KEY=VALUE", f)
+		case k == "region":
+			tests = append(tests, func(t fleet.Target) bool { return t.Region == v })
+		case k == "account":
+			tests = append(tests, func(t fleet.Target) bool { return t.Account == v })
+		case k == "ou":
+			id, found := inv.FindOU(v)
+			if !found {
+				return nil, fmt.Errorf("filter %q: no such organizational unit", f)
+			}
+			tests = append(tests, func(t fleet.Target) bool {
+				a, ok := inv.Account(t.Account)
+				return ok && slices.Contains(inv.Ancestors(a), id)
+			})
+		case strings.HasPrefix(k, "tag:"):
+			tag := strings.TrimPrefix(k, "tag:")
+			tests = append(tests, func(t fleet.Target) bool {
+				a, ok := inv.Account(t.Account)
+				return ok && a.Tags[tag] == v
+			})
+		default:
+			return nil, fmt.Errorf("filter %q: want region=R, account=A, ou=PATH or tag:KEY=VALUE", f)
+		}
+	}
+	return func(t fleet.Target) bool {
+		for _, test := range tests {
+			if !test(t) {
+				return false
+			}
+		}
+		return true
+	}, nil
 }
