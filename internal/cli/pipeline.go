@@ -21,6 +21,7 @@ import (
 	"github.com/stackfleet/stackfleet/internal/fleet"
 	"github.com/stackfleet/stackfleet/internal/gates"
 	"github.com/stackfleet/stackfleet/internal/pipeline"
+	"github.com/stackfleet/stackfleet/internal/plan"
 	"github.com/stackfleet/stackfleet/internal/state"
 )
 
@@ -106,7 +107,14 @@ func (w *workspace) engine(g *globals, spec fleet.Pipeline, events apply.EventSi
 		Deployer: func(st fleet.Stage) apply.Deployer { return c.deployer(st, g.pollInitial) },
 		Gates:    pipelineGates{c: c, health: &gates.Health{Client: http.DefaultClient}},
 		Journal:  releaseJournal{journal: journal{w.store}, spec: spec},
-		Events:   events, Log: g.log, Poll: poll,
+		Inputs: func(ctx context.Context, t fleet.Target, params map[string]string) (map[string]string, error) {
+			rec, err := w.recorded(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return plan.ResolveReferences(w.inventory, rec, t, params)
+		},
+		Events: events, Log: g.log, Poll: poll,
 	}
 }
 

@@ -756,6 +756,9 @@ func (f *File) checkStageParameters(p int, pc Pipeline, infos map[string]*templa
 			values := params(sc.Parameters)
 			maps.Copy(values, params(stage.Parameters[sc.Name]))
 			for _, pr := range info.Check(values) {
+				if strings.Contains(values[pr.Param], "{{") {
+					continue // a reference to stack-set outputs, resolved per target at release time
+				}
 				var field string
 				if _, ok := stage.Parameters[sc.Name][pr.Param]; ok {
 					field = fmt.Sprintf("pipelines[%d].stages[%d].parameters.%s.%s", p, j, sc.Name, pr.Param)

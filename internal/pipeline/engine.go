@@ -59,9 +59,12 @@ type Engine struct {
 	// Poll is how often alarms are read during deploys and bakes, and approvals and busy stages
 	// re-checked (default 10 s).
 	Poll time.Duration
+	// Inputs, if set, resolves the references to stack-set outputs in a stack's parameters for
+	// one target (values with "{{"); nil leaves them as they are.
+	Inputs func(ctx context.Context, t fleet.Target, params map[string]string) (map[string]string, error)
 }
 
-// errWaveFailed marks a failed wave; its message is the reason.
+// waveError marks a failed wave; its message is the reason.
 type waveError struct{ reason string }
 
 func (e *waveError) Error() string { return e.reason }
@@ -417,7 +420,15 @@ func (e *Engine) deployWave(ctx context.Context, p fleet.Pipeline, r *fleet.Rele
 			Capabilities: s.Capabilities, Token: fmt.Sprintf("sf-%s-s%d", r.ID, r.Position.Stage),
 		}
 		for _, t := range targets {
-			b.Items = append(b.Items, apply.Item{Kind: fleet.Update, Target: t, Version: version})
+			v := version
+			if e.Inputs != nil && slices.ContainsFunc(slices.Collect(maps.Values(params)), func(p string) bool { return strings.Contains(p, "{{") }) {
+				resolved, err := e.Inputs(ctx, t, maps.Clone(params))
+				if err != nil {
+					return &waveError{fmt.Sprintf("stack %s in %s: %v", s.Name, t, err)}
+				}
+				v = fleet.Version{TemplateHash: version.TemplateHash, ParamsHash: fleet.HashParameters(resolved), Parameters: resolved}
+			}
+			b.Items = append(b.Items, apply.Item{Kind: fleet.Update, Target: t, Version: v})
 		}
 		res, err := x.Run(ctx, b)
 		if err != nil {

@@ -24,6 +24,24 @@ import (
 // Values come from the recorded outputs: a producer's instances must be deployed (and an output
 // changed by the same apply reaches its consumers on the next plan).
 
+// ResolveReferences renders the references to stack-set outputs in params for target t, from
+// the recorded instances of the stack sets (by name): what a release does for pipeline stacks.
+func ResolveReferences(inv *fleet.Inventory, recorded map[string][]fleet.Instance, t fleet.Target, params map[string]string) (map[string]string, error) {
+	idx := Input{Recorded: recorded}.refIndex()
+	out := maps.Clone(params)
+	for _, k := range slices.Sorted(maps.Keys(out)) {
+		if !strings.Contains(out[k], "{{") {
+			continue
+		}
+		v, _, err := renderRef(inv, idx, nil, t, out[k])
+		if err != nil {
+			return nil, fmt.Errorf("parameter %s: %w", k, err)
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
 // refIndex is the recorded outputs by stack set and target.
 type refIndex map[string]map[fleet.Target]map[string]string
 
