@@ -119,7 +119,7 @@ func (w *workspace) plan(ctx context.Context, only []string, destroy bool, opts 
 	p, err := plan.Build(plan.Input{
 		StackSets: w.resolved.StackSets, Templates: w.resolved.Templates, Inventory: w.inventory, Recorded: rec,
 		ConfigHash: w.configHash(), InventoryHash: w.inventoryHash(), Now: time.Now(), Destroy: destroy, Only: only,
-		Live: live,
+		Live: live, Seal: w.keys.sealValue,
 	})
 	if err != nil {
 		return nil, usageErr(err)

@@ -3,6 +3,7 @@ package cli
 import (
 	"maps"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/stackfleet/stackfleet/internal/fleet"
@@ -39,7 +40,7 @@ func (k *keyring) open(params map[string]string) (map[string]string, error) {
 // seal replaces, in place, the values of params that info declares NoEcho with their sealed form.
 func (k *keyring) seal(params map[string]string, info *templates.Info) error {
 	for name, v := range params {
-		if p, ok := info.Parameter(name); !ok || !p.NoEcho || secrets.Passthrough(v) {
+		if p, ok := info.Parameter(name); !ok || !p.NoEcho || secrets.Passthrough(v) || strings.Contains(v, "{{") {
 			continue
 		}
 		box, err := k.get()
@@ -53,6 +54,15 @@ func (k *keyring) seal(params map[string]string, info *templates.Info) error {
 
 func newKeyring(configDir string) *keyring {
 	return &keyring{dir: filepath.Join(configDir, ".stackfleet")}
+}
+
+// sealValue seals one value (for a NoEcho parameter a reference resolved).
+func (k *keyring) sealValue(v string) (string, error) {
+	box, err := k.get()
+	if err != nil {
+		return "", err
+	}
+	return box.Seal(v), nil
 }
 
 // sealStackSets seals the NoEcho parameter values of the resolved stack sets, base and

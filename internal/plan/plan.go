@@ -31,6 +31,9 @@ type Input struct {
 	Only    []string
 	// Live is what a refresh read of the stacks; nil plans from the record alone.
 	Live *Live
+	// Seal, if set, seals a NoEcho parameter's value that a reference resolved (values written in
+	// the configuration are sealed before planning).
+	Seal func(string) (string, error)
 }
 
 // Live is the stacks a refresh read in each account-region, by stack name, and the
@@ -111,6 +114,9 @@ func stackSetPlan(in Input, s *fleet.StackSet, changing map[string]map[fleet.Tar
 		if !acct.Suspended() {
 			waits, err := in.resolveRefs(idx, changing, s, t, params)
 			if err != nil {
+				return sp, err
+			}
+			if err := in.sealResolved(info, raw, params); err != nil {
 				return sp, err
 			}
 			for _, w := range waits {

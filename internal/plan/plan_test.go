@@ -198,6 +198,14 @@ func TestReferences(t *testing.T) {
 		t.Errorf("aggregates: %q, want %q", got["111111111111"]["Secret"], want)
 	}
 
+	// A NoEcho parameter's resolved value is sealed.
+	in.Seal = func(v string) (string, error) { return "sealed(" + v + ")", nil }
+	s.Parameters = map[string]string{"Env": "dev", "Secret": `{{ output "network" "VpcId" }}`}
+	if p, err := plan.Build(in); err != nil || p.StackSets[0].Actions[0].Parameters["Secret"] != "sealed(vpc-1)" {
+		t.Errorf("NoEcho reference: %v, %v", p.StackSets[0].Actions[0].Parameters, err)
+	}
+	in.Seal = nil
+
 	// Aggregates can be filtered by region, account, OU and account tag.
 	in.Inventory.Accounts[2].Tags = map[string]string{"team": "b"}
 	s.Parameters = map[string]string{"Env": `{{ outputs "network" "VpcId" "tag:team=b" "ou=A" "region=us-east-1" }}`, "Secret": `{{ outputs "network" "VpcId" "account=111111111111" }}`}

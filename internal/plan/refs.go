@@ -10,6 +10,7 @@ import (
 	"text/template"
 
 	"github.com/stackfleet/stackfleet/internal/fleet"
+	"github.com/stackfleet/stackfleet/internal/templates"
 )
 
 // Parameter values may reference the outputs of other stack sets' instances, as Go templates
@@ -260,4 +261,24 @@ func targetFilter(inv *fleet.Inventory, filters []string) (func(fleet.Target) bo
 		}
 		return true
 	}, nil
+}
+
+// sealResolved seals the values of NoEcho parameters that came from references.
+func (in Input) sealResolved(info *templates.Info, raw, params map[string]string) error {
+	if in.Seal == nil || info == nil {
+		return nil
+	}
+	for k, v := range params {
+		if !strings.Contains(raw[k], "{{") {
+			continue
+		}
+		if p, ok := info.Parameter(k); ok && p.NoEcho {
+			sealed, err := in.Seal(v)
+			if err != nil {
+				return err
+			}
+			params[k] = sealed
+		}
+	}
+	return nil
 }
