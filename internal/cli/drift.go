@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/stackfleet/stackfleet/internal/fleet"
+	"github.com/stackfleet/stackfleet/internal/secrets"
 )
 
 // driftReport is the drift of one stack set's instances.
@@ -88,6 +89,9 @@ func (w *workspace) detectDrift(ctx context.Context, only []string) ([]driftRepo
 				if err != nil {
 					drift = fleet.StackDrift{Status: fleet.DriftUnknown, Reason: err.Error()}
 				}
+				if err := w.maskSecrets(&drift, in.Deployed.Parameters); err != nil {
+					return err
+				}
 				drift.Target = in.Target
 				mu.Lock()
 				defer mu.Unlock()
@@ -106,6 +110,36 @@ func (w *workspace) detectDrift(ctx context.Context, only []string) ([]driftRepo
 		})
 	}
 	return reports, nil
+}
+
+// maskSecrets replaces, in a drift report, every property value that is one of the instance's
+// NoEcho parameter values (a resource property set from a secret) by "****". Sealing is
+// deterministic, so a value is recognized by sealing it: the secrets are never opened.
+func (w *workspace) maskSecrets(d *fleet.StackDrift, params map[string]string) error {
+	sealed := map[string]bool{}
+	for _, v := range params {
+		if strings.HasPrefix(v, secrets.Prefix) {
+			sealed[v] = true
+		}
+	}
+	if len(sealed) == 0 {
+		return nil
+	}
+	for i := range d.Resources {
+		for j := range d.Resources[i].Differences {
+			p := &d.Resources[i].Differences[j]
+			for _, v := range []*string{&p.Expected, &p.Actual} {
+				s, err := w.keys.sealValue(*v)
+				if err != nil {
+					return err
+				}
+				if sealed[s] {
+					*v = "****"
+				}
+			}
+		}
+	}
+	return nil
 }
 
 func renderDrift(out io.Writer, reports []driftReport) {
