@@ -23,6 +23,7 @@ import (
 	"github.com/stackfleet/stackfleet/internal/pipeline"
 	"github.com/stackfleet/stackfleet/internal/plan"
 	"github.com/stackfleet/stackfleet/internal/state"
+	"github.com/stackfleet/stackfleet/internal/templates"
 )
 
 func addPipelineCommands(root *cobra.Command, g *globals) {
@@ -107,12 +108,16 @@ func (w *workspace) engine(g *globals, spec fleet.Pipeline, events apply.EventSi
 		Deployer: func(st fleet.Stage) apply.Deployer { return c.deployer(st, g.pollInitial) },
 		Gates:    pipelineGates{c: c, health: &gates.Health{Client: http.DefaultClient}},
 		Journal:  releaseJournal{journal: journal{w.store}, spec: spec},
-		Inputs: func(ctx context.Context, t fleet.Target, params map[string]string) (map[string]string, error) {
+		Inputs: func(ctx context.Context, s fleet.PipelineStack, t fleet.Target, params map[string]string) (map[string]string, error) {
 			rec, err := w.recorded(ctx)
 			if err != nil {
 				return nil, err
 			}
-			return plan.ResolveReferences(w.inventory, rec, t, params)
+			info, err := templates.Parse(s.TemplateBody)
+			if err != nil {
+				return nil, err
+			}
+			return plan.ResolveReferences(w.inventory, rec, t, params, info, w.keys.sealValue)
 		},
 		Events: events, Log: g.log, Poll: poll,
 	}

@@ -61,7 +61,7 @@ type Engine struct {
 	Poll time.Duration
 	// Inputs, if set, resolves the references to stack-set outputs in a stack's parameters for
 	// one target (values with "{{"); nil leaves them as they are.
-	Inputs func(ctx context.Context, t fleet.Target, params map[string]string) (map[string]string, error)
+	Inputs func(ctx context.Context, s fleet.PipelineStack, t fleet.Target, params map[string]string) (map[string]string, error)
 }
 
 // waveError marks a failed wave; its message is the reason.
@@ -422,7 +422,7 @@ func (e *Engine) deployWave(ctx context.Context, p fleet.Pipeline, r *fleet.Rele
 		for _, t := range targets {
 			v := version
 			if e.Inputs != nil && slices.ContainsFunc(slices.Collect(maps.Values(params)), func(p string) bool { return strings.Contains(p, "{{") }) {
-				resolved, err := e.Inputs(ctx, t, maps.Clone(params))
+				resolved, err := e.Inputs(ctx, s, t, maps.Clone(params))
 				if err != nil {
 					return &waveError{fmt.Sprintf("stack %s in %s: %v", s.Name, t, err)}
 				}

@@ -26,9 +26,12 @@ import (
 // changed by the same apply reaches its consumers on the next plan).
 
 // ResolveReferences renders the references to stack-set outputs in params for target t, from
-// the recorded instances of the stack sets (by name): what a release does for pipeline stacks.
-func ResolveReferences(inv *fleet.Inventory, recorded map[string][]fleet.Instance, t fleet.Target, params map[string]string) (map[string]string, error) {
-	idx := Input{Recorded: recorded}.refIndex()
+// the recorded instances of the stack sets (by name), and seals the NoEcho ones of info with
+// seal: what a release does for pipeline stacks.
+func ResolveReferences(inv *fleet.Inventory, recorded map[string][]fleet.Instance, t fleet.Target, params map[string]string,
+	info *templates.Info, seal func(string) (string, error)) (map[string]string, error) {
+	in := Input{Recorded: recorded, Seal: seal}
+	idx := in.refIndex()
 	out := maps.Clone(params)
 	for _, k := range slices.Sorted(maps.Keys(out)) {
 		if !strings.Contains(out[k], "{{") {
@@ -39,6 +42,9 @@ func ResolveReferences(inv *fleet.Inventory, recorded map[string][]fleet.Instanc
 			return nil, fmt.Errorf("parameter %s: %w", k, err)
 		}
 		out[k] = v
+	}
+	if err := in.sealResolved(info, params, out); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
