@@ -3,17 +3,12 @@ package config
 import (
 	"fmt"
 	"maps"
-	"regexp"
 	"slices"
 	"strings"
 	"text/template"
 
 	"github.com/stackfleet/stackfleet/internal/fleet"
 )
-
-// refCall finds the stack sets a parameter template references (see package plan for the
-// functions).
-var refCall = regexp.MustCompile(`\b(?:output|outputIn|outputs|outputsJSON)\s+"([^"]+)"`)
 
 var refFuncs = template.FuncMap{
 	"output":      func(string, string) string { return "" },
@@ -41,8 +36,8 @@ func (f *File) orderByReferences(sets []*fleet.StackSet) ([]*fleet.StackSet, Err
 			errs = append(errs, f.errorAt(at, "not a valid reference: %v", err))
 			return
 		}
-		for _, m := range refCall.FindAllStringSubmatch(v, -1) {
-			producer := m[1]
+		for _, ref := range fleet.OutputRefs(v) {
+			producer := ref.StackSet
 			switch {
 			case producer == set:
 				errs = append(errs, f.errorAt(at, "stack set %s cannot take its own outputs", set))

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"maps"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -459,4 +460,21 @@ type StepRecord struct {
 	Status    StepStatus `json:"status"`
 	Reason    string     `json:"reason,omitempty"`
 	UpdatedAt time.Time  `json:"updatedAt"`
+}
+
+// OutputRef is a reference in a parameter value to an output of a stack set's instances (see
+// package plan for the template functions that make one).
+type OutputRef struct {
+	StackSet, Key string
+}
+
+var outputRefCall = regexp.MustCompile(`\b(?:output|outputIn|outputs|outputsJSON)\s+"([^"]+)"\s+"([^"]+)"`)
+
+// OutputRefs returns the output references in a parameter value, in order of appearance.
+func OutputRefs(value string) []OutputRef {
+	var out []OutputRef
+	for _, m := range outputRefCall.FindAllStringSubmatch(value, -1) {
+		out = append(out, OutputRef{StackSet: m[1], Key: m[2]})
+	}
+	return out
 }

@@ -49,12 +49,13 @@ func Build(in Input) (*fleet.Plan, error) {
 	p := &fleet.Plan{CreatedAt: in.Now.UTC(), ConfigHash: in.ConfigHash, InventoryHash: in.InventoryHash}
 	desired := map[string]bool{}
 	changing := map[string]map[fleet.Target]bool{} // stack sets planned so far → targets they change
+	idx := in.refIndex()
 	for _, s := range in.StackSets {
 		desired[s.Name] = true
 		if !in.selected(s.Name) {
 			continue
 		}
-		sp, err := stackSetPlan(in, s, changing)
+		sp, err := stackSetPlan(in, s, idx, changing)
 		if err != nil {
 			return nil, fmt.Errorf("stack set %s: %w", s.Name, err)
 		}
@@ -86,7 +87,7 @@ func (in Input) selected(name string) bool {
 	return len(in.Only) == 0 || slices.Contains(in.Only, name)
 }
 
-func stackSetPlan(in Input, s *fleet.StackSet, changing map[string]map[fleet.Target]bool) (fleet.StackSetPlan, error) {
+func stackSetPlan(in Input, s *fleet.StackSet, idx refIndex, changing map[string]map[fleet.Target]bool) (fleet.StackSetPlan, error) {
 	sp := fleet.StackSetPlan{Name: s.Name, TemplateHash: fleet.Hash(string(s.TemplateBody)), Preferences: s.Preferences}
 	recorded := map[fleet.Target]fleet.Instance{}
 	for _, inst := range in.Recorded[s.Name] {
@@ -105,7 +106,6 @@ func stackSetPlan(in Input, s *fleet.StackSet, changing map[string]map[fleet.Tar
 		return sp, err
 	}
 	targeted := map[fleet.Target]bool{}
-	idx := in.refIndex()
 	for _, t := range targets {
 		targeted[t] = true
 		acct := accts[t.Account]

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"regexp"
 	"slices"
 	"strings"
 	"text/template"
@@ -194,19 +193,17 @@ func renderRef(inv *fleet.Inventory, idx refIndex, changing map[string]map[fleet
 	return b.String(), waits, nil
 }
 
-var refCall = regexp.MustCompile(`\b(?:output|outputIn|outputs|outputsJSON)\s+"([^"]+)"\s+"([^"]+)"`)
-
 // inputReasons says which producer output changed for parameters that reference one: "input
 // network.VpcId changed" rather than "parameters changed: Vpc".
 func inputReasons(reason string, changes []fleet.ParamChange, raw map[string]string) string {
 	var inputs, others []string
 	for _, c := range changes {
-		refs := refCall.FindAllStringSubmatch(raw[c.Name], -1)
+		refs := fleet.OutputRefs(raw[c.Name])
 		if refs == nil {
 			others = append(others, c.Name)
 		}
 		for _, r := range refs {
-			if in := r[1] + "." + r[2]; !slices.Contains(inputs, in) {
+			if in := r.StackSet + "." + r.Key; !slices.Contains(inputs, in) {
 				inputs = append(inputs, in)
 			}
 		}
