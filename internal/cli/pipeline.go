@@ -108,7 +108,8 @@ func (w *workspace) engine(g *globals, spec fleet.Pipeline, events apply.EventSi
 		Deployer: func(st fleet.Stage) apply.Deployer { return c.deployer(st, g.pollInitial) },
 		Gates:    pipelineGates{c: c, health: &gates.Health{Client: http.DefaultClient}},
 		Journal:  releaseJournal{journal: journal{w.store}, spec: spec},
-		Inputs: func(ctx context.Context, s fleet.PipelineStack, t fleet.Target, params map[string]string) (map[string]string, error) {
+		Inputs: func(ctx context.Context, s fleet.PipelineStack) (func(fleet.Target, map[string]string) (map[string]string, error), error) {
+			// One read of the recorded outputs per stack and wave, not per target.
 			rec, err := w.recorded(ctx)
 			if err != nil {
 				return nil, err
@@ -117,7 +118,7 @@ func (w *workspace) engine(g *globals, spec fleet.Pipeline, events apply.EventSi
 			if err != nil {
 				return nil, err
 			}
-			return plan.ResolveReferences(w.inventory, rec, t, params, info, w.keys.sealValue)
+			return plan.References(w.inventory, rec, info, w.keys.sealValue), nil
 		},
 		Events: events, Log: g.log, Poll: poll,
 	}

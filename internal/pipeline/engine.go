@@ -59,9 +59,9 @@ type Engine struct {
 	// Poll is how often alarms are read during deploys and bakes, and approvals and busy stages
 	// re-checked (default 10 s).
 	Poll time.Duration
-	// Inputs, if set, resolves the references to stack-set outputs in a stack's parameters for
-	// one target (values with "{{"); nil leaves them as they are.
-	Inputs func(ctx context.Context, s fleet.PipelineStack, t fleet.Target, params map[string]string) (map[string]string, error)
+	// Inputs, if set, returns the resolver of the references to stack-set outputs in a stack's
+	// parameters (values with "{{"), for the targets of one wave; nil leaves them as they are.
+	Inputs func(ctx context.Context, s fleet.PipelineStack) (func(t fleet.Target, params map[string]string) (map[string]string, error), error)
 }
 
 // waveError marks a failed wave; its message is the reason.
@@ -419,10 +419,17 @@ func (e *Engine) deployWave(ctx context.Context, p fleet.Pipeline, r *fleet.Rele
 			Policy: apply.WavePolicy(st.MaxConcurrent, len(targets)), TemplateBody: s.TemplateBody, Tags: s.Tags,
 			Capabilities: s.Capabilities, Token: fmt.Sprintf("sf-%s-s%d", r.ID, r.Position.Stage),
 		}
+		var resolve func(fleet.Target, map[string]string) (map[string]string, error)
+		if e.Inputs != nil && slices.ContainsFunc(slices.Collect(maps.Values(params)), func(p string) bool { return strings.Contains(p, "{{") }) {
+			var err error
+			if resolve, err = e.Inputs(ctx, s); err != nil {
+				return err
+			}
+		}
 		for _, t := range targets {
 			v := version
-			if e.Inputs != nil && slices.ContainsFunc(slices.Collect(maps.Values(params)), func(p string) bool { return strings.Contains(p, "{{") }) {
-				resolved, err := e.Inputs(ctx, s, t, maps.Clone(params))
+			if resolve != nil {
+				resolved, err := resolve(t, maps.Clone(params))
 				if err != nil {
 					return &waveError{fmt.Sprintf("stack %s in %s: %v", s.Name, t, err)}
 				}

@@ -235,7 +235,7 @@ func TestReferences(t *testing.T) {
 }
 
 // A release resolves a pipeline stack's references the same way, and seals a NoEcho one.
-func TestResolveReferencesForPipelines(t *testing.T) {
+func TestReferencesForPipelines(t *testing.T) {
 	in, _ := setup(t)
 	in.Recorded["network"] = []fleet.Instance{{Owner: fleet.StackSetOwner("network"), Target: fleet.Target{Account: "111111111111", Region: "us-east-1"},
 		Outputs: map[string]string{"VpcId": "vpc-1"}}}
@@ -244,9 +244,10 @@ func TestResolveReferencesForPipelines(t *testing.T) {
 		t.Fatal(err)
 	}
 	seal := func(v string) (string, error) { return "sealed(" + v + ")", nil }
-	got, err := plan.ResolveReferences(in.Inventory, in.Recorded, fleet.Target{Account: "111111111111", Region: "us-east-1"},
-		map[string]string{"Env": `{{ output "network" "VpcId" }}`, "Secret": `{{ output "network" "VpcId" }}`}, info, seal)
+	resolve := plan.References(in.Inventory, in.Recorded, info, seal)
+	got, err := resolve(fleet.Target{Account: "111111111111", Region: "us-east-1"},
+		map[string]string{"Env": `{{ output "network" "VpcId" }}`, "Secret": `{{ output "network" "VpcId" }}`})
 	if err != nil || got["Env"] != "vpc-1" || got["Secret"] != "sealed(vpc-1)" {
-		t.Errorf("ResolveReferences = %v, %v; want Env vpc-1 and Secret sealed", got, err)
+		t.Errorf("resolve = %v, %v; want Env vpc-1 and Secret sealed", got, err)
 	}
 }

@@ -24,28 +24,30 @@ import (
 // Values come from the recorded outputs: a producer's instances must be deployed (and an output
 // changed by the same apply reaches its consumers on the next plan).
 
-// ResolveReferences renders the references to stack-set outputs in params for target t, from
-// the recorded instances of the stack sets (by name), and seals the NoEcho ones of info with
-// seal: what a release does for pipeline stacks.
-func ResolveReferences(inv *fleet.Inventory, recorded map[string][]fleet.Instance, t fleet.Target, params map[string]string,
-	info *templates.Info, seal func(string) (string, error)) (map[string]string, error) {
-	in := Input{Recorded: recorded, Seal: seal}
+// References returns the resolver of references to stack-set outputs for one stack's targets,
+// from the recorded instances of the stack sets (by name), indexed once; it seals the resolved
+// values of info's NoEcho parameters with seal: what a release does for pipeline stacks.
+func References(inv *fleet.Inventory, recorded map[string][]fleet.Instance, info *templates.Info,
+	seal func(string) (string, error)) func(t fleet.Target, params map[string]string) (map[string]string, error) {
+	in := Input{Inventory: inv, Recorded: recorded, Seal: seal}
 	idx := in.refIndex()
-	out := maps.Clone(params)
-	for _, k := range slices.Sorted(maps.Keys(out)) {
-		if !strings.Contains(out[k], "{{") {
-			continue
+	return func(t fleet.Target, params map[string]string) (map[string]string, error) {
+		out := maps.Clone(params)
+		for _, k := range slices.Sorted(maps.Keys(out)) {
+			if !strings.Contains(out[k], "{{") {
+				continue
+			}
+			v, _, err := renderRef(inv, idx, nil, t, out[k])
+			if err != nil {
+				return nil, fmt.Errorf("parameter %s: %w", k, err)
+			}
+			out[k] = v
 		}
-		v, _, err := renderRef(inv, idx, nil, t, out[k])
-		if err != nil {
-			return nil, fmt.Errorf("parameter %s: %w", k, err)
+		if err := in.sealResolved(info, params, out); err != nil {
+			return nil, err
 		}
-		out[k] = v
+		return out, nil
 	}
-	if err := in.sealResolved(info, params, out); err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // refIndex is the recorded outputs by stack set and target.
