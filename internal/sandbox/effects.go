@@ -1,10 +1,15 @@
 package sandbox
 
 import (
+	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"maps"
-	"sync"
+	"strings"
+
+	"github.com/stackfleet/stackfleet/internal/sandbox/awsproto"
+	"github.com/stackfleet/stackfleet/internal/sandbox/iam"
+	"github.com/stackfleet/stackfleet/internal/sandbox/s3"
 
 	"github.com/stackfleet/stackfleet/internal/sandbox/cfn"
 	"github.com/stackfleet/stackfleet/internal/sandbox/cloudwatch"
@@ -63,76 +68,106 @@ func (e effects) PutAlarm(account, region string, a cfn.Alarm) error {
 // DeleteAlarm deletes a CloudWatch alarm.
 func (e effects) DeleteAlarm(account, region, name string) { e.s.cw.DeleteAlarm(account, region, name) }
 
-// ClaimName reserves a globally unique name for owner.
-func (e effects) ClaimName(scope, name, owner string) error {
-	return e.s.names.claim(scope, name, owner)
+// CreateBucket creates a bucket in the shared S3 namespace.
+func (e effects) CreateBucket(account, region string, b cfn.Bucket) error {
+	err := e.s.s3.CreateBucket(s3.Bucket{Name: b.Name, Account: account, Region: region,
+		Policy: "", PublicAccessBlock: publicAccessBlock(b), Encryption: s3.Encryption{SSEAlgorithm: b.SSEAlgorithm, KMSMasterKeyID: b.KMSKeyID},
+		Versioning: b.Versioning, Tags: b.Tags})
+	if errors.Is(err, s3.ErrBucketExists) {
+		return fmt.Errorf("%s already exists", b.Name)
+	}
+	return err
 }
 
-// ReleaseName frees a name owner holds.
-func (e effects) ReleaseName(scope, name, owner string) { e.s.names.release(scope, name, owner) }
+// UpdateBucket changes the configuration of a bucket a stack created.
+func (e effects) UpdateBucket(account string, b cfn.Bucket) error {
+	return e.s.s3.Configure(account, b.Name, func(cur *s3.Bucket) {
+		cur.PublicAccessBlock = publicAccessBlock(b)
+		cur.Encryption = s3.Encryption{SSEAlgorithm: cmp.Or(b.SSEAlgorithm, "AES256"), KMSMasterKeyID: b.KMSKeyID}
+		cur.Versioning = b.Versioning
+		cur.Tags = b.Tags
+	})
+}
+
+func publicAccessBlock(b cfn.Bucket) *s3.PublicAccessBlock {
+	if b.PublicAccessBlock == nil {
+		return nil
+	}
+	p := s3.PublicAccessBlock(*b.PublicAccessBlock)
+	return &p
+}
+
+// DeleteBucket deletes an empty bucket; a bucket with objects fails the deletion, as on AWS.
+func (e effects) DeleteBucket(account, name string) error {
+	switch err := e.s.s3.DeleteBucket(account, name); {
+	case errors.Is(err, s3.ErrBucketNotEmpty):
+		return fmt.Errorf("The bucket you tried to delete is not empty (Service: S3, Status Code: 409, Request ID: %s)", awsproto.RandomString(awsproto.Base32Upper, 16))
+	case errors.Is(err, s3.ErrNoSuchBucket):
+		return nil // deleted out of band: CloudFormation's delete succeeds
+	default:
+		return err
+	}
+}
+
+// PutBucketPolicy sets (or, with "", removes) the policy of account's bucket.
+func (e effects) PutBucketPolicy(account, name, policy string) error {
+	b, ok := e.s.s3.Bucket(name)
+	if !ok {
+		return fmt.Errorf("The specified bucket does not exist (Service: S3, Status Code: 404)")
+	}
+	if policy != "" {
+		if err := s3.CheckPolicy(name, policy, b.PublicAccessBlock); err != nil {
+			return fmt.Errorf("%s (Service: S3, Status Code: %d)", err.Message, err.Status)
+		}
+	}
+	return e.s.s3.Configure(account, name, func(cur *s3.Bucket) { cur.Policy = policy })
+}
+
+// ReadObject reads the object at an S3 URL as account's caller would, for TemplateURL.
+func (e effects) ReadObject(account, url string) ([]byte, error) {
+	bucket, key, ok := s3.ParseObjectURL(url)
+	if !ok {
+		return nil, cfn.ErrObjectURL
+	}
+	data, err := e.s.s3.Read(iam.Principal{Account: account, ARN: "arn:aws:iam::" + account + ":root"}, bucket, key)
+	switch {
+	case errors.Is(err, s3.ErrNoSuchKey):
+		return nil, cfn.ErrObjectNotFound
+	case errors.Is(err, s3.ErrNoSuchBucket), errors.Is(err, s3.ErrAccessDenied):
+		return nil, cfn.ErrObjectAccessDenied
+	}
+	return data, err
+}
 
 // ResourceFault evaluates the resource-failure rules.
 func (e effects) ResourceFault(account, region, stack, logicalID, resourceType string) (string, bool) {
 	return e.s.faults.onResource(account, region, stack, logicalID, resourceType)
 }
 
-// nameClaims reserves globally unique names (S3 bucket names) across all accounts and regions.
-// It is safe for concurrent use.
-type nameClaims struct {
-	mu sync.Mutex
-	m  map[string]map[string]string // scope → name → owner
-}
+// legacyNames restores the "Names" section of state files written before the sandbox had S3:
+// bucket names claimed by stacks ({"s3": {name: "<stack ARN>/<logical id>"}}) become empty
+// buckets of the stack's account and region. It writes no section.
+type legacyNames struct{ s *Sandbox }
 
-func newNameClaims() *nameClaims { return &nameClaims{m: map[string]map[string]string{}} }
+func (legacyNames) Snapshot() ([]byte, error) { return nil, nil }
 
-func (n *nameClaims) claim(scope, name, owner string) error {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	names := n.m[scope]
-	if names == nil {
-		names = map[string]string{}
-		n.m[scope] = names
-	}
-	if cur, ok := names[name]; ok && cur != owner {
-		return fmt.Errorf("%s already exists", name)
-	}
-	names[name] = owner
-	return nil
-}
-
-func (n *nameClaims) release(scope, name, owner string) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.m[scope][name] == owner {
-		delete(n.m[scope], name)
-	}
-}
-
-// Snapshot returns the claimed names as JSON.
-func (n *nameClaims) Snapshot() ([]byte, error) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	out := make(map[string]map[string]string, len(n.m))
-	for scope, names := range n.m {
-		if len(names) == 0 {
-			continue
-		}
-		out[scope] = maps.Clone(names)
-	}
-	return json.Marshal(out)
-}
-
-// Restore replaces the claimed names with a snapshot.
-func (n *nameClaims) Restore(data []byte) error {
+func (l legacyNames) Restore(data []byte) error {
 	var m map[string]map[string]string
 	if err := json.Unmarshal(data, &m); err != nil {
 		return err
 	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	n.m = m
-	if n.m == nil {
-		n.m = map[string]map[string]string{}
+	for name, owner := range m["s3"] {
+		// arn:aws:cloudformation:REGION:ACCOUNT:stack/NAME/ID/LOGICAL
+		f := strings.Split(owner, ":")
+		if len(f) < 6 {
+			return fmt.Errorf("bucket %s: owner %q is not a stack resource", name, owner)
+		}
+		if _, ok := l.s.s3.Bucket(name); ok {
+			continue
+		}
+		if err := l.s.s3.CreateBucket(s3.Bucket{Name: name, Account: f[4], Region: f[3]}); err != nil {
+			return fmt.Errorf("bucket %s: %w", name, err)
+		}
 	}
 	return nil
 }

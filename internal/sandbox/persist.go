@@ -173,7 +173,9 @@ func (s *Sandbox) capture() (*persistedState, error) {
 		if err != nil {
 			return nil, fmt.Errorf("snapshot %s: %w", p.key, err)
 		}
-		st.Sections[p.key] = data
+		if data != nil { // nil: a section only read, from older state files
+			st.Sections[p.key] = data
+		}
 	}
 	return st, nil
 }

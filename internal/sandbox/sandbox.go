@@ -44,6 +44,7 @@ import (
 	"github.com/stackfleet/stackfleet/internal/sandbox/cloudwatch"
 	"github.com/stackfleet/stackfleet/internal/sandbox/iam"
 	"github.com/stackfleet/stackfleet/internal/sandbox/orgs"
+	"github.com/stackfleet/stackfleet/internal/sandbox/s3"
 	"github.com/stackfleet/stackfleet/internal/sandbox/ssm"
 	"github.com/stackfleet/stackfleet/internal/sandbox/sts"
 )
@@ -127,13 +128,13 @@ type Sandbox struct {
 	adminKey iam.AccessKey
 	roles    *iam.Roles
 	org      *orgs.Org
-	names    *nameClaims
 	faults   *faults
 	counters *counters
 
 	cfn *cfn.Engine
 	ssm *ssm.Store
 	cw  *cloudwatch.Store
+	s3  *s3.Store
 	// parts are the services and stores, for routing and persistence to loop over.
 	parts []part
 
@@ -168,7 +169,7 @@ func New(opts Options) (*Sandbox, error) {
 	}
 	s := &Sandbox{
 		now: opts.Now, log: opts.Logger, seed: opts.Seed,
-		roles: iam.NewRoles(), names: newNameClaims(), counters: newCounters(),
+		roles: iam.NewRoles(), counters: newCounters(),
 		quit: make(chan struct{}), done: make(chan struct{}),
 	}
 	if s.now == nil {
@@ -234,6 +235,12 @@ func New(opts Options) (*Sandbox, error) {
 			s.changed()
 		},
 	})
+	s.s3 = s3.New(s.now, func(account string) string {
+		if s.org.HasAccount(account) {
+			return s.org.ID()
+		}
+		return ""
+	})
 	// As IAM does, a trust policy may name only accounts and roles that exist.
 	s.roles.CheckPrincipals(s.org.HasAccount)
 	s.parts = []part{
@@ -241,7 +248,8 @@ func New(opts Options) (*Sandbox, error) {
 		{name: "sts", api: &sts.Service{Keys: s.keys, Roles: s.roles, Org: s.org, Now: s.now}},
 		{key: "Keys", state: s.keys},
 		{key: "Roles", state: s.roles},
-		{key: "Names", state: s.names},
+		{key: "S3", state: s.s3},
+		{key: "Names", state: legacyNames{s}}, // after S3: it adds to the restored buckets
 		{name: "cloudformation", regional: true, key: "CFN", api: inAccount{s.cfn}, state: s.cfn},
 		{name: "ssm", regional: true, key: "SSM", api: inAccount{s.ssm}, state: s.ssm},
 		{name: "monitoring", regional: true, key: "CloudWatch", api: inAccount{s.cw}, state: s.cw},

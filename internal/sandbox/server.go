@@ -12,6 +12,7 @@ import (
 
 	"github.com/stackfleet/stackfleet/internal/sandbox/awsproto"
 	"github.com/stackfleet/stackfleet/internal/sandbox/iam"
+	"github.com/stackfleet/stackfleet/internal/sandbox/s3"
 )
 
 // A part is one service or store of the sandbox: the API it serves under its SigV4 signing
@@ -51,13 +52,91 @@ func (a inAccount) Handle(ctx context.Context, caller iam.Principal, req *awspro
 func (s *Sandbox) newHandler() http.Handler {
 	mux := http.NewServeMux()
 	s.registerAdmin(mux)
-	mux.HandleFunc("/", s.serveAWS)
-	return mux
+	// AWS calls bypass the mux, which would clean (redirect) S3 keys such as "a//b".
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, adminPrefix) {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		s.serveAWS(w, r)
+	})
+}
+
+// serveS3 serves one S3 REST call: route, authenticate (an unsigned request is anonymous),
+// count, apply fault rules, serve.
+func (s *Sandbox) serveS3(w http.ResponseWriter, r *http.Request) {
+	c := s3.Route(r, awsproto.NewRequestID())
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.log.Error("sandbox: panic serving request", "panic", v, "stack", string(debug.Stack()))
+			s3.WriteError(w, c, nil)
+		}
+	}()
+	akid, region, _, token, signed, perr := awsproto.CredentialScope(r)
+	if perr != nil {
+		s3.WriteError(w, c, s3.FromAuthError(perr))
+		return
+	}
+	now := s.now()
+	var caller iam.Principal
+	if signed {
+		var aerr *awsproto.Error
+		caller, aerr = s.keys.Authenticate(&awsproto.Request{Protocol: awsproto.Query, AccessKeyID: akid, SessionToken: token}, now)
+		if aerr != nil {
+			s3.WriteError(w, c, s3.FromAuthError(aerr))
+			return
+		}
+		if !s.regionEnabled(region) {
+			s3.WriteError(w, c, &s3.Error{Status: 400, Code: "AuthorizationHeaderMalformed", Message: fmt.Sprintf(
+				"The authorization header is malformed; the region '%s' is not enabled in this sandbox (enabled: %s).", region, strings.Join(s.regions, ", "))})
+			return
+		}
+	}
+	cnt := s.counters.get(counterKey{"s3", c.Op, caller.Account, region})
+	cnt.calls.Add(1)
+	cf := s.faults.onCall(awsproto.Query, "s3", c.Op, caller.Account, region, now)
+	if cf.delay > 0 && !s.wait(r, cf.delay) {
+		return
+	}
+	if cf.err != nil {
+		if cf.throttled {
+			cnt.throttled.Add(1)
+		} else {
+			cnt.faulted.Add(1)
+		}
+		s3.WriteError(w, c, s3.FromAPIError(cf.err))
+		return
+	}
+	s.s3.Serve(w, c, caller, region)
+	if s3.IsWrite(c.Op) {
+		s.changed()
+	}
+}
+
+// wait holds a call for a fault rule's delay; false if the client went away.
+func (s *Sandbox) wait(r *http.Request, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-r.Context().Done():
+		return false
+	case <-s.quit:
+		// Closing: serve the call now rather than hold up the shutdown.
+	}
+	return true
 }
 
 // serveAWS serves one AWS API call: decode, authenticate, count, apply fault rules, route.
 func (s *Sandbox) serveAWS(w http.ResponseWriter, r *http.Request) {
 	var req *awsproto.Request
+	if _, _, service, _, _, _ := awsproto.CredentialScope(r); s3.IsRequest(r, service) {
+		s.serveS3(w, r)
+		return
+	}
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
@@ -85,17 +164,8 @@ func (s *Sandbox) serveAWS(w http.ResponseWriter, r *http.Request) {
 	cnt.calls.Add(1)
 
 	cf := s.faults.onCall(req.Protocol, req.Service, req.Action, caller.Account, req.Region, now)
-	if cf.delay > 0 {
-		t := time.NewTimer(cf.delay)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return
-		case <-s.quit:
-			// Closing: serve the call now rather than hold up the shutdown.
-			t.Stop()
-		}
+	if cf.delay > 0 && !s.wait(r, cf.delay) {
+		return
 	}
 	if cf.err != nil {
 		if cf.throttled {

@@ -303,6 +303,28 @@ func decodeQueryRequest(r *http.Request, body []byte, req *Request) *Error {
 }
 
 // newRequestID returns a random version-4 UUID, the shape AWS request ids have.
+// NewRequestID returns a new request id (a random UUID), for services that decode requests
+// themselves (S3).
+func NewRequestID() string { return newRequestID() }
+
+// CredentialScope reads the access key id, region and service of r's SigV4 credential scope
+// (Authorization header or presigned query) and its session token, without reading the body.
+// present is false for an unsigned request; err is set for a malformed signature.
+func CredentialScope(r *http.Request) (accessKeyID, region, service, sessionToken string, present bool, err *Error) {
+	sessionToken = r.Header.Get("X-Amz-Security-Token")
+	if sessionToken == "" && r.URL != nil {
+		sessionToken = r.URL.Query().Get("X-Amz-Security-Token")
+	}
+	if r.Header.Get("Authorization") == "" && (r.URL == nil || r.URL.Query().Get("X-Amz-Credential") == "") {
+		return "", "", "", sessionToken, false, nil
+	}
+	sc, err := parseAuth(r, Query)
+	if err != nil {
+		return "", "", "", sessionToken, true, err
+	}
+	return sc.accessKeyID, sc.region, sc.service, sessionToken, true, nil
+}
+
 func newRequestID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails since Go 1.24

@@ -391,6 +391,11 @@ func (e *Engine) getTemplate(r *region, p params) (awsproto.Object, error) {
 		if err != nil {
 			return nil, err
 		}
+		if s.status == stReviewInProgress && (s.cfg == nil || s.cfg.tmpl == nil) {
+			// A stack that only has a change set has no template yet: AWS answers with no
+			// TemplateBody (clients such as the CDK CLI then treat the stack as new).
+			return awsproto.Object{"StagesAvailable": []any{"Original", "Processed"}}, nil
+		}
 		if s.cfg == nil || s.cfg.tmpl == nil {
 			return nil, validationError("Stack with id %s does not exist", p.str("StackName"))
 		}
@@ -423,7 +428,7 @@ func summaryParams(t *tmpl, full bool) []any {
 }
 
 func (e *Engine) getTemplateSummary(r *region, p params) (awsproto.Object, error) {
-	body, hasBody, err := templateBody(p, false)
+	body, hasBody, err := e.templateBody(r.account, p, false)
 	if err != nil {
 		return nil, err
 	}
@@ -469,7 +474,7 @@ func (e *Engine) getTemplateSummary(r *region, p params) (awsproto.Object, error
 }
 
 func (e *Engine) validateTemplate(r *region, p params) (awsproto.Object, error) {
-	body, _, err := templateBody(p, true)
+	body, _, err := e.templateBody(r.account, p, true)
 	if err != nil {
 		return nil, err
 	}

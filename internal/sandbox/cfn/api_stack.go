@@ -1,6 +1,7 @@
 package cfn
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -25,18 +26,49 @@ func stackNotFound(name string) error {
 	return validationError("Stack with id %s does not exist", name)
 }
 
-// templateBody returns TemplateBody, refusing TemplateURL, which needs S3.
-func templateBody(p params, required bool) (string, bool, error) {
-	if p.str("TemplateURL") != "" {
-		return "", false, validationError("TemplateURL is not supported by the sandbox; pass the template with TemplateBody")
-	}
-	if !p.has("TemplateBody") {
+// maxTemplateURLBody is CloudFormation's limit on a template read from S3.
+const maxTemplateURLBody = 1_000_000
+
+// templateBody returns the template of a call: TemplateBody (at most 51,200 bytes), or the
+// object TemplateURL names (at most 1 MB), read from S3 with the caller's permissions.
+func (e *Engine) templateBody(account string, p params, required bool) (string, bool, error) {
+	url := p.str("TemplateURL")
+	switch {
+	case url != "" && p.str("TemplateBody") != "":
+		return "", false, validationError("Specify exactly one of TemplateBody or TemplateURL.")
+	case url != "":
+		return e.readTemplateURL(account, url)
+	case !p.has("TemplateBody"):
 		if required {
 			return "", false, validationError("Either Template URL or Template Body must be specified.")
 		}
 		return "", false, nil
 	}
-	return p.str("TemplateBody"), true, nil
+	body := p.str("TemplateBody")
+	if len(body) > maxTemplateBody {
+		return "", false, validationError("1 validation error detected: Value '%s' at 'templateBody' failed to satisfy constraint: Member must have length less than or equal to %d", body[:32]+"...", maxTemplateBody)
+	}
+	return body, true, nil
+}
+
+func (e *Engine) readTemplateURL(account, url string) (string, bool, error) {
+	if len(url) > 1024 {
+		return "", false, validationError("1 validation error detected: Value '%s' at 'templateURL' failed to satisfy constraint: Member must have length less than or equal to 1024", url[:32]+"...")
+	}
+	data, err := e.fx.ReadObject(account, url)
+	switch {
+	case errors.Is(err, ErrObjectURL):
+		return "", false, validationError("TemplateURL must be a supported URL.")
+	case errors.Is(err, ErrObjectNotFound):
+		return "", false, validationError("S3 error: The specified key does not exist.")
+	case errors.Is(err, ErrObjectAccessDenied):
+		return "", false, validationError("S3 error: Access Denied For more information check http://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html")
+	case err != nil:
+		return "", false, validationError("S3 error: %v", err)
+	case len(data) > maxTemplateURLBody:
+		return "", false, validationError("Template may not exceed %d bytes in size.", maxTemplateURLBody)
+	}
+	return string(data), true, nil
 }
 
 // paramInput is one member of an operation's Parameters.
@@ -107,10 +139,10 @@ type configInput struct {
 	hasNotifications bool
 }
 
-func readConfigInput(p params, bodyRequired bool) (*configInput, error) {
+func (e *Engine) readConfigInput(account string, p params, bodyRequired bool) (*configInput, error) {
 	in := &configInput{}
 	var err error
-	in.body, in.hasBody, err = templateBody(p, false)
+	in.body, in.hasBody, err = e.templateBody(account, p, false)
 	if err != nil {
 		return nil, err
 	}
@@ -183,7 +215,7 @@ func (e *Engine) createStack(r *region, p params) (awsproto.Object, error) {
 	if err := checkStackName(name); err != nil {
 		return nil, err
 	}
-	in, err := readConfigInput(p, true)
+	in, err := e.readConfigInput(r.account, p, true)
 	if err != nil {
 		return nil, err
 	}
@@ -295,7 +327,7 @@ func (e *Engine) updateStack(r *region, p params) (awsproto.Object, error) {
 	if name == "" {
 		return nil, validationError("1 validation error detected: Value null at 'stackName' failed to satisfy constraint: Member must not be null")
 	}
-	in, err := readConfigInput(p, false)
+	in, err := e.readConfigInput(r.account, p, false)
 	if err != nil {
 		return nil, err
 	}

@@ -35,12 +35,37 @@ type Effects interface {
 	GetParameter(account, region, name string) (value string, ok bool)
 	PutAlarm(account, region string, a Alarm) error
 	DeleteAlarm(account, region, name string)
-	// ClaimName reserves a globally unique name (scope "s3" for bucket names) for owner; an error
-	// means another owner holds it. ReleaseName frees it if owner holds it.
-	ClaimName(scope, name, owner string) error
-	ReleaseName(scope, name, owner string)
+	// CreateBucket creates an S3 bucket in the global namespace (error "<name> already exists"
+	// if any account has it); UpdateBucket changes its configuration; DeleteBucket deletes it,
+	// failing while it holds objects. PutBucketPolicy sets its policy ("" removes it).
+	CreateBucket(account, region string, b Bucket) error
+	UpdateBucket(account string, b Bucket) error
+	DeleteBucket(account, name string) error
+	PutBucketPolicy(account, bucket, policy string) error
+	// ReadObject reads the S3 object at url with the permissions of account (for
+	// TemplateURL): the errors are ErrObjectURL, ErrObjectNotFound and ErrObjectAccessDenied.
+	ReadObject(account, url string) ([]byte, error)
 	// ResourceFault reports whether an injected fault fails this resource operation now.
 	ResourceFault(account, region, stackName, logicalID, resourceType string) (reason string, fail bool)
+}
+
+// Errors of Effects.ReadObject.
+var (
+	ErrObjectURL          = errors.New("not an S3 object URL")
+	ErrObjectNotFound     = errors.New("the specified key does not exist")
+	ErrObjectAccessDenied = errors.New("access denied")
+)
+
+// Bucket is the configuration of an S3 bucket created by an AWS::S3::Bucket resource.
+type Bucket struct {
+	Name, SSEAlgorithm, KMSKeyID, Versioning string
+	Tags                                     map[string]string
+	PublicAccessBlock                        *PublicAccessBlock
+}
+
+// PublicAccessBlock is a bucket's PublicAccessBlockConfiguration.
+type PublicAccessBlock struct {
+	BlockPublicAcls, IgnorePublicAcls, BlockPublicPolicy, RestrictPublicBuckets bool
 }
 
 // Parameter is an SSM parameter created by an AWS::SSM::Parameter resource.

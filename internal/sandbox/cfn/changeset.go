@@ -99,7 +99,7 @@ func (e *Engine) createChangeSet(r *region, p params) (awsproto.Object, error) {
 	default:
 		return nil, validationError("1 validation error detected: Value '%s' at 'changeSetType' failed to satisfy constraint: Member must satisfy enum value set: [IMPORT, UPDATE, CREATE]", typ)
 	}
-	in, err := readConfigInput(p, false)
+	in, err := e.readConfigInput(r.account, p, false)
 	if err != nil {
 		return nil, err
 	}

@@ -48,6 +48,13 @@ func TestChangeSetForNewStack(t *testing.T) {
 		if diff := cmp.Diff([]string{"Add Queue", "Add Param", "Add Topic"}, changeSummary(cs)); diff != "" {
 			t.Errorf("changes (-want +got):\n%s", diff)
 		}
+		// The stack has no template until the change set runs; its change set has one.
+		if got := h.must("GetTemplate", awsproto.Object{"StackName": "n"}); got["TemplateBody"] != nil {
+			t.Errorf("GetTemplate of a REVIEW_IN_PROGRESS stack: %v", got)
+		}
+		if got := h.must("GetTemplate", awsproto.Object{"StackName": "n", "ChangeSetName": "cs1"}); got["TemplateBody"] != updTemplate {
+			t.Errorf("GetTemplate of the change set: %v", got)
+		}
 		// By ARN without a stack name.
 		if got := h.must("DescribeChangeSet", awsproto.Object{"ChangeSetName": csID})["ChangeSetName"]; got != "cs1" {
 			t.Errorf("by ARN: %v", got)

@@ -29,8 +29,10 @@ type fakeEffects struct {
 	roles  map[string]string        // account/name → trust policy
 	params map[string]cfn.Parameter // account/region/name
 	alarms map[string]cfn.Alarm     // account/region/name
-	names  map[string]string        // scope/name → owner
-	calls  []string
+	names  map[string]string        // bucket → account
+	// objects are what ReadObject reads: URL → content.
+	objects map[string][]byte
+	calls   []string
 
 	Fault func(account, region, stackName, logicalID, resourceType string) (string, bool)
 }
@@ -38,7 +40,7 @@ type fakeEffects struct {
 var _ cfn.Effects = (*fakeEffects)(nil)
 
 func newFakeEffects() *fakeEffects {
-	return &fakeEffects{roles: map[string]string{}, params: map[string]cfn.Parameter{}, alarms: map[string]cfn.Alarm{}, names: map[string]string{}}
+	return &fakeEffects{roles: map[string]string{}, params: map[string]cfn.Parameter{}, alarms: map[string]cfn.Alarm{}, names: map[string]string{}, objects: map[string][]byte{}}
 }
 
 func (f *fakeEffects) record(format string, args ...any) {
@@ -105,24 +107,41 @@ func (f *fakeEffects) DeleteAlarm(account, region, name string) {
 	f.record("DeleteAlarm %s", name)
 }
 
-func (f *fakeEffects) ClaimName(scope, name, owner string) error {
+func (f *fakeEffects) CreateBucket(account, region string, b cfn.Bucket) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	k := scope + "/" + name
-	if o, ok := f.names[k]; ok && o != owner {
-		return errors.New("taken")
+	if _, ok := f.names[b.Name]; ok {
+		return errors.New(b.Name + " already exists")
 	}
-	f.names[k] = owner
+	f.names[b.Name] = account
+	f.record("CreateBucket %s", b.Name)
 	return nil
 }
 
-func (f *fakeEffects) ReleaseName(scope, name, owner string) {
+func (f *fakeEffects) UpdateBucket(account string, b cfn.Bucket) error { return nil }
+
+func (f *fakeEffects) DeleteBucket(account, name string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	k := scope + "/" + name
-	if f.names[k] == owner {
-		delete(f.names, k)
+	if f.names[name] == account {
+		delete(f.names, name)
 	}
+	return nil
+}
+
+func (f *fakeEffects) PutBucketPolicy(account, bucket, policy string) error { return nil }
+
+func (f *fakeEffects) ReadObject(account, url string) ([]byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !strings.HasPrefix(url, "https://") {
+		return nil, cfn.ErrObjectURL
+	}
+	data, ok := f.objects[url]
+	if !ok {
+		return nil, cfn.ErrObjectNotFound
+	}
+	return data, nil
 }
 
 func (f *fakeEffects) ResourceFault(account, region, stackName, logicalID, resourceType string) (string, bool) {
@@ -150,7 +169,7 @@ func (f *fakeEffects) bucketNames() []string {
 	defer f.mu.Unlock()
 	var out []string
 	for k := range f.names {
-		out = append(out, strings.TrimPrefix(k, "s3/"))
+		out = append(out, k)
 	}
 	slices.Sort(out)
 	return out

@@ -151,17 +151,19 @@ var providers = map[string]*provider{
 			if n != "" && !validBucketName(n) {
 				return fmt.Errorf("Bucket name should not contain uppercase characters")
 			}
-			return nil
-		},
-		create: func(c *provCtx, p *physical) error {
-			if err := c.fx.ClaimName("s3", p.ID, c.owner()); err != nil {
-				return fmt.Errorf("%s already exists", p.ID)
+			if acl := propString(props, "AccessControl"); acl != "" && acl != "Private" && acl != "BucketOwnerFullControl" && objectOwnership(props) == "BucketOwnerEnforced" {
+				return fmt.Errorf("Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting (Service: S3, Status Code: 400, Request ID: %s)", randomString(16, upperAlnum))
 			}
 			return nil
 		},
+		create: func(c *provCtx, p *physical) error {
+			return c.fx.CreateBucket(c.account, c.region, bucketConfig(p))
+		},
+		update: func(c *provCtx, _, p *physical) error {
+			return c.fx.UpdateBucket(c.account, bucketConfig(p))
+		},
 		delete: func(c *provCtx, p *physical) error {
-			c.fx.ReleaseName("s3", p.ID, c.owner())
-			return nil
+			return c.fx.DeleteBucket(c.account, p.ID)
 		},
 	},
 	"AWS::S3::BucketPolicy": {
@@ -169,6 +171,16 @@ var providers = map[string]*provider{
 		replace:  []string{"Bucket"},
 		fixID:    func(props map[string]any) string { return propString(props, "Bucket") },
 		attrs:    map[string]func(string, string, *physical) any{},
+		create: func(c *provCtx, p *physical) error {
+			return c.fx.PutBucketPolicy(c.account, p.ID, propJSON(p.Props, "PolicyDocument"))
+		},
+		update: func(c *provCtx, _, p *physical) error {
+			return c.fx.PutBucketPolicy(c.account, p.ID, propJSON(p.Props, "PolicyDocument"))
+		},
+		delete: func(c *provCtx, p *physical) error {
+			_ = c.fx.PutBucketPolicy(c.account, p.ID, "") // the bucket may be gone already
+			return nil
+		},
 	},
 	"AWS::SSM::Parameter": {
 		required: []string{"Type", "Value"}, modelValidation: true,
@@ -406,6 +418,48 @@ func validBucketName(n string) bool {
 		}
 	}
 	return true
+}
+
+// objectOwnership returns the bucket's ObjectOwnership (BucketOwnerEnforced unless its
+// OwnershipControls say otherwise, as for every new bucket since April 2023).
+func objectOwnership(props map[string]any) string {
+	oc, _ := props["OwnershipControls"].(map[string]any)
+	rules, _ := oc["Rules"].([]any)
+	for _, r := range rules {
+		if m, ok := r.(map[string]any); ok && propString(m, "ObjectOwnership") != "" {
+			return propString(m, "ObjectOwnership")
+		}
+	}
+	return "BucketOwnerEnforced"
+}
+
+// bucketConfig reads the S3 configuration of an AWS::S3::Bucket.
+func bucketConfig(p *physical) Bucket {
+	b := Bucket{Name: p.ID, Tags: map[string]string{}}
+	if enc, ok := p.Props["BucketEncryption"].(map[string]any); ok {
+		rules, _ := enc["ServerSideEncryptionConfiguration"].([]any)
+		if len(rules) > 0 {
+			r, _ := rules[0].(map[string]any)
+			def, _ := r["ServerSideEncryptionByDefault"].(map[string]any)
+			b.SSEAlgorithm, b.KMSKeyID = propString(def, "SSEAlgorithm"), propString(def, "KMSMasterKeyID")
+		}
+	}
+	if v, ok := p.Props["VersioningConfiguration"].(map[string]any); ok {
+		b.Versioning = propString(v, "Status")
+	}
+	if pab, ok := p.Props["PublicAccessBlockConfiguration"].(map[string]any); ok {
+		b.PublicAccessBlock = &PublicAccessBlock{
+			BlockPublicAcls: propBool(pab, "BlockPublicAcls"), IgnorePublicAcls: propBool(pab, "IgnorePublicAcls"),
+			BlockPublicPolicy: propBool(pab, "BlockPublicPolicy"), RestrictPublicBuckets: propBool(pab, "RestrictPublicBuckets"),
+		}
+	}
+	tags, _ := p.Props["Tags"].([]any)
+	for _, t := range tags {
+		if m, ok := t.(map[string]any); ok {
+			b.Tags[propString(m, "Key")] = propString(m, "Value")
+		}
+	}
+	return b
 }
 
 func ssmParameter(p *physical) Parameter {

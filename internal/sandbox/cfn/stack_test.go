@@ -255,7 +255,7 @@ func TestResourceValidationFailures(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			run(t, func(t *testing.T, h *harness) {
-				if err := h.fx.ClaimName("s3", "taken-bucket", "someone-else"); err != nil {
+				if err := h.fx.CreateBucket("999999999999", "us-east-1", cfn.Bucket{Name: "taken-bucket"}); err != nil {
 					t.Fatal(err)
 				}
 				s := h.create("s", tc.body, nil)
@@ -285,7 +285,8 @@ func TestSynchronousErrors(t *testing.T) {
 		{"unknown type", "CreateStack", awsproto.Object{"StackName": "x", "TemplateBody": "Resources:\n  R:\n    Type: AWS::Foo::Bar\n  S:\n    Type: AWS::Baz::Qux\n"}, "ValidationError: Template format error: Unrecognized resource types: [AWS::Foo::Bar, AWS::Baz::Qux]"},
 		{"bad attribute", "CreateStack", awsproto.Object{"StackName": "x", "TemplateBody": good + "Outputs:\n  O:\n    Value: !GetAtt T.Nope\n"}, "ValidationError: Template error: resource T does not support attribute type Nope in Fn::GetAtt"},
 		{"missing parameter", "CreateStack", awsproto.Object{"StackName": "x", "TemplateBody": "Parameters:\n  P:\n    Type: String\n" + good}, "ValidationError: Parameters: [P] must have values"},
-		{"template url", "CreateStack", awsproto.Object{"StackName": "x", "TemplateURL": "https://s3.amazonaws.com/b/t.yaml"}, "ValidationError: TemplateURL is not supported by the sandbox; pass the template with TemplateBody"},
+		{"template url not found", "CreateStack", awsproto.Object{"StackName": "x", "TemplateURL": "https://s3.amazonaws.com/b/t.yaml"}, "ValidationError: S3 error: The specified key does not exist."},
+		{"template url and body", "CreateStack", awsproto.Object{"StackName": "x", "TemplateURL": "https://s3.amazonaws.com/b/t.yaml", "TemplateBody": good}, "ValidationError: Specify exactly one of TemplateBody or TemplateURL."},
 		{"no template", "CreateStack", awsproto.Object{"StackName": "x"}, "ValidationError: Either Template URL or Template Body must be specified."},
 		{"bad name", "CreateStack", awsproto.Object{"StackName": "1x", "TemplateBody": good}, "ValidationError: 1 validation error detected: Value '1x' at 'stackName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z][-a-zA-Z0-9]*"},
 		{"missing import", "CreateStack", awsproto.Object{"StackName": "x", "TemplateBody": "Resources:\n  T:\n    Type: AWS::SNS::Topic\n    Properties:\n      TopicName: !ImportValue nope\n"}, "ValidationError: No export named nope found."},
@@ -501,6 +502,45 @@ func TestClientRequestTokens(t *testing.T) {
 		}
 		if diff := cmp.Diff(want, tokens); diff != "" {
 			t.Errorf("event tokens (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// TestTemplateURL reads templates from S3 through Effects.ReadObject, up to 1 MB, with
+// CloudFormation's errors.
+func TestTemplateURL(t *testing.T) {
+	run(t, func(t *testing.T, h *harness) {
+		const url = "https://bucket.s3.us-east-1.amazonaws.com/t.yaml"
+		big := "Resources:\n  T:\n    Type: AWS::SNS::Topic\n    Metadata:\n      Pad: '" + strings.Repeat("x", 200_000) + "'\n"
+		h.fx.objects[url] = []byte(big)
+		h.fx.objects["https://bucket.s3.amazonaws.com/huge.yaml"] = []byte(big + "#" + strings.Repeat("y", 1_000_000))
+		s := h.create("u", "", awsproto.Object{"TemplateURL": url})
+		if s["StackStatus"] != "CREATE_COMPLETE" {
+			t.Fatalf("stack from TemplateURL: %v", s["StackStatus"])
+		}
+		if got, _ := h.must("GetTemplate", awsproto.Object{"StackName": "u"})["TemplateBody"].(string); got != big {
+			t.Errorf("GetTemplate returned %d bytes, want the %d of the object", len(got), len(big))
+		}
+		if _, err := h.call("ValidateTemplate", awsproto.Object{"TemplateURL": url}); err != nil {
+			t.Errorf("ValidateTemplate by URL: %v", err)
+		}
+		if _, err := h.call("GetTemplateSummary", awsproto.Object{"TemplateURL": url}); err != nil {
+			t.Errorf("GetTemplateSummary by URL: %v", err)
+		}
+		// The same body is too large to pass inline.
+		_, err := h.call("ValidateTemplate", awsproto.Object{"TemplateBody": big})
+		if got := apiErr(t, err); !strings.Contains(got, "Member must have length less than or equal to 51200") {
+			t.Errorf("inline 200 KB template: %q", got)
+		}
+		for _, tc := range []struct{ url, want string }{
+			{"https://bucket.s3.amazonaws.com/huge.yaml", "ValidationError: Template may not exceed 1000000 bytes in size."},
+			{"s3://bucket/t.yaml", "ValidationError: TemplateURL must be a supported URL."},
+			{"https://bucket.s3.amazonaws.com/missing.yaml", "ValidationError: S3 error: The specified key does not exist."},
+		} {
+			_, err := h.call("CreateChangeSet", awsproto.Object{"StackName": "v", "ChangeSetName": "c", "ChangeSetType": "CREATE", "TemplateURL": tc.url})
+			if got := apiErr(t, err); got != tc.want {
+				t.Errorf("%s: %q, want %q", tc.url, got, tc.want)
+			}
 		}
 	})
 }

@@ -125,9 +125,6 @@ func (c *templateCache) put(h uint64, ent cachedTemplate) {
 
 // parseTemplate parses and validates body, with CloudFormation's ValidationError messages.
 func (e *Engine) parseTemplate(body string) (*tmpl, error) {
-	if len(body) > maxTemplateBody {
-		return nil, validationError("1 validation error detected: Value '%s' at 'templateBody' failed to satisfy constraint: Member must have length less than or equal to %d", body[:32]+"...", maxTemplateBody)
-	}
 	if body == "" {
 		return nil, validationError("1 validation error detected: Value '' at 'templateBody' failed to satisfy constraint: Member must have length greater than or equal to 1")
 	}

@@ -21,6 +21,8 @@ type policyStatement struct {
 	NotPrincipal *principalSet
 	Action       stringList
 	NotAction    stringList
+	Resource     stringList
+	NotResource  stringList
 	// Condition maps operator → key → values.
 	Condition map[string]map[string]stringList
 }
@@ -104,28 +106,96 @@ func ParsePolicy(doc string) (*Policy, error) {
 	return p, nil
 }
 
-// RequestContext is what a trust policy is evaluated against.
+// RequestContext is what a trust or resource policy is evaluated against.
 type RequestContext struct {
 	Caller     Principal
 	OrgID      string
 	Action     string // e.g. "sts:AssumeRole"
 	ExternalID string
+	// Resource is the ARN acted on, for resource policies (bucket policies); empty for trust
+	// policies, whose statements name no Resource.
+	Resource string
 }
+
+// Decision is the outcome of evaluating one policy.
+type Decision int
+
+// Decisions: no statement applies (an implicit deny), an Allow applies, a Deny applies.
+const (
+	NotApplicable Decision = iota
+	Allowed
+	Denied
+)
 
 // Allows evaluates the policy as IAM does for one request: an explicit Deny wins, otherwise
 // any matching Allow admits, otherwise the request is implicitly denied.
-func (p *Policy) Allows(rc RequestContext) bool {
-	allowed := false
+func (p *Policy) Allows(rc RequestContext) bool { return p.Evaluate(rc) == Allowed }
+
+// Evaluate returns the policy's decision for one request: Denied if a Deny statement matches,
+// else Allowed if an Allow statement does, else NotApplicable.
+func (p *Policy) Evaluate(rc RequestContext) Decision {
+	d := NotApplicable
 	for _, st := range p.Statement {
 		if !st.matches(rc) {
 			continue
 		}
 		if st.Effect == "Deny" {
+			return Denied
+		}
+		d = Allowed
+	}
+	return d
+}
+
+// Public reports whether the policy grants access to everyone, as S3's public access block
+// judges it: an Allow to Principal "*" not narrowed by a condition on a fixed value of the
+// caller's account, organization or source.
+func (p *Policy) Public() bool {
+	narrowing := []string{"aws:principalorgid", "aws:principalaccount", "aws:principalarn", "aws:sourcearn",
+		"aws:sourceaccount", "aws:sourcevpc", "aws:sourcevpce", "aws:sourceip", "aws:principalorgpaths", "aws:userid"}
+	for _, st := range p.Statement {
+		if st.Effect != "Allow" || st.Principal == nil || !st.Principal.everyone() {
+			continue
+		}
+		narrowed := false
+		for _, conds := range st.Condition {
+			for key := range conds {
+				if slices.Contains(narrowing, strings.ToLower(key)) {
+					narrowed = true
+				}
+			}
+		}
+		if !narrowed {
+			return true
+		}
+	}
+	return false
+}
+
+// Resources returns every resource the policy's statements name (Resource and NotResource).
+func (p *Policy) Resources() []string {
+	var out []string
+	for _, st := range p.Statement {
+		out = append(out, st.Resource...)
+		out = append(out, st.NotResource...)
+	}
+	return out
+}
+
+// EveryStatementHasResource reports whether every statement names a Resource or NotResource,
+// as resource policies must.
+func (p *Policy) EveryStatementHasResource() bool {
+	for _, st := range p.Statement {
+		if st.Resource == nil && st.NotResource == nil {
 			return false
 		}
-		allowed = true
 	}
-	return allowed
+	return true
+}
+
+// everyone reports whether the principal set is "*" or {"AWS": "*"}.
+func (p *principalSet) everyone() bool {
+	return p.Any || slices.Contains(p.ByType["AWS"], "*")
 }
 
 func (st *policyStatement) matches(rc RequestContext) bool {
@@ -140,6 +210,20 @@ func (st *policyStatement) matches(rc RequestContext) bool {
 		}
 	default:
 		return false
+	}
+	if rc.Resource != "" {
+		switch {
+		case st.Resource != nil:
+			if !slices.ContainsFunc(st.Resource, func(r string) bool { return globMatchCase(r, rc.Resource) }) {
+				return false
+			}
+		case st.NotResource != nil:
+			if slices.ContainsFunc(st.NotResource, func(r string) bool { return globMatchCase(r, rc.Resource) }) {
+				return false
+			}
+		default:
+			return false
+		}
 	}
 	switch {
 	case st.Principal != nil:
@@ -239,6 +323,9 @@ func conditionKey(key string, rc RequestContext) (string, bool) {
 		return rc.ExternalID, rc.ExternalID != ""
 	case "aws:multifactorauthpresent":
 		return "false", true
+	case "aws:securetransport":
+		// The sandbox's plain-HTTP endpoint stands for AWS's TLS endpoint.
+		return "true", true
 	}
 	return "", false
 }
