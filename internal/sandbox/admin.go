@@ -113,6 +113,24 @@ func (s *Sandbox) registerAdmin(mux *http.ServeMux) {
 		}
 		writeJSON(w, http.StatusOK, map[string]any{})
 	})
+	mux.HandleFunc("GET /_sandbox/custom-resources", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"responses": s.CustomResponses()})
+	})
+	mux.HandleFunc("POST /_sandbox/custom-resources", func(w http.ResponseWriter, r *http.Request) {
+		var in CustomResponse
+		if !readJSON(w, r, &in) {
+			return
+		}
+		if err := s.SetCustomResponse(in); err != nil {
+			writeError(w, http.StatusBadRequest, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{})
+	})
+	mux.HandleFunc("DELETE /_sandbox/custom-resources", func(w http.ResponseWriter, r *http.Request) {
+		s.ClearCustomResponses()
+		writeJSON(w, http.StatusOK, map[string]any{})
+	})
 	mux.HandleFunc("GET /_sandbox/resource-delay", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"delay": time.Duration(s.resourceDelay.Load()).String()})
 	})

@@ -129,6 +129,7 @@ type Sandbox struct {
 	roles    *iam.Roles
 	org      *orgs.Org
 	faults   *faults
+	custom   customResponses
 	counters *counters
 
 	cfn *cfn.Engine

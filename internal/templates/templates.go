@@ -6,7 +6,6 @@
 package templates
 
 import (
-	_ "embed"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -14,7 +13,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/goccy/go-yaml"
 
@@ -135,21 +133,6 @@ func Parse(body []byte) (info *Info, err error) {
 	return info, nil
 }
 
-//go:embed resource-types.txt
-var resourceTypesFile string
-
-// resourceTypes are the types of the CloudFormation resource specification (see
-// scripts/resource-types.sh), by lower-case name.
-var resourceTypes = sync.OnceValue(func() map[string]string {
-	m := map[string]string{}
-	for _, line := range strings.Split(resourceTypesFile, "\n") {
-		if line != "" && !strings.HasPrefix(line, "#") {
-			m[strings.ToLower(line)] = line
-		}
-	}
-	return m
-})
-
 // checkType refuses an AWS resource type CloudFormation does not have. Custom resources,
 // modules and the types of other publishers (private or third-party registry types) are
 // accepted: only their owner knows them.
@@ -160,7 +143,7 @@ func checkType(id, typ string) error {
 	case !strings.HasPrefix(typ, "AWS::") && !strings.HasPrefix(typ, "Alexa::") && !strings.HasPrefix(typ, "AMZN::"):
 		return nil
 	}
-	known, ok := resourceTypes()[strings.ToLower(typ)]
+	known, ok := cfntemplate.KnownType(typ)
 	switch {
 	case ok && known == typ:
 		return nil

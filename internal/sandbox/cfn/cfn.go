@@ -45,6 +45,9 @@ type Effects interface {
 	// ReadObject reads the S3 object at url with the permissions of account (for
 	// TemplateURL): the errors are ErrObjectURL, ErrObjectNotFound and ErrObjectAccessDenied.
 	ReadObject(account, url string) ([]byte, error)
+	// CustomResource answers a request (Create, Update, Delete) to a custom resource, in place
+	// of the function its ServiceToken names.
+	CustomResource(account, region, stackName, logicalID, resourceType, serviceToken, request string) CustomResponse
 	// ResourceFault reports whether an injected fault fails this resource operation now.
 	ResourceFault(account, region, stackName, logicalID, resourceType string) (reason string, fail bool)
 }

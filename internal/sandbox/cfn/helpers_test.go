@@ -30,6 +30,8 @@ type fakeEffects struct {
 	params map[string]cfn.Parameter // account/region/name
 	alarms map[string]cfn.Alarm     // account/region/name
 	names  map[string]string        // bucket → account
+	// Custom answers custom resource requests (nil: success, no data).
+	Custom func(logicalID, request string) cfn.CustomResponse
 	// objects are what ReadObject reads: URL → content.
 	objects map[string][]byte
 	calls   []string
@@ -142,6 +144,13 @@ func (f *fakeEffects) ReadObject(account, url string) ([]byte, error) {
 		return nil, cfn.ErrObjectNotFound
 	}
 	return data, nil
+}
+
+func (f *fakeEffects) CustomResource(_, _, _, logicalID, _, _, request string) cfn.CustomResponse {
+	if f.Custom != nil {
+		return f.Custom(logicalID, request)
+	}
+	return cfn.CustomResponse{}
 }
 
 func (f *fakeEffects) ResourceFault(account, region, stackName, logicalID, resourceType string) (string, bool) {

@@ -34,7 +34,7 @@ func (e *Engine) fault(r *region, s *stack, logical, typ string) (string, bool) 
 // props: fault check, validation, the effect. It returns the new physical resource or the
 // failure reason.
 func (e *Engine) createPhysical(r *region, s *stack, logical, typ string, props map[string]any) (physical, string) {
-	pv := providers[typ]
+	pv := providerFor(typ)
 	if reason, fail := e.fault(r, s, logical, typ); fail {
 		return physical{}, reason
 	}
@@ -58,7 +58,7 @@ func (e *Engine) createPhysical(r *region, s *stack, logical, typ string, props 
 
 // updatePhysical updates old in place to props.
 func (e *Engine) updatePhysical(r *region, s *stack, logical, typ string, old physical, props map[string]any, checkFault bool) (physical, string) {
-	pv := providers[typ]
+	pv := providerFor(typ)
 	if checkFault {
 		if reason, fail := e.fault(r, s, logical, typ); fail {
 			return old, reason
@@ -91,7 +91,7 @@ func (e *Engine) deletePhysical(r *region, s *stack, logical, typ string, p phys
 	if p.ID == "" {
 		return ""
 	}
-	pv := providers[typ]
+	pv := providerFor(typ)
 	if pv != nil && pv.delete != nil {
 		if err := pv.delete(e.provCtx(r, s, logical, typ), &p); err != nil {
 			return err.Error()
@@ -532,7 +532,7 @@ func (e *Engine) updateResource(r *region, s *stack, env *evalEnv, logical strin
 		r.mu.Unlock()
 		return updateStep{logical: logical, kind: "modify", old: old, new: old, failed: true}, errorMessage(err)
 	}
-	pv := providers[decl.Type]
+	pv := providerFor(decl.Type)
 	revert := s.cfg.revertDrift && old.actual != nil
 	if old.typ == decl.Type && valuesEqual(normalize(props), normalize(old.phys.Props)) && !revert {
 		r.mu.Unlock()

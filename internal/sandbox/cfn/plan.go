@@ -82,7 +82,7 @@ func (e *Engine) plan(r *region, s *stack, cfg *stackConfig) (planResult, error)
 			env.unknown[logical] = true
 			continue
 		}
-		pv := providers[decl.Type]
+		pv := providerFor(decl.Type)
 		names := changedProps(old.phys.Props, props)
 		if cfg.revertDrift {
 			// Drifted properties are written back too.

@@ -22,9 +22,6 @@ type provCtx struct {
 	logicalID, resourceType string
 }
 
-// owner identifies the resource instance for globally claimed names.
-func (c *provCtx) owner() string { return c.stackID + "/" + c.logicalID }
-
 // provider simulates one resource type. All functions are optional: a provider without create
 // only generates a physical id; ref defaults to the physical id.
 type provider struct {
@@ -49,6 +46,8 @@ type provider struct {
 	// ref returns the value of Ref; nil means the physical id.
 	ref   func(account, region string, p *physical) string
 	attrs map[string]func(account, region string, p *physical) any
+	// anyAttr, when set, serves every attribute name (custom resources).
+	anyAttr func(name string) func(account, region string, p *physical) any
 	// validate checks property values beyond presence; its error fails the resource.
 	validate func(props map[string]any) error
 	create   func(c *provCtx, p *physical) error

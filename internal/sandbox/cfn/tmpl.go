@@ -50,7 +50,7 @@ func (t *tmpl) identifierSummaries() []any {
 	byType := map[string][]any{}
 	var types []string
 	for _, r := range t.src.Resources {
-		pv := providers[r.Type]
+		pv := providerFor(r.Type)
 		if pv == nil || pv.nameProp == "" {
 			continue
 		}
@@ -63,7 +63,7 @@ func (t *tmpl) identifierSummaries() []any {
 		out = append(out, awsproto.Object{
 			"ResourceType":        typ,
 			"LogicalResourceIds":  byType[typ],
-			"ResourceIdentifiers": []any{providers[typ].nameProp},
+			"ResourceIdentifiers": []any{providerFor(typ).nameProp},
 		})
 	}
 	return nonNil(out)
@@ -161,15 +161,15 @@ func buildTemplate(body string) (*tmpl, error) {
 	for i := range src.Resources {
 		r := &src.Resources[i]
 		t.resources[r.LogicalID] = r
-		if providers[r.Type] == nil && !slices.Contains(unknown, r.Type) {
+		if providerFor(r.Type) == nil && !slices.Contains(unknown, r.Type) {
 			unknown = append(unknown, r.Type)
 		}
 		if !slices.Contains(t.resourceTypes, r.Type) {
 			t.resourceTypes = append(t.resourceTypes, r.Type)
 		}
 	}
-	if len(unknown) > 0 {
-		return nil, validationError("Template format error: Unrecognized resource types: [%s]", strings.Join(unknown, ", "))
+	if err := unsupportedTypes(unknown); err != nil {
+		return nil, err
 	}
 	t.hasImports = strings.Contains(body, "ImportValue")
 	if err := t.checkAttributes(); err != nil {
@@ -196,7 +196,7 @@ func (t *tmpl) checkAttributes() error {
 		if r == nil {
 			return nil // the template package reports undefined resources
 		}
-		if pv := providers[r.Type]; pv != nil && pv.attrs[attr] == nil {
+		if pv := providerFor(r.Type); pv != nil && pv.attr(attr) == nil {
 			return validationError("Template error: resource %s does not support attribute type %s in Fn::GetAtt", id, attr)
 		}
 		return nil
@@ -419,12 +419,12 @@ func (ev *evalEnv) ref(logical string) (any, error) {
 	if err != nil || marker != "" {
 		return marker, err
 	}
-	return providers[ev.t.resources[logical].Type].refValue(ev.account, ev.region, p), nil
+	return providerFor(ev.t.resources[logical].Type).refValue(ev.account, ev.region, p), nil
 }
 
 func (ev *evalEnv) getAtt(logical, attr string) (any, error) {
 	decl := ev.t.resources[logical]
-	f := providers[decl.Type].attrs[attr]
+	f := providerFor(decl.Type).attr(attr)
 	if f == nil {
 		return nil, validationError("Template error: resource %s does not support attribute type %s in Fn::GetAtt", logical, attr)
 	}
@@ -432,7 +432,11 @@ func (ev *evalEnv) getAtt(logical, attr string) (any, error) {
 	if err != nil || marker != "" {
 		return marker, err
 	}
-	return f(ev.account, ev.region, p), nil
+	v := f(ev.account, ev.region, p)
+	if e, ok := v.(attrError); ok {
+		return nil, e
+	}
+	return v, nil
 }
 
 func (ev *evalEnv) importValue(name string) (string, error) {
@@ -483,4 +487,25 @@ func evalError(err error) error {
 func isImportError(err error) bool {
 	var ae *awsproto.Error
 	return errors.As(err, &ae) && strings.HasPrefix(ae.Message, "No export named ")
+}
+
+// unsupportedTypes is the error for resource types the sandbox has no provider for: the real
+// CloudFormation types it does not simulate are named as such (see RESOURCES.md), apart from
+// the types CloudFormation itself does not know, which it reports as AWS does.
+func unsupportedTypes(types []string) error {
+	var real, unknown []string
+	for _, typ := range types {
+		if canonical, ok := cfntemplate.KnownType(typ); ok && canonical == typ {
+			real = append(real, typ)
+		} else {
+			unknown = append(unknown, typ)
+		}
+	}
+	switch {
+	case len(unknown) > 0:
+		return validationError("Template format error: Unrecognized resource types: [%s]", strings.Join(unknown, ", "))
+	case len(real) > 0:
+		return validationError("Template format error: the sandbox does not simulate the resource types [%s] (they are CloudFormation types, but the sandbox has no provider for them; internal/sandbox/RESOURCES.md lists those it has)", strings.Join(real, ", "))
+	}
+	return nil
 }
