@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh machine: installs what the tests need when it is missing
-# (Debian's awscli v2 for the sandbox fidelity tests), then vets and tests every package, with the
-# race detector on the packages that run concurrent code.
+# (Debian's awscli v2 and nodejs for the sandbox fidelity tests; the pinned CDK CLI and construct
+# library from npm, cached), then vets and tests every package, with the race detector on the
+# packages that run concurrent code.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
 if ! /usr/bin/aws --version 2>/dev/null | grep -q '^aws-cli/2'; then need_apt+=(awscli); fi
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then need_apt+=(nodejs npm); fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "installing ${need_apt[*]} (apt-get)…"
@@ -15,6 +17,17 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   else
     echo "warning: ${need_apt[*]} missing and not root; tests that need it will skip (or fail under CI=true)" >&2
   fi
+fi
+
+# The CDK CLI test (internal/sandbox/cdk_test.go) runs these exact versions, installed once per
+# machine into the cache.
+cdk_cli=2.1148.1 cdk_lib=2.276.0 cdk_constructs=10.8.1
+export STACKFLEET_CDK_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/stackfleet/cdk-$cdk_cli-lib-$cdk_lib"
+if command -v npm >/dev/null && [ ! -x "$STACKFLEET_CDK_DIR/node_modules/.bin/cdk" ]; then
+  echo "installing aws-cdk@$cdk_cli aws-cdk-lib@$cdk_lib (npm, into $STACKFLEET_CDK_DIR)…"
+  mkdir -p "$STACKFLEET_CDK_DIR"
+  npm install --prefix "$STACKFLEET_CDK_DIR" --no-audit --no-fund --silent \
+    "aws-cdk@$cdk_cli" "aws-cdk-lib@$cdk_lib" "constructs@$cdk_constructs" >/dev/null
 fi
 
 go mod download

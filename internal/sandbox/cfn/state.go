@@ -179,7 +179,9 @@ type event struct {
 // addEvent records an event and, for the stack itself, its status.
 func (s *stack) addEvent(ts time.Time, logical, phys, typ, status, reason string) {
 	// Event timestamps strictly increase within a stack, as clients that sort by them (the
-	// CDK's progress display) expect, even when a fast operation emits several per clock tick.
+	// CDK's progress display) expect, even when a fast operation emits several per clock tick;
+	// at the millisecond precision of the wire format.
+	ts = ts.Truncate(time.Millisecond)
 	if n := len(s.events); n > 0 && !ts.After(s.events[n-1].ts) {
 		ts = s.events[n-1].ts.Add(time.Millisecond)
 	}
