@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"math"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -194,9 +195,52 @@ var shortForms = map[string]string{
 	"!GetAtt": "Fn::GetAtt", "!GetAZs": "Fn::GetAZs", "!ImportValue": "Fn::ImportValue",
 	"!Join": "Fn::Join", "!Select": "Fn::Select", "!Split": "Fn::Split", "!Sub": "Fn::Sub",
 	"!Transform": "Fn::Transform", "!Length": "Fn::Length", "!ToJsonString": "Fn::ToJsonString",
+	// Rule functions (the Rules section).
+	"!Contains": "Fn::Contains", "!EachMemberEquals": "Fn::EachMemberEquals", "!EachMemberIn": "Fn::EachMemberIn",
+	"!RefAll": "Fn::RefAll", "!ValueOf": "Fn::ValueOf", "!ValueOfAll": "Fn::ValueOfAll",
 }
 
 type yamlDecoder struct{}
+
+// blockHeader matches a line ending in a block scalar header: "key: |+", "- >-", "key: |2".
+var blockHeader = regexp.MustCompile(`^(\s*)(.*?(?::|-))[ \t]+([|>])([+-]?)[1-9]?[ \t]*(#.*)?$`)
+
+// emptyBlockScalars rewrites block scalars that hold only empty lines (valid YAML: "|+"
+// followed by a blank line is "\n"; "|" and "|-" are "") as quoted scalars of the same value,
+// since the YAML library rejects them ("could not find multi-line content"). Line numbers do
+// not change.
+func emptyBlockScalars(src string) string {
+	if !strings.Contains(src, "|") && !strings.Contains(src, ">") {
+		return src
+	}
+	lines := strings.Split(src, "\n")
+	changed := false
+	for i, line := range lines {
+		m := blockHeader.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		indent := len(m[1])
+		blank := 0
+		j := i + 1
+		for ; j < len(lines) && strings.TrimSpace(lines[j]) == ""; j++ {
+			blank++
+		}
+		if j < len(lines) && len(lines[j])-len(strings.TrimLeft(lines[j], " ")) > indent {
+			continue // the scalar has content
+		}
+		value := ""
+		if m[4] == "+" {
+			value = strings.Repeat("\\n", blank)
+		}
+		lines[i] = m[1] + m[2] + ` "` + value + `"`
+		changed = true
+	}
+	if !changed {
+		return src
+	}
+	return strings.Join(lines, "\n")
+}
 
 func decodeYAML(body []byte) (v any, err error) {
 	// The YAML library is third-party code fed with untrusted input; a panic inside it must
@@ -206,7 +250,7 @@ func decodeYAML(body []byte) (v any, err error) {
 			v, err = nil, notWellFormed("YAML", 1, 1)
 		}
 	}()
-	f, err := parser.Parse(fixTaggedFlowScalars(lexer.Tokenize(string(body))), 0)
+	f, err := parser.Parse(fixTaggedFlowScalars(lexer.Tokenize(emptyBlockScalars(string(body)))), 0)
 	if err != nil {
 		if se, ok := errors.AsType[*yaml.SyntaxError](err); ok && se.Token != nil && se.Token.Position != nil {
 			return nil, notWellFormed("YAML", se.Token.Position.Line, se.Token.Position.Column)

@@ -362,3 +362,25 @@ func TestParseDeepNestingIsAnError(t *testing.T) {
 		}
 	}
 }
+
+// TestEmptyBlockScalars: block scalars holding only empty lines are valid YAML, kept ("|+")
+// as line breaks and clipped or stripped to "".
+func TestEmptyBlockScalars(t *testing.T) {
+	for _, tc := range []struct{ src, want string }{
+		{"Resources:\n  P:\n    Type: AWS::SSM::Parameter\n    Properties:\n      Value: |+\n\nOutputs: {}\n", "\n"},
+		{"Resources:\n  P:\n    Type: AWS::SSM::Parameter\n    Properties:\n      Value: |+\n\n\n    Metadata: {}\n", "\n\n"},
+		{"Resources:\n  P:\n    Type: AWS::SSM::Parameter\n    Properties:\n      Value: |\n\nOutputs: {}\n", ""},
+		{"Resources:\n  P:\n    Type: AWS::SSM::Parameter\n    Properties:\n      Value: >-\n", ""},
+		{"Resources:\n  P:\n    Type: AWS::SSM::Parameter\n    Properties:\n      Value: |+\n        kept\n\n", "kept\n\n"},
+	} {
+		tp, err := cfntemplate.Parse([]byte(tc.src))
+		if err != nil {
+			t.Errorf("%q: %v", tc.src, err)
+			continue
+		}
+		got := tp.Resources[0].Properties["Value"]
+		if got != tc.want {
+			t.Errorf("%q: value %q, want %q", tc.src, got, tc.want)
+		}
+	}
+}

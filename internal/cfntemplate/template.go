@@ -47,6 +47,8 @@ type Template struct {
 	// Resources and Outputs are in declaration order.
 	Resources []Resource
 	Outputs   []Output
+	// Rules are in declaration order.
+	Rules []Rule
 
 	resIndex   map[string]int
 	paramIndex map[string]int
@@ -177,11 +179,14 @@ func Parse(body []byte) (*Template, error) {
 	if v, ok := root.vals["Metadata"]; ok {
 		t.Metadata = plain(v)
 	}
-	steps := []func(*omap) error{t.parseParameters, t.parseMappings, t.parseConditions, t.parseResources, t.parseOutputs}
+	steps := []func(*omap) error{t.parseParameters, t.parseMappings, t.parseConditions, t.parseResources, t.parseOutputs, t.parseRules}
 	for _, step := range steps {
 		if err := step(root); err != nil {
 			return nil, err
 		}
+	}
+	if err := t.checkLimits(); err != nil {
+		return nil, err
 	}
 	for _, r := range t.Resources {
 		if _, ok := t.paramIndex[r.LogicalID]; ok {
@@ -666,4 +671,29 @@ func (t *Template) Parameter(name string) (*Parameter, bool) {
 		return nil, false
 	}
 	return &t.Parameters[i], true
+}
+
+// CloudFormation's quotas on one template.
+const (
+	MaxResources  = 500
+	MaxParameters = 200
+	MaxOutputs    = 200
+	MaxMappings   = 200
+)
+
+func (t *Template) checkLimits() error {
+	for _, q := range []struct {
+		what     string
+		n, limit int
+	}{
+		{"resources", len(t.Resources), MaxResources},
+		{"parameters", len(t.Parameters), MaxParameters},
+		{"outputs", len(t.Outputs), MaxOutputs},
+		{"mappings", len(t.Mappings), MaxMappings},
+	} {
+		if q.n > q.limit {
+			return errorf("Template format error: Number of %s, %d, is greater than maximum allowed, %d", q.what, q.n, q.limit)
+		}
+	}
+	return nil
 }

@@ -157,9 +157,9 @@ func checkType(id, typ string) error {
 const (
 	MaxBodyBytes  = 51_200    // a TemplateBody in the request (larger ones go through S3)
 	MaxS3Bytes    = 1_000_000 // a template given by URL
-	MaxResources  = 500
-	MaxParameters = 200
-	MaxOutputs    = 200
+	MaxResources  = cfntemplate.MaxResources
+	MaxParameters = cfntemplate.MaxParameters
+	MaxOutputs    = cfntemplate.MaxOutputs
 )
 
 func checkLimits(body []byte, params, resources, outputs int) error {

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/stackfleet/stackfleet/internal/cfntemplate"
 	"github.com/stackfleet/stackfleet/internal/sandbox/awsproto"
 )
 
@@ -204,6 +205,12 @@ func (e *Engine) buildConfig(r *region, in *configInput, prev *stackConfig, noBo
 		return nil, err
 	}
 	cfg.params = vals
+	if len(cfg.tmpl.src.Rules) > 0 {
+		env := cfntemplate.Env{AccountID: r.account, Region: r.name, Params: paramEnv(cfg.tmpl, vals)}
+		if err := cfg.tmpl.src.CheckRules(&env); err != nil {
+			return nil, templateError(err)
+		}
+	}
 	if err := checkCapabilities(cfg.tmpl, in.capabilities); err != nil {
 		return nil, err
 	}

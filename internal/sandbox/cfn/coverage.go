@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -20,7 +19,7 @@ const lowerHex = hexDigits
 // versions numbers Lambda versions and layer versions, increasing across the engine.
 var versions atomic.Int64
 
-func randomIndex(n int) int { return rand.IntN(n) }
+func randomIndex(n int) int { return randIntN(n) }
 
 // awsID returns a generator of EC2-style ids: prefix-<17 hex>.
 func awsID(prefix string) func(*provCtx, map[string]any) string {
@@ -609,13 +608,29 @@ func (pv *provider) attr(name string) func(string, string, *physical) any {
 	return pv.attrs[name]
 }
 
-// SupportedTypes returns the simulated resource types and, for each, its attributes.
-func SupportedTypes() map[string][]string {
-	out := map[string][]string{}
-	for typ, pv := range providers {
-		out[typ] = slices.Sorted(maps.Keys(pv.attrs))
+// ResourceTypesDoc renders the table of simulated resource types in Markdown: each type, an
+// example of what Ref returns (for a resource Res of a stack "stack" in account 111111111111,
+// us-east-1; random characters shown as the first of their alphabet: A, a, 0), and its Fn::GetAtt attributes.
+func ResourceTypesDoc() string {
+	var b strings.Builder
+	b.WriteString("| type | Ref (example) | Fn::GetAtt |\n|---|---|---|\n")
+	types := slices.Sorted(maps.Keys(providers))
+	types = append(types, "Custom::* (and AWS::CloudFormation::CustomResource)")
+	for _, typ := range types {
+		pv := providerFor(typ)
+		if pv == nil {
+			pv = customProvider
+		}
+		c := &provCtx{account: "111111111111", region: "us-east-1", stackName: "stack", stackID: "arn:aws:cloudformation:us-east-1:111111111111:stack/stack/00000000-0000-4000-8000-000000000000", logicalID: "Res", resourceType: typ}
+		p := &physical{ID: pv.newID(c, map[string]any{}), Props: map[string]any{}}
+		attrs := slices.Sorted(maps.Keys(pv.attrs))
+		at := strings.Join(attrs, ", ")
+		if pv.anyAttr != nil {
+			at = "every key of the response Data"
+		}
+		fmt.Fprintf(&b, "| `%s` | `%s` | %s |\n", typ, pv.refValue(c.account, c.region, p), at)
 	}
-	return out
+	return b.String()
 }
 
 func functionARN(account, region, name string) string {

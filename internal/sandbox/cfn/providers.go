@@ -1,7 +1,9 @@
 package cfn
 
 import (
+	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 )
 
@@ -359,7 +361,17 @@ var providers = map[string]*provider{
 		nameProp: "FunctionName", maxName: 64,
 		attrs: map[string]func(string, string, *physical) any{
 			"Arn": constAttr(func(a, r, id string) string { return arnPrefix("lambda", r, a) + "function:" + id }),
+			"SnapStartResponse.ApplyOn":            fixed("None"),
+			"SnapStartResponse.OptimizationStatus": fixed("Off"),
 		},
+		validate: func(props map[string]any) error {
+			if rt := propString(props, "Runtime"); blockedRuntimes[rt] {
+				return fmt.Errorf("Resource handler returned message: \"The runtime parameter of %s is no longer supported for creating or updating AWS Lambda functions. We recommend you use a supported runtime while creating or updating functions. (Service: Lambda, Status Code: 400, Request ID: %s)\" (RequestToken: %s, HandlerErrorCode: InvalidRequest)", rt, newUUID(), newUUID())
+			}
+			return nil
+		},
+		create: func(c *provCtx, p *physical) error { return checkLambdaCode(c, p) },
+		update: func(c *provCtx, _, p *physical) error { return checkLambdaCode(c, p) },
 	},
 	"AWS::DynamoDB::Table": {
 		required: []string{"KeySchema"}, modelValidation: true,
@@ -394,6 +406,38 @@ var providers = map[string]*provider{
 			"Data": func(string, string, *physical) any { return "{}" },
 		},
 	},
+}
+
+// blockedRuntimes are the Lambda runtimes AWS no longer lets functions be created or updated
+// with (its runtime deprecation table, as of late 2026).
+var blockedRuntimes = map[string]bool{
+	"nodejs": true, "nodejs4.3": true, "nodejs4.3-edge": true, "nodejs6.10": true, "nodejs8.10": true,
+	"nodejs10.x": true, "nodejs12.x": true, "nodejs14.x": true, "nodejs16.x": true,
+	"python2.7": true, "python3.6": true, "python3.7": true, "python3.8": true,
+	"dotnetcore1.0": true, "dotnetcore2.0": true, "dotnetcore2.1": true, "dotnetcore3.1": true, "dotnet5.0": true, "dotnet6": true,
+	"ruby2.5": true, "ruby2.7": true, "go1.x": true, "java8": true, "provided": true,
+}
+
+// checkLambdaCode fails a function whose code is an S3 object the function's account cannot
+// read, as Lambda does when it fetches the code.
+func checkLambdaCode(c *provCtx, p *physical) error {
+	code, _ := p.Props["Code"].(map[string]any)
+	bucket, key := propString(code, "S3Bucket"), propString(code, "S3Key")
+	if bucket == "" || key == "" {
+		return nil
+	}
+	escaped := strings.Split(key, "/")
+	for i, seg := range escaped {
+		escaped[i] = url.PathEscape(seg)
+	}
+	_, err := c.fx.ReadObject(c.account, "https://"+bucket+".s3.amazonaws.com/"+strings.Join(escaped, "/"))
+	switch {
+	case errors.Is(err, ErrObjectNotFound):
+		return fmt.Errorf("Resource handler returned message: \"Error occurred while GetObject. S3 Error Code: NoSuchKey. S3 Error Message: The specified key does not exist. (Service: Lambda, Status Code: 400, Request ID: %s)\" (HandlerErrorCode: InvalidRequest)", newUUID())
+	case err != nil:
+		return fmt.Errorf("Resource handler returned message: \"Your access has been denied by S3, please make sure your request credentials have permission to GetObject for %s/%s. S3 Error Code: AccessDenied. S3 Error Message: Access Denied (Service: Lambda, Status Code: 403, Request ID: %s)\" (HandlerErrorCode: AccessDenied)", bucket, key, newUUID())
+	}
+	return nil
 }
 
 func queueURL(account, region, name string) string {

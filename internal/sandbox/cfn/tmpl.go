@@ -339,6 +339,7 @@ func (e *importError) Error() string { return fmt.Sprintf("No export named %s fo
 
 // evalEnv evaluates one configuration of a stack. Its methods are called with r.mu held.
 type evalEnv struct {
+	fx      Effects
 	t       *tmpl
 	r       *region
 	s       *stack
@@ -360,7 +361,7 @@ func unknownMarker(what string) string { return "{{unknown " + what + "}}" }
 // newEnv prepares evaluation of cfg for s: parameters, conditions and the references of
 // conditional resources. r.mu is held.
 func (e *Engine) newEnv(r *region, s *stack, cfg *stackConfig) (*evalEnv, error) {
-	ev := &evalEnv{t: cfg.tmpl, r: r, s: s, account: r.account, region: r.name}
+	ev := &evalEnv{t: cfg.tmpl, r: r, s: s, account: r.account, region: r.name, fx: e.fx}
 	ev.env = cfntemplate.Env{
 		AccountID: r.account, Region: r.name, StackName: s.name, StackID: s.id,
 		NotificationARNs: cfg.notificationARNs,
@@ -459,7 +460,65 @@ func (ev *evalEnv) props(logical string) (map[string]any, error) {
 	if m == nil {
 		m = map[string]any{}
 	}
+	if !ev.planning {
+		// As on AWS, a change set shows dynamic references as written; they are resolved when
+		// the resource is created or updated.
+		v, err := resolveDynamic(m, func(name string) (string, bool) { return ev.fx.GetParameter(ev.account, ev.region, name) })
+		if err != nil {
+			return nil, err
+		}
+		m = v.(map[string]any)
+	}
 	return m, nil
+}
+
+// dynamicRef matches the dynamic references the sandbox resolves: {{resolve:ssm:NAME}},
+// {{resolve:ssm:NAME:VERSION}} and the same with ssm-secure.
+var dynamicRef = regexp.MustCompile(`\{\{resolve:(ssm|ssm-secure):([a-zA-Z0-9_.\-/]+)(?::(\d+))?\}\}`)
+
+// resolveDynamic replaces the SSM dynamic references in the string values of v with the
+// parameters' values (the latest version; a version suffix is accepted).
+func resolveDynamic(v any, get func(name string) (string, bool)) (any, error) {
+	switch x := v.(type) {
+	case string:
+		if !strings.Contains(x, "{{resolve:") {
+			return x, nil
+		}
+		var missing []string
+		out := dynamicRef.ReplaceAllStringFunc(x, func(ref string) string {
+			name := dynamicRef.FindStringSubmatch(ref)[2]
+			val, ok := get(name)
+			if !ok {
+				missing = append(missing, name)
+			}
+			return val
+		})
+		if len(missing) > 0 {
+			return nil, validationError("Unable to fetch parameters [%s] from parameter store for this account.", strings.Join(missing, ","))
+		}
+		return out, nil
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			r, err := resolveDynamic(e, get)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = r
+		}
+		return out, nil
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			r, err := resolveDynamic(e, get)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = r
+		}
+		return out, nil
+	}
+	return v, nil
 }
 
 // outputs evaluates the outputs.

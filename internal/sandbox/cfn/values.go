@@ -232,10 +232,17 @@ const (
 	hexDigits  = "0123456789abcdef"
 )
 
+// The random source of generated ids; the supported-types documentation replaces them to
+// render stable examples.
+var (
+	randIntN   = rand.IntN
+	randUint64 = rand.Uint64
+)
+
 func randomString(n int, alphabet string) string {
 	b := make([]byte, n)
 	for i := range b {
-		b[i] = alphabet[rand.IntN(len(alphabet))]
+		b[i] = alphabet[randIntN(len(alphabet))]
 	}
 	return string(b)
 }
@@ -243,7 +250,7 @@ func randomString(n int, alphabet string) string {
 // newUUID returns a random version 4 UUID string.
 func newUUID() string {
 	var b [16]byte
-	hi, lo := rand.Uint64(), rand.Uint64()
+	hi, lo := randUint64(), randUint64()
 	for i := range 8 {
 		b[i] = byte(hi >> (8 * i))
 		b[8+i] = byte(lo >> (8 * i))
