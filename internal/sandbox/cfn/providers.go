@@ -360,7 +360,7 @@ var providers = map[string]*provider{
 		replace:  []string{"FunctionName"},
 		nameProp: "FunctionName", maxName: 64,
 		attrs: map[string]func(string, string, *physical) any{
-			"Arn": constAttr(func(a, r, id string) string { return arnPrefix("lambda", r, a) + "function:" + id }),
+			"Arn":                                  constAttr(func(a, r, id string) string { return arnPrefix("lambda", r, a) + "function:" + id }),
 			"SnapStartResponse.ApplyOn":            fixed("None"),
 			"SnapStartResponse.OptimizationStatus": fixed("Off"),
 		},
