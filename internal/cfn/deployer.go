@@ -98,6 +98,10 @@ func (e *DeployError) Error() string {
 type DeployInput struct {
 	StackName    string
 	TemplateBody []byte
+	// TemplateURL, when set, is where CloudFormation reads the template (TemplateBody, the same
+	// template, is still needed to compare with the deployed one): an S3 object in the stack's
+	// region, for templates over the 51,200 bytes a request may carry.
+	TemplateURL string
 	Parameters   map[string]string
 	Tags         map[string]string
 	Capabilities []string
@@ -495,8 +499,12 @@ func (d *Deployer) createChangeSet(ctx context.Context, in DeployInput, s *types
 		StackName:     aws.String(in.StackName),
 		ChangeSetName: aws.String(name),
 		ChangeSetType: cs.typ,
-		TemplateBody:  aws.String(string(in.TemplateBody)),
 		Description:   aws.String("stackfleet"),
+	}
+	if in.TemplateURL != "" {
+		input.TemplateURL = aws.String(in.TemplateURL)
+	} else {
+		input.TemplateBody = aws.String(string(in.TemplateBody))
 	}
 	for _, k := range slices.Sorted(maps.Keys(in.Parameters)) {
 		input.Parameters = append(input.Parameters, types.Parameter{ParameterKey: aws.String(k), ParameterValue: aws.String(in.Parameters[k])})

@@ -15,6 +15,7 @@ import (
 	"github.com/stackfleet/stackfleet/internal/apply"
 	"github.com/stackfleet/stackfleet/internal/fleet"
 	"github.com/stackfleet/stackfleet/internal/state"
+	"github.com/stackfleet/stackfleet/internal/templates"
 )
 
 type applyFlags struct {
@@ -226,6 +227,9 @@ func (w *workspace) apply(ctx context.Context, g *globals, p *fleet.Plan, af app
 		v.unchanged(p)
 		return w.keepExports(ctx, g)
 	}
+	if err := w.checkArtifactBuckets(ctx, p); err != nil {
+		return err
+	}
 	if !af.autoApprove && isTerminal(g.stdin) && !v.confirm(g.stdin) {
 		return usageErr(errors.New("apply cancelled"))
 	}
@@ -356,4 +360,24 @@ func isTerminal(r any) bool {
 	}
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// checkArtifactBuckets makes sure, before anything deploys, that every region where the plan
+// creates or updates instances of a template too large for a request has its artifact bucket.
+func (w *workspace) checkArtifactBuckets(ctx context.Context, p *fleet.Plan) error {
+	for _, sp := range p.StackSets {
+		s := w.desired(sp.Name)
+		if len(s.TemplateBody) <= templates.MaxBodyBytes {
+			continue
+		}
+		for _, a := range sp.Actions {
+			if a.Kind != fleet.Create && a.Kind != fleet.Update {
+				continue
+			}
+			if err := w.templateStore().CheckBucket(ctx, a.Target.Region, len(s.TemplateBody)); err != nil {
+				return &exitError{ExitDeployFail, fmt.Errorf("%s: %w", sp.Name, err)}
+			}
+		}
+	}
+	return nil
 }

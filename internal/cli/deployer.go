@@ -1,13 +1,16 @@
 package cli
 
 import (
+	"cmp"
 	"context"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/stackfleet/stackfleet/internal/apply"
 	"github.com/stackfleet/stackfleet/internal/cfn"
+	"github.com/stackfleet/stackfleet/internal/config"
 	"github.com/stackfleet/stackfleet/internal/fleet"
 )
 
@@ -19,6 +22,8 @@ type cfnDeployer struct {
 	timing      *cfn.Timing
 	pollInitial time.Duration
 	keys        *keyring // opens sealed parameter values for the deploy call
+	// templates puts templates too large for a request in the artifact bucket.
+	templates *templateStore
 }
 
 var _ apply.Deployer = cfnDeployer{}
@@ -33,7 +38,20 @@ func (w *workspace) deployer() cfnDeployer {
 			return cfg, nil
 		}
 		return w.clients.ForTarget(ctx, t.Account, t.Region)
-	}, timing: w.timing, pollInitial: w.pollInitial, keys: w.keys}
+	}, timing: w.timing, pollInitial: w.pollInitial, keys: w.keys, templates: w.templateStore()}
+}
+
+// templateStore is the workspace's one store of large templates (see templateStore), in the
+// buckets artifacts.bucket names (default: the management account's bootstrap buckets).
+func (w *workspace) templateStore() *templateStore {
+	if w.templates == nil {
+		pattern := cmp.Or(w.file.Config.Artifacts.Bucket, config.DefaultArtifactBucket)
+		mgmt := w.inventory.ManagementAccount
+		w.templates = newTemplateStore(func(region string) string {
+			return strings.NewReplacer("{account}", mgmt, "{region}", region).Replace(pattern)
+		}, w.clients.Base())
+	}
+	return w.templates
 }
 
 func (d cfnDeployer) target(ctx context.Context, t fleet.Target) (*cfn.Deployer, error) {
@@ -54,8 +72,12 @@ func (d cfnDeployer) Deploy(ctx context.Context, t fleet.Target, req apply.Deplo
 	if err != nil {
 		return apply.DeployResult{}, err
 	}
+	url, err := d.templates.URL(ctx, t.Region, req.TemplateBody)
+	if err != nil {
+		return apply.DeployResult{}, err
+	}
 	stack, err := dep.Deploy(ctx, cfn.DeployInput{
-		StackName: req.StackName, TemplateBody: req.TemplateBody, Parameters: params,
+		StackName: req.StackName, TemplateBody: req.TemplateBody, TemplateURL: url, Parameters: params,
 		Tags: req.Tags, Capabilities: req.Capabilities, ClientToken: req.Token, RevertDrift: req.RevertDrift,
 	}, resourceProgress(progress))
 	if err != nil {
@@ -112,8 +134,12 @@ func (d cfnDeployer) Preview(ctx context.Context, t fleet.Target, s *fleet.Stack
 	if params, err = d.keys.open(params); err != nil {
 		return nil, err
 	}
+	url, err := d.templates.URL(ctx, t.Region, s.TemplateBody)
+	if err != nil {
+		return nil, err
+	}
 	return dep.Preview(ctx, cfn.DeployInput{
-		StackName: s.Name, TemplateBody: s.TemplateBody, Parameters: params, Tags: s.Tags, Capabilities: s.Capabilities,
+		StackName: s.Name, TemplateBody: s.TemplateBody, TemplateURL: url, Parameters: params, Tags: s.Tags, Capabilities: s.Capabilities,
 	})
 }
 

@@ -68,8 +68,10 @@ type stageClients struct {
 	external string
 	session  string
 	timing   *cfn.Timing
-	mu       sync.Mutex
-	byRole   map[string]*awsclient.Clients
+	// templates puts large templates in the artifact bucket (with the caller's credentials).
+	templates *templateStore
+	mu        sync.Mutex
+	byRole    map[string]*awsclient.Clients
 }
 
 func (c *stageClients) forStage(ctx context.Context, st fleet.Stage) (*awsclient.Clients, error) {
@@ -99,7 +101,7 @@ func (c *stageClients) config(ctx context.Context, st fleet.Stage, t fleet.Targe
 func (c *stageClients) deployer(st fleet.Stage, poll time.Duration) apply.Deployer {
 	return cfnDeployer{config: func(ctx context.Context, t fleet.Target) (aws.Config, error) {
 		return c.config(ctx, st, t)
-	}, timing: c.timing, pollInitial: poll, keys: c.keys}
+	}, timing: c.timing, pollInitial: poll, keys: c.keys, templates: c.templates}
 }
 
 // who names the person acting, for the records of approvals, rollbacks and cancellations: the

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -66,6 +67,8 @@ var update = flag.Bool("update", false, "rewrite the golden sections of testdata
 //	sandbox-move ACCOUNT OU_PATH                            move an account to another OU
 //	sandbox-close ACCOUNT                                   close an account (SUSPENDED)
 //	sandbox-ssm NAME VALUE N                                N member account-regions have SSM parameter NAME = VALUE
+//	sandbox-objects BUCKET SUFFIX N                         N buckets (BUCKET with {account}: each account's, {region}: each region's) hold a key ending in SUFFIX
+//	pad-template FILE BYTES                                 grow a YAML template to BYTES with a Metadata padding
 //	expand FILE...                                          replace $MGMT_ACCOUNT, $ORG_ID… in files
 //	normalize [-indent] stdout|stderr|FILE OUT              write the output to OUT with what changes run to run replaced
 //
@@ -142,6 +145,8 @@ func TestScripts(t *testing.T) {
 			"sandbox-delay":    sandboxDelay,
 			"sandbox-once":     sandboxOnce,
 			"normalize":        normalize,
+			"sandbox-objects":  sandboxObjects,
+			"pad-template":     padTemplate,
 		},
 	})
 }
@@ -860,4 +865,48 @@ func sandboxRule(ts *testscript.TestScript, _ bool, args []string) {
 	ts.Check(json.Unmarshal([]byte(args[0]), &r))
 	_, err := sb(ts).AddRule(r)
 	ts.Check(err)
+}
+
+// sandboxObjects asserts how many of the buckets a pattern names ({account}: every account of
+// the organization, {region}: every region) exist and hold an object whose key ends in SUFFIX.
+func sandboxObjects(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 3 {
+		ts.Fatalf("usage: sandbox-objects BUCKET SUFFIX N")
+	}
+	want, err := strconv.Atoi(args[2])
+	ts.Check(err)
+	org := sb(ts).Org()
+	names := map[string]bool{}
+	for _, a := range org.Accounts {
+		for _, region := range org.Regions {
+			names[strings.NewReplacer("{account}", a.ID, "{region}", region).Replace(args[0])] = true
+		}
+	}
+	got := 0
+	for name := range names {
+		keys, _ := sb(ts).Objects(name)
+		if slices.ContainsFunc(keys, func(k string) bool { return strings.HasSuffix(k, args[1]) }) {
+			got++
+		}
+	}
+	if (got == want) == neg {
+		ts.Fatalf("%d buckets %s hold a key ending in %q, want %d", got, args[0], args[1], want)
+	}
+}
+
+// padTemplate appends a Metadata section to a YAML template so that it is BYTES long.
+func padTemplate(ts *testscript.TestScript, _ bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: pad-template FILE BYTES")
+	}
+	size, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	path := ts.MkAbs(args[0])
+	data, err := os.ReadFile(path)
+	ts.Check(err)
+	head := string(data) + "Metadata:\n  Padding: '"
+	if n := size - len(head) - 2; n > 0 {
+		head += strings.Repeat("x", n)
+	}
+	ts.Check(os.WriteFile(path, []byte(head+"'\n"), 0o644))
 }

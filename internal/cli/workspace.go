@@ -32,6 +32,8 @@ type workspace struct {
 	pollInitial time.Duration
 	// keys seals NoEcho parameter values and opens them for deploys.
 	keys *keyring
+	// templates is the store of large templates, made on first use.
+	templates *templateStore
 	// bootstrapping: the workspace plans stackfleet's own stack sets (bootstrap's), deployed
 	// through the access role, instead of the configuration's.
 	bootstrapping bool

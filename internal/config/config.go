@@ -12,7 +12,16 @@ type Config struct {
 	Pipelines    []Pipeline   `yaml:"pipelines,omitempty" desc:"Stacks shipped through ordered stages (beta, gamma, prod) in waves, validated by alarms, health checks and tests, rolled back on failure."`
 	Exports      []Export     `yaml:"exports,omitempty" desc:"Outputs apply keeps exported after every run (as 'stackfleet outputs --export')."`
 	Bootstrap    Bootstrap    `yaml:"bootstrap,omitempty" desc:"What 'stackfleet bootstrap' installs in every targeted account: the execution role, and an artifact bucket per region."`
+	Artifacts    Artifacts    `yaml:"artifacts,omitempty" desc:"Where templates over CloudFormation's 51,200-byte request limit are uploaded, once per region and content-addressed, to be deployed by TemplateURL."`
 }
+
+// Artifacts names the per-region buckets large templates go through.
+type Artifacts struct {
+	Bucket string `yaml:"bucket,omitempty" desc:"Bucket name pattern with {region} (and optionally {account}, the management account): default stackfleet-artifacts-{account}-{region}, the bucket 'stackfleet bootstrap' creates in the management account with bootstrap.management: true. Target accounts must be able to read it (the bootstrap bucket admits the organization)."`
+}
+
+// DefaultArtifactBucket is the artifact bucket pattern when artifacts.bucket is not set.
+const DefaultArtifactBucket = "stackfleet-artifacts-{account}-{region}"
 
 // Export is one stack set's outputs kept in SSM parameters (or a JSON file) by apply.
 type Export struct {

@@ -193,6 +193,8 @@ var (
 	accountID     = regexp.MustCompile(`^\d{12}$`)
 )
 
+var bucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+
 func (f *File) validate() Errors {
 	var errs Errors
 	add := func(field, format string, args ...any) { errs = append(errs, f.errorAt(field, format, args...)) }
@@ -233,6 +235,15 @@ func (f *File) validate() Errors {
 		}
 		if e.Region != "" && !regionPattern.MatchString(e.Region) {
 			add(at+".region", "%q is not a region name like us-east-1", e.Region)
+		}
+	}
+	if p := c.Artifacts.Bucket; p != "" {
+		name := strings.NewReplacer("{region}", "us-east-1", "{account}", "123456789012").Replace(p)
+		switch {
+		case !strings.Contains(p, "{region}"):
+			add("artifacts.bucket", "%q must contain {region}: CloudFormation reads a TemplateURL only from a bucket in the stack's region", p)
+		case !bucketName.MatchString(name) || strings.Contains(name, ".."):
+			add("artifacts.bucket", "%q does not make an S3 bucket name (3-63 lowercase letters, digits, dots and hyphens)", p)
 		}
 	}
 	b := c.Bootstrap

@@ -113,7 +113,7 @@ func (c *counters) reset() {
 }
 
 // readPrefixes are the operation-name prefixes of AWS read-only actions.
-var readPrefixes = []string{"Describe", "List", "Get", "Validate", "Estimate", "Lookup", "Filter", "Search", "Detect", "BatchGet"}
+var readPrefixes = []string{"Describe", "List", "Get", "Head", "Validate", "Estimate", "Lookup", "Filter", "Search", "Detect", "BatchGet"}
 
 // isWriteAction reports whether an action may change state. AssumeRole issues credentials but
 // changes no resource, so it counts as a read; DetectStackDrift only inspects.

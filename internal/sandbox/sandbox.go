@@ -501,3 +501,7 @@ func (s *Sandbox) changed() {
 		s.saver.kick()
 	}
 }
+
+// Objects returns the keys of the objects in an S3 bucket, sorted; ok is false if there is no
+// such bucket.
+func (s *Sandbox) Objects(bucket string) (keys []string, ok bool) { return s.s3.Keys(bucket) }

@@ -164,8 +164,8 @@ const (
 
 func checkLimits(body []byte, params, resources, outputs int) error {
 	switch {
-	case len(body) > MaxBodyBytes:
-		return fmt.Errorf("the template is %d bytes; CloudFormation accepts at most %d bytes in a request (larger templates, up to 1 MB, go through S3, which stackfleet does not upload yet)", len(body), MaxBodyBytes)
+	case len(body) > MaxS3Bytes:
+		return fmt.Errorf("the template is %d bytes; CloudFormation accepts at most %d (through S3; %d in a request)", len(body), MaxS3Bytes, MaxBodyBytes)
 	case resources > MaxResources:
 		return fmt.Errorf("the template declares %d resources; CloudFormation allows at most %d (split it into nested stacks or several stack sets)", resources, MaxResources)
 	case params > MaxParameters:

@@ -126,7 +126,7 @@ func FuzzParse(f *testing.F) {
 // What CloudFormation rejects on validation is rejected when the template is read, once, with
 // CloudFormation's wording; a template with a Transform is left to CloudFormation.
 func TestParseRejectsInvalidTemplates(t *testing.T) {
-	big := "Resources:\n  T: {Type: AWS::SNS::Topic}\nDescription: " + strings.Repeat("x", templates.MaxBodyBytes) + "\n"
+	big := "Resources:\n  T: {Type: AWS::SNS::Topic}\nDescription: " + strings.Repeat("x", templates.MaxS3Bytes) + "\n"
 	var many strings.Builder
 	many.WriteString("Resources:\n")
 	for i := range templates.MaxResources + 1 {
@@ -136,7 +136,7 @@ func TestParseRejectsInvalidTemplates(t *testing.T) {
 		{"cycle", "Resources:\n  A: {Type: AWS::SNS::Topic, DependsOn: B}\n  B: {Type: AWS::SNS::Topic, DependsOn: A}\n", "Circular dependency between resources: [A, B]"},
 		{"missing ref", "Resources:\n  A: {Type: AWS::SNS::Topic, Properties: {TopicName: !Ref Missing}}\n", "Unresolved resource dependencies [Missing]"},
 		{"bad sub", "Resources:\n  A: {Type: AWS::SNS::Topic, Properties: {TopicName: !Sub '${Nope}-x'}}\n", "Unresolved resource dependencies [Nope]"},
-		{"too big", big, "CloudFormation accepts at most 51200 bytes"},
+		{"too big", big, "CloudFormation accepts at most 1000000 (through S3; 51200 in a request)"},
 		{"too many resources", many.String(), "declares 501 resources; CloudFormation allows at most 500"},
 	}
 	for _, tt := range tests {

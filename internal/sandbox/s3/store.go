@@ -300,3 +300,14 @@ func etagOf(data []byte) string {
 	sum := md5.Sum(data)
 	return `"` + hex.EncodeToString(sum[:]) + `"`
 }
+
+// Keys returns the keys of bucket name's objects, sorted; ok is false without such a bucket.
+func (s *Store) Keys(name string) (keys []string, ok bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	b, ok := s.buckets[name]
+	if !ok {
+		return nil, false
+	}
+	return sortedNames(b.objects), true
+}
