@@ -48,6 +48,8 @@ type DeployRequest struct {
 	Parameters   map[string]string
 	Tags         map[string]string
 	Capabilities []string
+	// Assets are published in the target before the stack deploys; nil for none.
+	Assets *fleet.Assets
 	// Token is stable per operation and target, so a resumed deploy recognises its own work.
 	Token string
 	// RevertDrift also writes the template's properties back over resources changed outside
@@ -107,6 +109,7 @@ func New(journal Journal, deployer Deployer, events EventSink, clock Clock, log 
 type Desired struct {
 	Name         string
 	TemplateBody []byte
+	Assets       *fleet.Assets
 	Tags         map[string]string
 	Capabilities []string
 }
@@ -216,7 +219,7 @@ func (r *Runner) run(ctx context.Context, d Desired, op fleet.Operation, records
 	b := Batch{
 		Owner: fleet.StackSetOwner(op.StackSet), Operation: op.ID, Event: fleet.OperationEvent{Operation: op.ID, StackSet: op.StackSet},
 		Policy:       Policy{Preferences: op.Plan.Preferences, LastGood: GoodOnSuccess, Journaled: true},
-		TemplateBody: d.TemplateBody, Tags: d.Tags, Capabilities: d.Capabilities, Token: "stackfleet-" + op.ID,
+		TemplateBody: d.TemplateBody, Assets: d.Assets, Tags: d.Tags, Capabilities: d.Capabilities, Token: "stackfleet-" + op.ID,
 	}
 	for _, a := range op.Plan.Actions {
 		b.Items = append(b.Items, Item{Kind: a.Kind, Target: a.Target, Status: status[a.Target], RevertDrift: a.RevertDrift,

@@ -110,6 +110,8 @@ type Batch struct {
 	Event        fleet.Event
 	Policy       Policy
 	TemplateBody []byte
+	// Assets go with TemplateBody: published before an item of that template deploys.
+	Assets       *fleet.Assets
 	Tags         map[string]string
 	Capabilities []string
 	// Token is the client request token base: stable per operation, so a resumed deploy
@@ -246,14 +248,16 @@ func (x *Executor) item(ctx context.Context, b Batch, it Item, prev fleet.Instan
 	var err error
 	switch it.Kind {
 	case fleet.Create, fleet.Update:
-		body := it.TemplateBody
+		// An item with a template of its own (a rollback to an earlier version) finds the
+		// assets of that version where it was deployed from: they are content-addressed.
+		body, assets := it.TemplateBody, (*fleet.Assets)(nil)
 		if body == nil {
-			body = b.TemplateBody
+			body, assets = b.TemplateBody, b.Assets
 		}
 		var res DeployResult
 		res, err = x.Deployer.Deploy(ctx, it.Target, DeployRequest{
 			StackName: b.Owner.StackName(), TemplateBody: body, Parameters: it.Version.Parameters, Tags: ownerTags(b.Tags, b.Owner),
-			Capabilities: b.Capabilities, Token: b.Token, RevertDrift: it.RevertDrift,
+			Capabilities: b.Capabilities, Assets: assets, Token: b.Token, RevertDrift: it.RevertDrift,
 		}, progress)
 		next := prev
 		next.Owner, next.Target, next.LastOperation, next.UpdatedAt = b.Owner, it.Target, b.Operation, x.now()

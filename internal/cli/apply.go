@@ -332,7 +332,7 @@ func (w *workspace) desired(name string) apply.Desired {
 	if s == nil {
 		return apply.Desired{Name: name}
 	}
-	return apply.Desired{Name: s.Name, TemplateBody: s.TemplateBody, Tags: w.configTags(s.Tags), Capabilities: s.Capabilities}
+	return apply.Desired{Name: s.Name, TemplateBody: s.TemplateBody, Assets: s.Assets, Tags: w.configTags(s.Tags), Capabilities: s.Capabilities}
 }
 
 // configTags are a stack's configured tags and the tag naming the configuration file.

@@ -38,10 +38,13 @@ type upload struct {
 	err  error
 }
 
-func newTemplateStore(bucket func(region string) string, cfg aws.Config) *templateStore {
+// newTemplateStore returns a store writing with the credentials base returns (called when a
+// template is first stored, so a command that stores none needs none).
+func newTemplateStore(bucket func(region string) string, base func() aws.Config) *templateStore {
 	return &templateStore{
 		bucket: bucket,
 		client: func(region string) *s3.Client {
+			cfg := base()
 			return s3.NewFromConfig(cfg, func(o *s3.Options) {
 				o.Region = region
 				// A custom endpoint (the sandbox, an S3-compatible store) is addressed path-style.

@@ -24,6 +24,8 @@ type cfnDeployer struct {
 	keys        *keyring // opens sealed parameter values for the deploy call
 	// templates puts templates too large for a request in the artifact bucket.
 	templates *templateStore
+	// assets publishes CDK stacks' file assets in each target before it deploys.
+	assets *assetPublisher
 }
 
 var _ apply.Deployer = cfnDeployer{}
@@ -38,7 +40,7 @@ func (w *workspace) deployer() cfnDeployer {
 			return cfg, nil
 		}
 		return w.clients.ForTarget(ctx, t.Account, t.Region)
-	}, timing: w.timing, pollInitial: w.pollInitial, keys: w.keys, templates: w.templateStore()}
+	}, timing: w.timing, pollInitial: w.pollInitial, keys: w.keys, templates: w.templateStore(), assets: w.assetPublisher()}
 }
 
 // templateStore is the workspace's one store of large templates (see templateStore), in the
@@ -46,12 +48,19 @@ func (w *workspace) deployer() cfnDeployer {
 func (w *workspace) templateStore() *templateStore {
 	if w.templates == nil {
 		pattern := cmp.Or(w.file.Config.Artifacts.Bucket, config.DefaultArtifactBucket)
-		mgmt := w.inventory.ManagementAccount
 		w.templates = newTemplateStore(func(region string) string {
-			return strings.NewReplacer("{account}", mgmt, "{region}", region).Replace(pattern)
-		}, w.clients.Base())
+			return strings.NewReplacer("{account}", w.inventory.ManagementAccount, "{region}", region).Replace(pattern)
+		}, w.clients.Base)
 	}
 	return w.templates
+}
+
+// assetPublisher is the workspace's one publisher of CDK assets.
+func (w *workspace) assetPublisher() *assetPublisher {
+	if w.assets == nil {
+		w.assets = newAssetPublisher()
+	}
+	return w.assets
 }
 
 func (d cfnDeployer) target(ctx context.Context, t fleet.Target) (*cfn.Deployer, error) {
@@ -64,8 +73,12 @@ func (d cfnDeployer) target(ctx context.Context, t fleet.Target) (*cfn.Deployer,
 
 // Deploy implements apply.Deployer.
 func (d cfnDeployer) Deploy(ctx context.Context, t fleet.Target, req apply.DeployRequest, progress func(apply.ResourceEvent)) (apply.DeployResult, error) {
-	dep, err := d.target(ctx, t)
+	cfg, err := d.config(ctx, t)
 	if err != nil {
+		return apply.DeployResult{}, err
+	}
+	dep := cfn.NewDeployer(cfg, cfn.DeployerOptions{Timing: d.timing, PollInitial: d.pollInitial})
+	if err := d.assets.publish(ctx, t, cfg, req.Assets); err != nil {
 		return apply.DeployResult{}, err
 	}
 	params, err := d.keys.open(req.Parameters)

@@ -103,7 +103,7 @@ func newReleaseID(now time.Time) string {
 
 func (w *workspace) engine(g *globals, spec fleet.Pipeline, events apply.EventSink, poll time.Duration) *pipeline.Engine {
 	c := &stageClients{g: g, keys: w.keys, external: w.file.Execution.ExternalID, session: w.file.Execution.SessionName,
-		timing: cfn.NewTiming(), byRole: map[string]*awsclient.Clients{}, templates: w.templateStore()}
+		timing: cfn.NewTiming(), byRole: map[string]*awsclient.Clients{}, templates: w.templateStore(), assets: w.assetPublisher()}
 	return &pipeline.Engine{
 		Deployer: func(st fleet.Stage) apply.Deployer { return c.deployer(st, g.pollInitial) },
 		Gates:    pipelineGates{c: c, health: &gates.Health{Client: http.DefaultClient}},

@@ -70,6 +70,7 @@ type stageClients struct {
 	timing   *cfn.Timing
 	// templates puts large templates in the artifact bucket (with the caller's credentials).
 	templates *templateStore
+	assets    *assetPublisher
 	mu        sync.Mutex
 	byRole    map[string]*awsclient.Clients
 }
@@ -101,7 +102,7 @@ func (c *stageClients) config(ctx context.Context, st fleet.Stage, t fleet.Targe
 func (c *stageClients) deployer(st fleet.Stage, poll time.Duration) apply.Deployer {
 	return cfnDeployer{config: func(ctx context.Context, t fleet.Target) (aws.Config, error) {
 		return c.config(ctx, st, t)
-	}, timing: c.timing, pollInitial: poll, keys: c.keys, templates: c.templates}
+	}, timing: c.timing, pollInitial: poll, keys: c.keys, templates: c.templates, assets: c.assets}
 }
 
 // who names the person acting, for the records of approvals, rollbacks and cancellations: the

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -68,6 +69,7 @@ var update = flag.Bool("update", false, "rewrite the golden sections of testdata
 //	sandbox-close ACCOUNT                                   close an account (SUSPENDED)
 //	sandbox-ssm NAME VALUE N                                N member account-regions have SSM parameter NAME = VALUE
 //	sandbox-objects BUCKET SUFFIX N                         N buckets (BUCKET with {account}: each account's, {region}: each region's) hold a key ending in SUFFIX
+//	cdk-assembly DIR                                        copy the CDK cloud assembly of testdata/cdkasm (cdk synth of internal/sandbox/testdata/cdkapp) to DIR
 //	pad-template FILE BYTES                                 grow a YAML template to BYTES with a Metadata padding
 //	expand FILE...                                          replace $MGMT_ACCOUNT, $ORG_ID… in files
 //	normalize [-indent] stdout|stderr|FILE OUT              write the output to OUT with what changes run to run replaced
@@ -147,6 +149,7 @@ func TestScripts(t *testing.T) {
 			"normalize":        normalize,
 			"sandbox-objects":  sandboxObjects,
 			"pad-template":     padTemplate,
+			"cdk-assembly":     cdkAssembly,
 		},
 	})
 }
@@ -909,4 +912,16 @@ func padTemplate(ts *testscript.TestScript, _ bool, args []string) {
 		head += strings.Repeat("x", n)
 	}
 	ts.Check(os.WriteFile(path, []byte(head+"'\n"), 0o644))
+}
+
+// cdkAssembly copies testdata/cdkasm, the cloud assembly 'cdk synth' makes of
+// internal/sandbox/testdata/cdkapp (TestCDKCLI checks they agree), into the script's DIR.
+func cdkAssembly(ts *testscript.TestScript, _ bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: cdk-assembly DIR")
+	}
+	dst := ts.MkAbs(args[0])
+	src, err := filepath.Abs("testdata/cdkasm") // the test runs in the package directory
+	ts.Check(err)
+	ts.Check(os.CopyFS(dst, os.DirFS(src)))
 }

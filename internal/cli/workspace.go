@@ -34,6 +34,7 @@ type workspace struct {
 	keys *keyring
 	// templates is the store of large templates, made on first use.
 	templates *templateStore
+	assets    *assetPublisher
 	// bootstrapping: the workspace plans stackfleet's own stack sets (bootstrap's), deployed
 	// through the access role, instead of the configuration's.
 	bootstrapping bool

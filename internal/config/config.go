@@ -61,7 +61,7 @@ type Execution struct {
 type StackSet struct {
 	Name         string            `yaml:"name" desc:"Stack set name; also the CloudFormation stack name of every instance."`
 	Description  string            `yaml:"description,omitempty" desc:"Free text."`
-	Template     string            `yaml:"template" desc:"Template file (YAML or JSON), relative to this config."`
+	Template     string            `yaml:"template" desc:"Template file (YAML or JSON), relative to this config; or DIR/STACK, a stack of the CDK cloud assembly in DIR (cdk.out/MyStack), whose file assets are published to each target's CDK bootstrap bucket before it deploys."`
 	Parameters   map[string]any    `yaml:"parameters,omitempty" desc:"Template parameters; lists become comma-delimited strings. A value may reference other stack sets' outputs: {{ output \"SET\" \"KEY\" }} (same account and region), {{ outputIn \"SET\" \"KEY\" \"ACCOUNT\" \"REGION\" }}, {{ outputs \"SET\" \"KEY\" [\"region=R\" \"ou=PATH\" \"tag:K=V\" \"account=A\"] }} (comma-delimited), {{ outputsJSON … }}."`
 	Tags         map[string]string `yaml:"tags,omitempty" desc:"Stack tags."`
 	Capabilities []string          `yaml:"capabilities,omitempty" desc:"CAPABILITY_IAM, CAPABILITY_NAMED_IAM, CAPABILITY_AUTO_EXPAND." enum:"CAPABILITY_IAM,CAPABILITY_NAMED_IAM,CAPABILITY_AUTO_EXPAND"`

@@ -38,7 +38,7 @@ type PipelineRollback struct {
 // PipelineStack is one stack of a pipeline.
 type PipelineStack struct {
 	Name         string            `yaml:"name" desc:"CloudFormation stack name in every target; unique across pipelines and stack sets."`
-	Template     string            `yaml:"template" desc:"Template file (YAML or JSON), relative to this config."`
+	Template     string            `yaml:"template" desc:"Template file (YAML or JSON), relative to this config; or DIR/STACK, a stack of the CDK cloud assembly in DIR (cdk.out/MyStack), whose file assets are published to each target's CDK bootstrap bucket before it deploys."`
 	Parameters   map[string]any    `yaml:"parameters,omitempty" desc:"Template parameters; stages override them; lists become comma-delimited strings."`
 	Capabilities []string          `yaml:"capabilities,omitempty" desc:"CAPABILITY_IAM, CAPABILITY_NAMED_IAM, CAPABILITY_AUTO_EXPAND." enum:"CAPABILITY_IAM,CAPABILITY_NAMED_IAM,CAPABILITY_AUTO_EXPAND"`
 	Tags         map[string]string `yaml:"tags,omitempty" desc:"Stack tags."`
@@ -532,11 +532,12 @@ func (f *File) resolvePipeline(p int, pc Pipeline, inv *fleet.Inventory) (fleet.
 		if !filepath.IsAbs(path) {
 			path = filepath.Join(f.Dir, path)
 		}
-		body, err := readTemplate(path)
+		body, assets, err := loadTemplate(path)
 		if err != nil {
 			add(sat+".template", "cannot read the template: %v", unwrapPath(err))
 			continue
 		}
+		st.Assets = assets
 		info, err := templates.Parse(body)
 		if err != nil {
 			add(sat+".template", "%s: %v", sc.Template, err)

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/stackfleet/stackfleet/internal/cdkasm"
 	"github.com/stackfleet/stackfleet/internal/fleet"
 	"github.com/stackfleet/stackfleet/internal/templates"
 )
@@ -62,12 +63,12 @@ func (f *File) resolveStackSet(i int, sc StackSet, inv *fleet.Inventory) (*fleet
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(f.Dir, path)
 	}
-	body, err := readTemplate(path)
+	body, assets, err := loadTemplate(path)
 	if err != nil {
 		add(at("template"), "cannot read the template: %v", unwrapPath(err))
 		return nil, nil, errs
 	}
-	s.TemplateBody = body
+	s.TemplateBody, s.Assets = body, assets
 	info, err := templates.Parse(body)
 	if err != nil {
 		add(at("template"), "%s: %v", sc.Template, err)
@@ -246,6 +247,20 @@ func writtenOrder(regionOrder, regions []string) []string {
 		}
 	}
 	return out
+}
+
+// loadTemplate reads a template: a file, or DIR/STACK naming a stack of the CDK cloud assembly
+// in DIR (a cdk.out), whose file assets are returned too.
+func loadTemplate(path string) ([]byte, *fleet.Assets, error) {
+	if cdkasm.IsAssemblyRef(path) {
+		st, err := cdkasm.Load(filepath.Dir(path), filepath.Base(path))
+		if err != nil {
+			return nil, nil, err
+		}
+		return st.Template, st.Assets, nil
+	}
+	body, err := readTemplate(path)
+	return body, nil, err
 }
 
 // readTemplate reads a template file, refusing one larger than CloudFormation accepts at all

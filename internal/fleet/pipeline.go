@@ -26,6 +26,7 @@ type PipelineStack struct {
 	Name         string // stack name in each target
 	TemplateFile string
 	TemplateBody []byte
+	Assets       *Assets           // published in every target before it deploys (CDK); nil for none
 	Parameters   map[string]string // base parameters; stages override
 	Tags         map[string]string
 	Capabilities []string

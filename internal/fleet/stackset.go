@@ -16,6 +16,9 @@ type StackSet struct {
 	Description  string
 	TemplateFile string // as written in the config, for messages
 	TemplateBody []byte
+	// Assets are published in every target before its stack deploys (a CDK stack's); nil for
+	// a plain template.
+	Assets       *Assets
 	Parameters   map[string]string
 	Tags         map[string]string
 	Capabilities []string

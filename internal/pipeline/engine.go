@@ -416,7 +416,7 @@ func (e *Engine) deployWave(ctx context.Context, p fleet.Pipeline, r *fleet.Rele
 		b := apply.Batch{
 			Owner: fleet.PipelineOwner(p.Name, s.Name), Operation: r.ID,
 			Event:  fleet.ReleaseEvent{Release: r.ID, Pipeline: r.Pipeline, Stack: s.Name},
-			Policy: apply.WavePolicy(st.MaxConcurrent, len(targets)), TemplateBody: s.TemplateBody, Tags: s.Tags,
+			Policy: apply.WavePolicy(st.MaxConcurrent, len(targets)), TemplateBody: s.TemplateBody, Assets: s.Assets, Tags: s.Tags,
 			Capabilities: s.Capabilities, Token: fmt.Sprintf("sf-%s-s%d", r.ID, r.Position.Stage),
 		}
 		var resolve func(fleet.Target, map[string]string) (map[string]string, error)

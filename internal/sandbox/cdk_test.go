@@ -137,6 +137,15 @@ func TestCDKCLI(t *testing.T) {
 		t.Errorf("PutObject calls: %d, want 2", n)
 	}
 
+	// The assembly stackfleet's own tests deploy (internal/cli/testdata/cdkasm) is this app's.
+	for _, f := range []string{"HelloStack.template.json", "HelloStack.assets.json"} {
+		synth, err1 := os.ReadFile(filepath.Join(app, "cdk.out", f))
+		fixture, err2 := os.ReadFile(filepath.Join("..", "cli", "testdata", "cdkasm", f))
+		if err1 != nil || err2 != nil || !bytes.Equal(synth, fixture) {
+			t.Errorf("internal/cli/testdata/cdkasm/%s differs from what cdk synth makes of testdata/cdkapp (%v, %v): copy %s/cdk.out there", f, err1, err2, app)
+		}
+	}
+
 	cdk("destroy", "--force")
 	if _, err := cf.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String("HelloStack")}); errCode(err) != "ValidationError" {
 		t.Errorf("HelloStack after destroy: %v", err)
