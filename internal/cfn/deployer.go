@@ -101,7 +101,7 @@ type DeployInput struct {
 	// TemplateURL, when set, is where CloudFormation reads the template (TemplateBody, the same
 	// template, is still needed to compare with the deployed one): an S3 object in the stack's
 	// region, for templates over the 51,200 bytes a request may carry.
-	TemplateURL string
+	TemplateURL  string
 	Parameters   map[string]string
 	Tags         map[string]string
 	Capabilities []string
