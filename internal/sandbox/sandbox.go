@@ -1,7 +1,7 @@
 // Package sandbox is a local, multi-account AWS-compatible endpoint: one HTTP server that
-// speaks CloudFormation, STS, Organizations, SSM Parameter Store and CloudWatch alarms to the
-// real aws-sdk-go-v2 clients and the AWS CLI v2, for an AWS Organization that exists only in
-// memory (and optionally on disk).
+// speaks CloudFormation, STS, Organizations, S3, SSM Parameter Store and CloudWatch alarms to
+// the real aws-sdk-go-v2 clients, the AWS CLI v2 and the CDK CLI, for an AWS Organization that
+// exists only in memory (and optionally on disk).
 //
 // A Sandbox owns an organization (a management account and member accounts in nested OUs,
 // seeded deterministically from Options.Seed or described by a YAML file), the identities that
@@ -18,7 +18,7 @@
 //   - The admin API under /_sandbox/ (see ADMIN.md and Handler) changes fault rules, alarm
 //     states, drift and resource delays at runtime and reads the organization and counters.
 //
-// Each service is a package of its own (orgs, sts, iam, cfn, ssm, cloudwatch, over the wire
+// Each service is a package of its own (orgs, sts, iam, cfn, s3, ssm, cloudwatch, over the wire
 // protocols of awsproto); this package wires them into one table of parts that routing and
 // persistence loop over, and keeps the HTTP server, the admin API, fault rules and counters.
 // All state hangs off the Sandbox value; several sandboxes run side by side in one process.
