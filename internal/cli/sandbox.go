@@ -18,16 +18,18 @@ func newSandboxCmd(g *globals) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "sandbox",
-		Short: "Serve a local multi-account AWS endpoint (CloudFormation, STS, Organizations, SSM, CloudWatch)",
+		Short: "Serve a local multi-account AWS endpoint (CloudFormation, STS, Organizations, S3, SSM, CloudWatch)",
 		Long: `sandbox serves a simulated AWS Organization on one local endpoint: a management account and
 member accounts in nested OUs, each member with the OrganizationAccountAccessRole, and
-CloudFormation, STS, Organizations, SSM and CloudWatch partitioned by account and region. The AWS
-CLI, the AWS SDKs and stackfleet can deploy to it. It prints the endpoint and the management
+CloudFormation, STS, Organizations, S3, SSM and CloudWatch partitioned by account and region. The
+AWS CLI, the AWS SDKs, the CDK CLI and stackfleet can deploy to it (resource types:
+internal/sandbox/RESOURCES.md). It prints the endpoint and the management
 account's credentials as shell export lines, then serves until interrupted.
 
   eval "$(stackfleet sandbox --accounts 48 --ous 4 --regions us-east-1,eu-west-1 &)"   # or copy the lines
   aws organizations list-accounts
   aws cloudformation deploy --template-file t.yaml --stack-name demo
+  aws s3 mb s3://my-bucket && aws s3 cp big.yaml s3://my-bucket/
 
 Faults, counters, alarm states and drift are driven through the admin API under /_sandbox/
 (see internal/sandbox/ADMIN.md).`,

@@ -424,3 +424,28 @@ func TestResourceDelay(t *testing.T) {
 		}
 	})
 }
+
+// TestEventTimesIncrease: with a clock that moves less than a millisecond per event, the
+// events of a stack still have strictly increasing timestamps at the wire's millisecond
+// precision, as clients that sort by them need.
+func TestEventTimesIncrease(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		now = now.Add(10 * time.Microsecond)
+		return now
+	}
+	run(t, func(t *testing.T, h *harness) {
+		h.create("fast", "Resources:\n  A: {Type: AWS::SNS::Topic}\n  B: {Type: AWS::SQS::Queue}\n", nil)
+		ev := h.must("DescribeStackEvents", awsproto.Object{"StackName": "fast"})["StackEvents"].([]any)
+		for i := 1; i < len(ev); i++ {
+			a := ev[i-1].(awsproto.Object)["Timestamp"].(time.Time).Truncate(time.Millisecond)
+			b := ev[i].(awsproto.Object)["Timestamp"].(time.Time).Truncate(time.Millisecond)
+			if !a.After(b) {
+				t.Errorf("event %d at %v is not after event %d at %v", i-1, a, i, b)
+			}
+		}
+	}, func(o *cfn.Options) { o.Now = clock })
+}
