@@ -381,3 +381,66 @@ func deleteStack(t *testing.T, c *cloudformation.Client, name string) cfntypes.S
 	t.Fatalf("stack %s still deleting", name)
 	return ""
 }
+
+// TestTemplateURLAcrossAccounts: a member account's CloudFormation reads a TemplateURL of the
+// management account's bucket only when the bucket policy lets it (here: the organization).
+func TestTemplateURLAcrossAccounts(t *testing.T) {
+	e := start(t, sandbox.Options{Accounts: 1, Seed: 5})
+	ctx := context.Background()
+	owner := s3Client(e.cfg)
+	member := e.sb.Org().Members()[0].ID
+	cf := cloudformation.NewFromConfig(e.member(t, member))
+	if _, err := owner.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("org-templates")}); err != nil {
+		t.Fatal(err)
+	}
+	body := "Resources:\n  T: {Type: AWS::SNS::Topic}\nMetadata:\n  Pad: '" + strings.Repeat("x", 60_000) + "'\n"
+	if _, err := owner.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("org-templates"), Key: aws.String("t.yaml"), Body: strings.NewReader(body)}); err != nil {
+		t.Fatal(err)
+	}
+	url := "https://org-templates.s3.us-east-1.amazonaws.com/t.yaml"
+	_, err := cf.CreateStack(ctx, &cloudformation.CreateStackInput{StackName: aws.String("from-url"), TemplateURL: aws.String(url)})
+	if !contains(err, "S3 error: Access Denied") {
+		t.Errorf("without a grant: %v", err)
+	}
+	policy := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::org-templates/*",
+	  "Condition":{"StringEquals":{"aws:PrincipalOrgID":"` + e.sb.Org().ID + `"}}}]}`
+	if _, err := owner.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: aws.String("org-templates"), Policy: aws.String(policy)}); err != nil {
+		t.Fatal(err)
+	}
+	createStackURL(t, cf, "from-url", url)
+	got, err := cf.GetTemplate(ctx, &cloudformation.GetTemplateInput{StackName: aws.String("from-url")})
+	if err != nil || aws.ToString(got.TemplateBody) != body {
+		t.Errorf("GetTemplate: %d bytes, %v", len(aws.ToString(got.TemplateBody)), err)
+	}
+}
+
+// TestCustomResourceAdmin sets a custom resource's answer through the admin API.
+func TestCustomResourceAdmin(t *testing.T) {
+	e := start(t, sandbox.Options{Seed: 5})
+	if code := admin(t, e, "POST", "/_sandbox/custom-resources", `{"resourceType":"Custom::Vpc","data":{"VpcId":"vpc-0123456789abcdef0"}}`, nil); code != 200 {
+		t.Fatalf("POST custom-resources: %d", code)
+	}
+	if code := admin(t, e, "POST", "/_sandbox/custom-resources", `{}`, nil); code != 400 {
+		t.Errorf("an empty response: %d, want 400", code)
+	}
+	cf := cloudformation.NewFromConfig(e.cfg)
+	createStack(t, cf, "lookup", "Resources:\n  V:\n    Type: Custom::Vpc\n    Properties: {ServiceToken: arn:aws:lambda:us-east-1:111111111111:function:f}\nOutputs:\n  Vpc: {Value: !GetAtt V.VpcId}\n")
+	if got := outputs(t, cf, "lookup")["Vpc"]; got != "vpc-0123456789abcdef0" {
+		t.Errorf("output Vpc = %q", got)
+	}
+}
+
+// createStackURL creates a stack from a TemplateURL and waits for CREATE_COMPLETE.
+func createStackURL(t *testing.T, c *cloudformation.Client, name, url string) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := c.CreateStack(ctx, &cloudformation.CreateStackInput{StackName: aws.String(name), TemplateURL: aws.String(url)}); err != nil {
+		t.Fatal(err)
+	}
+	w := cloudformation.NewStackCreateCompleteWaiter(c, func(o *cloudformation.StackCreateCompleteWaiterOptions) {
+		o.MinDelay, o.MaxDelay = waitMin, waitMax
+	})
+	if err := w.Wait(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(name)}, waitFor); err != nil {
+		t.Fatalf("stack %s: %v", name, err)
+	}
+}
