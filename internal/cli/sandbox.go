@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -38,6 +39,9 @@ Faults, counters, alarm states and drift are driven through the admin API under 
 			if regions != "" {
 				opts.Regions = strings.Split(regions, ",")
 			}
+			if opts.AdminToken == "" {
+				opts.AdminToken = os.Getenv("STACKFLEET_SANDBOX_TOKEN")
+			}
 			opts.Logger = g.log
 			sb, err := sandbox.New(opts)
 			if err != nil {
@@ -49,8 +53,12 @@ Faults, counters, alarm states and drift are driven through the admin API under 
 				return operationalErr(err)
 			}
 			org := sb.Org()
-			fmt.Fprintf(g.stderr, "# stackfleet sandbox on %s: %d accounts, regions %s; admin API %s/_sandbox/\n",
-				url, len(org.Accounts), strings.Join(sb.Regions(), ","), url)
+			guarded := ""
+			if opts.AdminToken != "" {
+				guarded = " (token required)"
+			}
+			fmt.Fprintf(g.stderr, "# stackfleet sandbox on %s: %d accounts, regions %s; admin API %s/_sandbox/%s\n",
+				url, len(org.Accounts), strings.Join(sb.Regions(), ","), url, guarded)
 			for _, l := range sb.ExportLines() {
 				fmt.Fprintln(g.stdout, l)
 			}
@@ -70,5 +78,7 @@ Faults, counters, alarm states and drift are driven through the admin API under 
 	f.DurationVar(&opts.ResourceDelay, "resource-delay", 0, "simulated duration of each CloudFormation resource operation, e.g. 2s")
 	f.DurationVar(&opts.CreateAccountDelay, "create-account-delay", 2*time.Second, "how long CreateAccount stays IN_PROGRESS")
 	f.StringVar(&opts.AccessRole, "access-role", "OrganizationAccountAccessRole", "role every member account has, trusting the management account (AWSControlTowerExecution: like a Control Tower landing zone)")
+	f.StringVar(&opts.AdminToken, "admin-token", "", "require this token on the admin API (Authorization: Bearer TOKEN or ?token=); env STACKFLEET_SANDBOX_TOKEN")
+	f.StringSliceVar(&opts.AllowedHosts, "allow-host", nil, "host names the admin API answers for besides IP addresses and localhost (it refuses others against DNS rebinding)")
 	return cmd
 }

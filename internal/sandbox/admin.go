@@ -11,8 +11,10 @@ import (
 )
 
 // The admin API is served under /_sandbox/, outside every AWS path. Requests and responses
-// are JSON; errors are {"error": "..."} with a 4xx status. It needs no credentials: the
-// sandbox is a local test tool. Endpoints (documented for users in ADMIN.md):
+// are JSON; errors are {"error": "..."} with a 4xx status. It needs no AWS credentials (the
+// sandbox is a local test tool) but is guarded against other web pages: only IP-literal and
+// localhost Host headers (DNS rebinding), no cross-origin writes, and Options.AdminToken when
+// set. Endpoints (documented for users in ADMIN.md):
 //
 //	GET    /_sandbox/                 index of endpoints
 //	GET    /_sandbox/org              the organization (OrgView) and endpoint/credentials

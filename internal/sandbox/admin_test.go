@@ -123,3 +123,48 @@ func TestAdminAPI(t *testing.T) {
 		t.Errorf("index: %d %v", st, index)
 	}
 }
+
+// TestAdminGuard: the admin API refuses a rebinding Host, cross-origin writes and, with a
+// token set, requests without it; AWS calls are not affected.
+func TestAdminGuard(t *testing.T) {
+	e := start(t, sandbox.Options{Seed: 9, AdminToken: "tok"})
+	do := func(method, path, host string, header map[string]string) int {
+		t.Helper()
+		req, err := http.NewRequest(method, e.url+path, strings.NewReader(`{"delay":"0s"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if host != "" {
+			req.Host = host
+		}
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	bearer := map[string]string{"Authorization": "Bearer tok"}
+	for _, tc := range []struct {
+		name, method, path, host string
+		header                   map[string]string
+		want                     int
+	}{
+		{"no token", "GET", "/_sandbox/credentials", "", nil, 401},
+		{"token", "GET", "/_sandbox/credentials", "", bearer, 200},
+		{"token in the query", "GET", "/_sandbox/credentials?token=tok", "", nil, 200},
+		{"rebinding host", "GET", "/_sandbox/credentials", "attacker.example:4566", bearer, 403},
+		{"cross-origin write", "PUT", "/_sandbox/resource-delay", "", map[string]string{"Authorization": "Bearer tok", "Origin": "https://attacker.example"}, 403},
+		{"same-origin write", "PUT", "/_sandbox/resource-delay", "", bearer, 200},
+	} {
+		if got := do(tc.method, tc.path, tc.host, tc.header); got != tc.want {
+			t.Errorf("%s: %d, want %d", tc.name, got, tc.want)
+		}
+	}
+	if _, err := callerIdentity(t, e.cfg); err != nil {
+		t.Errorf("AWS calls need no admin token: %v", err)
+	}
+}

@@ -39,6 +39,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/stackfleet/stackfleet/internal/localhttp"
 	"github.com/stackfleet/stackfleet/internal/sandbox/awsproto"
 	"github.com/stackfleet/stackfleet/internal/sandbox/cfn"
 	"github.com/stackfleet/stackfleet/internal/sandbox/cloudwatch"
@@ -109,6 +110,12 @@ type Options struct {
 	// CloseAccountDelay is how long a closed account stays SUSPENDED in the organization
 	// before it leaves it (AWS: 90 days); 0 keeps it.
 	CloseAccountDelay time.Duration
+	// AdminToken, when set, is required by the admin API ("Authorization: Bearer TOKEN" or
+	// ?token=TOKEN). Without it the admin API still answers only for IP-literal and localhost
+	// Host headers and refuses cross-origin writes (see localhttp.Guard).
+	AdminToken string
+	// AllowedHosts are further Host names the admin API answers for.
+	AllowedHosts []string
 	// SaveDelay is the debounce of persistence after changes (default 500ms).
 	SaveDelay time.Duration
 	// Logger receives operational logs (default: discarded).
@@ -130,6 +137,7 @@ type Sandbox struct {
 	org      *orgs.Org
 	faults   *faults
 	custom   customResponses
+	guard    localhttp.Guard
 	counters *counters
 
 	cfn *cfn.Engine
@@ -171,6 +179,7 @@ func New(opts Options) (*Sandbox, error) {
 	s := &Sandbox{
 		now: opts.Now, log: opts.Logger, seed: opts.Seed,
 		roles: iam.NewRoles(), counters: newCounters(),
+		guard: localhttp.Guard{Token: opts.AdminToken, AllowedHosts: opts.AllowedHosts},
 		quit: make(chan struct{}), done: make(chan struct{}),
 	}
 	if s.now == nil {

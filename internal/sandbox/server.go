@@ -52,10 +52,11 @@ func (a inAccount) Handle(ctx context.Context, caller iam.Principal, req *awspro
 func (s *Sandbox) newHandler() http.Handler {
 	mux := http.NewServeMux()
 	s.registerAdmin(mux)
+	admin := s.guard.Wrap(mux)
 	// AWS calls bypass the mux, which would clean (redirect) S3 keys such as "a//b".
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, adminPrefix) {
-			mux.ServeHTTP(w, r)
+			admin.ServeHTTP(w, r)
 			return
 		}
 		s.serveAWS(w, r)
