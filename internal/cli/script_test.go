@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -30,6 +32,7 @@ import (
 
 	"github.com/stackfleet/stackfleet/internal/cli"
 	"github.com/stackfleet/stackfleet/internal/fleet"
+	"github.com/stackfleet/stackfleet/internal/notify"
 	"github.com/stackfleet/stackfleet/internal/sandbox"
 	"github.com/stackfleet/stackfleet/internal/state"
 )
@@ -70,6 +73,8 @@ var update = flag.Bool("update", false, "rewrite the golden sections of testdata
 //	sandbox-ssm NAME VALUE N                                N member account-regions have SSM parameter NAME = VALUE
 //	sandbox-objects BUCKET SUFFIX N                         N buckets (BUCKET with {account}: each account's, {region}: each region's) hold a key ending in SUFFIX
 //	cdk-assembly DIR                                        copy the CDK cloud assembly of testdata/cdkasm (cdk synth of internal/sandbox/testdata/cdkapp) to DIR
+//	webhook-server SECRET                                   receive notifications at $WEBHOOK_URL, checking their HMAC with SECRET
+//	webhook-count KIND N                                    N signed notifications of KIND arrived (bad signatures fail the script)
 //	pad-template FILE BYTES                                 grow a YAML template to BYTES with a Metadata padding
 //	expand FILE...                                          replace $MGMT_ACCOUNT, $ORG_ID… in files
 //	normalize [-indent] stdout|stderr|FILE OUT              write the output to OUT with what changes run to run replaced
@@ -119,6 +124,7 @@ func TestScripts(t *testing.T) {
 			env.Setenv("ORG_ID", sb.Org().ID)
 			env.Values[sandboxKey{}] = sb
 			env.Values[healthKey{}] = new(atomic.Bool)
+			env.Values[webhookKey{}] = &webhooks{}
 			env.Values[normalizerKey{}] = newNormalizer()
 			return nil
 		},
@@ -150,6 +156,8 @@ func TestScripts(t *testing.T) {
 			"sandbox-objects":  sandboxObjects,
 			"pad-template":     padTemplate,
 			"cdk-assembly":     cdkAssembly,
+			"webhook-server":   webhookServer,
+			"webhook-count":    webhookCount,
 		},
 	})
 }
@@ -924,4 +932,55 @@ func cdkAssembly(ts *testscript.TestScript, _ bool, args []string) {
 	src, err := filepath.Abs("testdata/cdkasm") // the test runs in the package directory
 	ts.Check(err)
 	ts.Check(os.CopyFS(dst, os.DirFS(src)))
+}
+
+type webhookKey struct{}
+
+// webhooks are the notifications a script's receiver got.
+type webhooks struct {
+	mu    sync.Mutex
+	kinds map[string]int
+	bad   int
+}
+
+func webhookServer(ts *testscript.TestScript, _ bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: webhook-server SECRET")
+	}
+	secret := []byte(args[0])
+	got := ts.Value(webhookKey{}).(*webhooks)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var p struct{ Notification string }
+		got.mu.Lock()
+		defer got.mu.Unlock()
+		if r.Header.Get("X-Stackfleet-Signature") != notify.Sign(secret, r.Header.Get("X-Stackfleet-Timestamp"), body) || json.Unmarshal(body, &p) != nil {
+			got.bad++
+			http.Error(w, "bad signature", http.StatusUnauthorized)
+			return
+		}
+		if got.kinds == nil {
+			got.kinds = map[string]int{}
+		}
+		got.kinds[p.Notification]++
+	}))
+	ts.Defer(srv.Close)
+	ts.Setenv("WEBHOOK_URL", srv.URL)
+}
+
+func webhookCount(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: webhook-count KIND N")
+	}
+	want, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	got := ts.Value(webhookKey{}).(*webhooks)
+	got.mu.Lock()
+	defer got.mu.Unlock()
+	if got.bad > 0 {
+		ts.Fatalf("%d notifications had a bad signature", got.bad)
+	}
+	if (got.kinds[args[0]] == want) == neg {
+		ts.Fatalf("%d %s notifications, want %d (all: %v)", got.kinds[args[0]], args[0], want, got.kinds)
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stackfleet/stackfleet/internal/events"
 	"github.com/stackfleet/stackfleet/internal/fleet"
 )
 
@@ -239,17 +240,8 @@ func newJSONView(out io.Writer) *jsonView { return &jsonView{enc: json.NewEncode
 func (v *jsonView) event(ev fleet.Event) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	switch e := ev.(type) {
-	case fleet.OperationEvent:
-		_ = v.enc.Encode(struct {
-			Type string `json:"type"`
-			fleet.OperationEvent
-		}{"event", e})
-	case fleet.ReleaseEvent:
-		_ = v.enc.Encode(struct {
-			Type string `json:"type"`
-			fleet.ReleaseEvent
-		}{"releaseEvent", e})
+	if rec := events.Record(ev); rec != nil {
+		_ = v.enc.Encode(rec)
 	}
 }
 

@@ -4,15 +4,28 @@ package config
 
 // Config is the whole stackfleet.yaml. Field descriptions (the desc tags) feed the JSON Schema.
 type Config struct {
-	Version      int          `yaml:"version" desc:"Configuration format version; 1."`
-	Organization Organization `yaml:"organization" desc:"Where the accounts, OUs and tags come from."`
-	Regions      []string     `yaml:"regions" desc:"Default regions of every stack set."`
-	Execution    Execution    `yaml:"execution" desc:"The role stackfleet assumes in each target account."`
-	StackSets    []StackSet   `yaml:"stackSets" desc:"Templates deployed to accounts × regions."`
-	Pipelines    []Pipeline   `yaml:"pipelines,omitempty" desc:"Stacks shipped through ordered stages (beta, gamma, prod) in waves, validated by alarms, health checks and tests, rolled back on failure."`
-	Exports      []Export     `yaml:"exports,omitempty" desc:"Outputs apply keeps exported after every run (as 'stackfleet outputs --export')."`
-	Bootstrap    Bootstrap    `yaml:"bootstrap,omitempty" desc:"What 'stackfleet bootstrap' installs in every targeted account: the execution role, and an artifact bucket per region."`
-	Artifacts    Artifacts    `yaml:"artifacts,omitempty" desc:"Where templates over CloudFormation's 51,200-byte request limit are uploaded, once per region and content-addressed, to be deployed by TemplateURL."`
+	Version       int            `yaml:"version" desc:"Configuration format version; 1."`
+	Organization  Organization   `yaml:"organization" desc:"Where the accounts, OUs and tags come from."`
+	Regions       []string       `yaml:"regions" desc:"Default regions of every stack set."`
+	Execution     Execution      `yaml:"execution" desc:"The role stackfleet assumes in each target account."`
+	StackSets     []StackSet     `yaml:"stackSets" desc:"Templates deployed to accounts × regions."`
+	Pipelines     []Pipeline     `yaml:"pipelines,omitempty" desc:"Stacks shipped through ordered stages (beta, gamma, prod) in waves, validated by alarms, health checks and tests, rolled back on failure."`
+	Exports       []Export       `yaml:"exports,omitempty" desc:"Outputs apply keeps exported after every run (as 'stackfleet outputs --export')."`
+	Bootstrap     Bootstrap      `yaml:"bootstrap,omitempty" desc:"What 'stackfleet bootstrap' installs in every targeted account: the execution role, and an artifact bucket per region."`
+	Notifications []Notification `yaml:"notifications,omitempty" desc:"Webhooks that receive failures, rollbacks, approvals needed and finished releases and operations, signed with an HMAC."`
+	Artifacts     Artifacts      `yaml:"artifacts,omitempty" desc:"Where templates over CloudFormation's 51,200-byte request limit are uploaded, once per region and content-addressed, to be deployed by TemplateURL."`
+}
+
+// Notification is one webhook the event stream is notified to.
+type Notification struct {
+	Name      string   `yaml:"name" desc:"Name, for messages (the URL is never printed: it may be a secret)."`
+	URL       string   `yaml:"url,omitempty" desc:"https URL (http only for localhost) receiving a POST per notification."`
+	URLEnv    string   `yaml:"urlEnv,omitempty" desc:"Environment variable holding the URL instead, for URLs that are secrets (Slack's)."`
+	SecretEnv string   `yaml:"secretEnv,omitempty" desc:"Environment variable holding the HMAC key: each request carries X-Stackfleet-Timestamp and X-Stackfleet-Signature: sha256=HEX(HMAC-SHA256(key, TIMESTAMP.BODY))."`
+	Format    string   `yaml:"format,omitempty" desc:"json (default: {apiVersion, notification, text, event}) or slack ({text}, for incoming webhooks)." enum:"json,slack"`
+	Events    []string `yaml:"events,omitempty" desc:"Kinds sent (default all): failure, rollback, approval, releaseFinished, operationFinished."`
+	StackSets []string `yaml:"stackSets,omitempty" desc:"Only these stack sets' events (with pipelines: either)."`
+	Pipelines []string `yaml:"pipelines,omitempty" desc:"Only these pipelines' events."`
 }
 
 // Artifacts names the per-region buckets large templates go through.

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -193,6 +194,10 @@ var (
 	accountID     = regexp.MustCompile(`^\d{12}$`)
 )
 
+func isLocalHost(h string) bool {
+	return h == "localhost" || h == "127.0.0.1" || h == "::1" || strings.HasSuffix(h, ".localhost")
+}
+
 var bucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 
 func (f *File) validate() Errors {
@@ -235,6 +240,44 @@ func (f *File) validate() Errors {
 		}
 		if e.Region != "" && !regionPattern.MatchString(e.Region) {
 			add(at+".region", "%q is not a region name like us-east-1", e.Region)
+		}
+	}
+	kinds := []string{"failure", "rollback", "approval", "releaseFinished", "operationFinished"}
+	seenNames := map[string]bool{}
+	for i, n := range c.Notifications {
+		at := fmt.Sprintf("notifications[%d]", i)
+		switch {
+		case n.Name == "":
+			add(at+".name", "missing: a name for messages")
+		case seenNames[n.Name]:
+			add(at+".name", "%q is used by another notification", n.Name)
+		}
+		seenNames[n.Name] = true
+		switch {
+		case (n.URL == "") == (n.URLEnv == ""):
+			add(at+".url", "give url or urlEnv (one of them)")
+		case n.URL != "":
+			if u, err := url.Parse(n.URL); err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && isLocalHost(u.Hostname()))) {
+				add(at+".url", "not an https URL (http is allowed only for localhost)")
+			}
+		}
+		if n.Format != "" && n.Format != "json" && n.Format != "slack" {
+			add(at+".format", "%q: use json or slack", n.Format)
+		}
+		for j, k := range n.Events {
+			if !slices.Contains(kinds, k) {
+				add(fmt.Sprintf("%s.events[%d]", at, j), "%q: use %s", k, strings.Join(kinds, ", "))
+			}
+		}
+		for j, name := range n.StackSets {
+			if !slices.ContainsFunc(c.StackSets, func(s StackSet) bool { return s.Name == name }) {
+				add(fmt.Sprintf("%s.stackSets[%d]", at, j), "%q is not a stack set of this configuration", name)
+			}
+		}
+		for j, name := range n.Pipelines {
+			if !slices.ContainsFunc(c.Pipelines, func(p Pipeline) bool { return p.Name == name }) {
+				add(fmt.Sprintf("%s.pipelines[%d]", at, j), "%q is not a pipeline of this configuration", name)
+			}
 		}
 	}
 	if p := c.Artifacts.Bucket; p != "" {

@@ -107,3 +107,22 @@ func Each(fn func(fleet.Event)) Subscriber {
 		}
 	}
 }
+
+// Record is the JSON record of an event in every event stream stackfleet writes (-o json,
+// --events-file, notifications): the event's members after "type", which is "event" for a
+// stack-set operation's and "releaseEvent" for a release's.
+func Record(ev fleet.Event) any {
+	switch e := ev.(type) {
+	case fleet.OperationEvent:
+		return struct {
+			Type string `json:"type"`
+			fleet.OperationEvent
+		}{"event", e}
+	case fleet.ReleaseEvent:
+		return struct {
+			Type string `json:"type"`
+			fleet.ReleaseEvent
+		}{"releaseEvent", e}
+	}
+	return nil
+}
