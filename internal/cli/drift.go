@@ -16,6 +16,11 @@ import (
 	"github.com/stackfleet/stackfleet/internal/secrets"
 )
 
+// driftDocument is drift -o json.
+type driftDocument struct {
+	StackSets []driftReport `json:"stackSets"`
+}
+
 // driftReport is the drift of one stack set's instances.
 type driftReport struct {
 	StackSet  string                    `json:"stackSet"`
@@ -47,7 +52,7 @@ resources and properties that differ from the template: expected → actual. It 
 			if err != nil {
 				return err
 			}
-			return g.show(reports, func(out io.Writer) { renderDrift(out, reports) })
+			return g.show(driftDocument{StackSets: reports}, func(out io.Writer) { renderDrift(out, reports) })
 		},
 	}
 	cmd.Flags().StringSliceVar(&only, "stack-set", nil, "detect drift only in these stack sets (repeatable)")

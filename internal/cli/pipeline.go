@@ -227,8 +227,9 @@ func newDecideCmd(g *globals, approve bool) *cobra.Command {
 			if err != nil {
 				return usageErr(err)
 			}
-			fmt.Fprintf(g.stdout, "%sd stage %s of release %s\n", verb, args[1], id)
-			return nil
+			return g.show(decisionDocument{Pipeline: args[0], Stage: args[1], Release: id, Decision: verb + "d"}, func(out io.Writer) {
+				fmt.Fprintf(out, "%sd stage %s of release %s\n", verb, args[1], id)
+			})
 		},
 	}
 	cmd.Flags().StringVar(&releaseID, "release", "", "release id (default: the pipeline's oldest unfinished release)")
@@ -303,7 +304,7 @@ func newPipelineStatusCmd(g *globals) *cobra.Command {
 				return operationalErr(err)
 			}
 			view := pipeline.Describe(spec, rel, time.Now())
-			return g.show(map[string]any{"releases": rels, "release": rel, "stages": view, "gates": recs}, func(out io.Writer) {
+			return g.show(pipelineStatusDocument{Releases: rels, Release: rel, Stages: view, Gates: recs}, func(out io.Writer) {
 				renderPipelineStatus(out, rels, rel, view, recs)
 			})
 		},

@@ -91,7 +91,7 @@ func (r *reconciler) round(ctx context.Context) error {
 		return err
 	}
 	creates, removes, waiting := 0, 0, 0
-	var waitLines []string
+	var waits []reconcileWait
 	ready := map[string]error{}
 	for i := range p.StackSets {
 		sp := &p.StackSets[i]
@@ -112,7 +112,7 @@ func (r *reconciler) round(ctx context.Context) error {
 					}
 					if time.Since(first) < r.readiness {
 						a.Kind, a.Reason = fleet.NoChange, fmt.Sprintf("WAITING: the execution role cannot be assumed yet (%s since %s)", shortErr(err), first.Format(time.TimeOnly))
-						waitLines = append(waitLines, fmt.Sprintf("  %s %s: %s", sp.Name, a.Target, a.Reason))
+						waits = append(waits, reconcileWait{StackSet: sp.Name, Target: a.Target, Reason: a.Reason})
 						waiting++
 						continue
 					}
@@ -127,14 +127,33 @@ func (r *reconciler) round(ctx context.Context) error {
 			}
 		}
 	}
-	fmt.Fprintf(g.stdout, "reconcile %s: %d to deploy, %d to remove, %d waiting\n", time.Now().Format(time.TimeOnly), creates, removes, waiting)
-	for _, l := range waitLines {
-		fmt.Fprintln(g.stdout, l)
+	if g.json() {
+		newJSONView(g.stdout).write("reconcile", reconcileRecord{Time: time.Now().UTC(), Deploy: creates, Remove: removes, Waiting: waits})
+	} else {
+		fmt.Fprintf(g.stdout, "reconcile %s: %d to deploy, %d to remove, %d waiting\n", time.Now().Format(time.TimeOnly), creates, removes, waiting)
+		for _, wt := range waits {
+			fmt.Fprintf(g.stdout, "  %s %s: %s\n", wt.StackSet, wt.Target, wt.Reason)
+		}
 	}
 	if creates+removes == 0 {
 		return nil
 	}
 	return w.apply(ctx, g, p, applyFlags{autoApprove: true}, false)
+}
+
+// reconcileRecord is reconcile's {"type":"reconcile"} record: what one pass found.
+type reconcileRecord struct {
+	Time    time.Time       `json:"time"`
+	Deploy  int             `json:"deploy"`
+	Remove  int             `json:"remove"`
+	Waiting []reconcileWait `json:"waiting,omitempty"`
+}
+
+// reconcileWait is a new account whose execution role cannot be assumed yet.
+type reconcileWait struct {
+	StackSet string       `json:"stackSet"`
+	Target   fleet.Target `json:"target"`
+	Reason   string       `json:"reason"`
 }
 
 // assumable reports whether the execution role can be assumed in the target's account.

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -53,6 +52,11 @@ configuration, and stacks changed or deleted outside stackfleet, with why.`,
 	addRefreshFlag(cmd, &refresh)
 	cmd.Flags().BoolVar(&check, "check", false, "check the whole state database first (SQLite integrity and references; every open runs a quicker check)")
 	return cmd
+}
+
+// statusDocument is status -o json.
+type statusDocument struct {
+	StackSets []stackSetStatus `json:"stackSets"`
 }
 
 type stackSetStatus struct {
@@ -129,7 +133,7 @@ func (w *workspace) status(ctx context.Context, g *globals, only []string, drift
 		}
 		out = append(out, st)
 	}
-	return g.show(out, func(o io.Writer) { renderStatus(o, out, all) })
+	return g.show(statusDocument{StackSets: out}, func(o io.Writer) { renderStatus(o, out, all) })
 }
 
 // renderStatus prints each stack set's counts, last operation and drift, and the instances that
@@ -271,7 +275,7 @@ parameters under the prefix whose output is gone; --export FILE.json writes the 
 			}
 			switch g.output {
 			case "json":
-				return json.NewEncoder(g.stdout).Encode(map[string]any{"stackSet": args[0], "outputs": byAcct})
+				return g.show(outputsDocument{StackSet: args[0], Outputs: byAcct}, nil)
 			case "csv":
 				cw := csv.NewWriter(g.stdout)
 				_ = cw.Write([]string{"account", "region", "key", "value"})

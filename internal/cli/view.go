@@ -11,6 +11,7 @@ import (
 
 	"github.com/stackfleet/stackfleet/internal/events"
 	"github.com/stackfleet/stackfleet/internal/fleet"
+	"github.com/stackfleet/stackfleet/internal/pipeline"
 )
 
 // A view renders what a deploying command (apply, destroy, release, rollback) has to say, in
@@ -41,10 +42,23 @@ func newView(g *globals) view {
 	return newTextView(g.stdout)
 }
 
-// show renders a command's result document: as JSON, or as text by render.
+// show renders a command's result document (a JSON object): as JSON with "apiVersion" first,
+// or as text by render.
 func (g *globals) show(doc any, render func(io.Writer)) error {
 	if g.json() {
-		return json.NewEncoder(g.stdout).Encode(doc)
+		body, err := json.Marshal(doc)
+		if err != nil {
+			return err
+		}
+		if len(body) < 2 || body[0] != '{' {
+			return fmt.Errorf("internal: a JSON document must be an object, not %.20s", body)
+		}
+		sep := ","
+		if string(body) == "{}" {
+			sep = ""
+		}
+		_, err = fmt.Fprintf(g.stdout, "{\"apiVersion\":%q%s%s\n", events.APIVersion, sep, body[1:])
+		return err
 	}
 	render(g.stdout)
 	return nil
@@ -260,7 +274,7 @@ func (v *jsonView) write(typ string, payload any) {
 	if err != nil {
 		return
 	}
-	_ = v.enc.Encode(json.RawMessage(fmt.Sprintf(`{"type":%q,%q:%s}`, typ, typ, body)))
+	_ = v.enc.Encode(json.RawMessage(fmt.Sprintf(`{"type":%q,"apiVersion":%q,%q:%s}`, typ, events.APIVersion, typ, body)))
 }
 
 // table prints rows with aligned columns.
@@ -290,3 +304,26 @@ func table(out io.Writer, header []string, rows [][]string) {
 		line(r)
 	}
 }
+
+// The JSON documents of the commands that print one (schema/output.schema.json).
+type (
+	// outputsDocument is outputs -o json: account → region → output key → value.
+	outputsDocument struct {
+		StackSet string                                  `json:"stackSet"`
+		Outputs  map[string]map[string]map[string]string `json:"outputs"`
+	}
+	// pipelineStatusDocument is pipeline status -o json.
+	pipelineStatusDocument struct {
+		Releases []fleet.Release      `json:"releases"`
+		Release  fleet.Release        `json:"release"`
+		Stages   []pipeline.StageView `json:"stages"`
+		Gates    []fleet.GateRecord   `json:"gates"`
+	}
+	// decisionDocument is approve or reject -o json.
+	decisionDocument struct {
+		Pipeline string `json:"pipeline"`
+		Stage    string `json:"stage"`
+		Release  string `json:"release"`
+		Decision string `json:"decision"` // approved or rejected
+	}
+)

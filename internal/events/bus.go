@@ -114,15 +114,27 @@ func Each(fn func(fleet.Event)) Subscriber {
 func Record(ev fleet.Event) any {
 	switch e := ev.(type) {
 	case fleet.OperationEvent:
-		return struct {
-			Type string `json:"type"`
-			fleet.OperationEvent
-		}{"event", e}
+		return EventRecord{"event", APIVersion, e}
 	case fleet.ReleaseEvent:
-		return struct {
-			Type string `json:"type"`
-			fleet.ReleaseEvent
-		}{"releaseEvent", e}
+		return ReleaseEventRecord{"releaseEvent", APIVersion, e}
 	}
 	return nil
+}
+
+// APIVersion identifies the format of stackfleet's JSON records and documents
+// (schema/output.schema.json).
+const APIVersion = "stackfleet/v1"
+
+// EventRecord is the record of a stack-set operation's event.
+type EventRecord struct {
+	Type       string `json:"type"`
+	APIVersion string `json:"apiVersion"`
+	fleet.OperationEvent
+}
+
+// ReleaseEventRecord is the record of a release's event.
+type ReleaseEventRecord struct {
+	Type       string `json:"type"`
+	APIVersion string `json:"apiVersion"`
+	fleet.ReleaseEvent
 }

@@ -41,7 +41,7 @@ const (
 var Kinds = []Kind{Failure, Rollback, Approval, ReleaseFinished, OperationFinished}
 
 // APIVersion identifies the payload format.
-const APIVersion = "stackfleet/v1"
+const APIVersion = events.APIVersion
 
 // Classify says which notification an event is, if any. One failure is one notification: in
 // a release an instance's failure fails its wave, so the wave is notified, not the instance.
