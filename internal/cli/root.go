@@ -157,11 +157,25 @@ func newVersionCmd(g *globals) *cobra.Command {
 
 func newSchemaCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use:   "schema",
-		Short: "Print the JSON Schema of stackfleet.yaml (for editors and linters)",
-		Args:  cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			_, err := g.stdout.Write(config.Schema())
+		Use:   "schema [config|output]",
+		Short: "Print the JSON Schema of stackfleet.yaml (config, the default) or of the -o json output",
+		Long: `schema prints a JSON Schema (draft 2020-12): of stackfleet.yaml (for editors and linters), or
+with "output" of every command's -o json (documents and streamed records, apiVersion
+stackfleet/v1). Both are also in schema/.`,
+		Args:      cobra.MaximumNArgs(1),
+		ValidArgs: []string{"config", "output"},
+		RunE: func(_ *cobra.Command, args []string) error {
+			doc := config.Schema()
+			if len(args) == 1 {
+				switch args[0] {
+				case "config":
+				case "output":
+					doc = OutputSchema()
+				default:
+					return usageErr(fmt.Errorf("schema %q: use config or output", args[0]))
+				}
+			}
+			_, err := g.stdout.Write(doc)
 			return err
 		},
 	}

@@ -73,6 +73,7 @@ var update = flag.Bool("update", false, "rewrite the golden sections of testdata
 //	sandbox-ssm NAME VALUE N                                N member account-regions have SSM parameter NAME = VALUE
 //	sandbox-objects BUCKET SUFFIX N                         N buckets (BUCKET with {account}: each account's, {region}: each region's) hold a key ending in SUFFIX
 //	cdk-assembly DIR                                        copy the CDK cloud assembly of testdata/cdkasm (cdk synth of internal/sandbox/testdata/cdkapp) to DIR
+//	json-valid stdout|FILE DEF|stream                       the output is a DEF document (plan, status…) of schema/output.schema.json, or records
 //	webhook-server SECRET                                   receive notifications at $WEBHOOK_URL, checking their HMAC with SECRET
 //	webhook-count KIND N                                    N signed notifications of KIND arrived (bad signatures fail the script)
 //	pad-template FILE BYTES                                 grow a YAML template to BYTES with a Metadata padding
@@ -157,6 +158,7 @@ func TestScripts(t *testing.T) {
 			"pad-template":     padTemplate,
 			"cdk-assembly":     cdkAssembly,
 			"webhook-server":   webhookServer,
+			"json-valid":       jsonValid,
 			"webhook-count":    webhookCount,
 		},
 	})
