@@ -27,6 +27,8 @@ type applyFlags struct {
 
 func newApplyCmd(g *globals) *cobra.Command {
 	var af applyFlags
+	var ui bool
+	var uf uiFlags
 	cmd := &cobra.Command{
 		Use:   "apply [PLAN_FILE]",
 		Short: "Deploy: resume unfinished operations, plan, then execute the plan",
@@ -45,6 +47,13 @@ prints one JSON event per line.`,
 				return err
 			}
 			defer w.Close()
+			if ui {
+				stop, err := w.startUI(ctx, g, uf)
+				if err != nil {
+					return err
+				}
+				defer stop()
+			}
 			var saved *fleet.Plan
 			if len(args) == 1 {
 				if saved, err = readPlan(args[0]); err != nil {
@@ -59,6 +68,8 @@ prints one JSON event per line.`,
 	}
 	cmd.Flags().StringSliceVar(&af.only, "stack-set", nil, "apply only these stack sets (repeatable)")
 	cmd.Flags().BoolVar(&af.autoApprove, "auto-approve", false, "do not ask for confirmation on a terminal")
+	cmd.Flags().BoolVar(&ui, "ui", false, "serve the web dashboard while it runs (its URL is printed)")
+	uf.register(cmd, "ui-")
 	addRefreshFlag(cmd, &af.refresh)
 	cmd.Flags().BoolVar(&af.revertDrift, "revert-drift", false, "detect resource drift first and write the templates' properties back over drifted resources (drift-aware change sets)")
 	return cmd

@@ -125,7 +125,8 @@ func (w *workspace) engine(g *globals, spec fleet.Pipeline, events apply.EventSi
 }
 
 func newReleaseCmd(g *globals) *cobra.Command {
-	var resume bool
+	var resume, ui bool
+	var uf uiFlags
 	var poll time.Duration
 	cmd := &cobra.Command{
 		Use:   "release PIPELINE",
@@ -152,6 +153,13 @@ Exit codes: 0 the release succeeded; 1 it failed and was rolled back, was reject
 			spec, err := w.pipelineSpec(args[0])
 			if err != nil {
 				return err
+			}
+			if ui {
+				stop, err := w.startUI(ctx, g, uf)
+				if err != nil {
+					return err
+				}
+				defer stop()
 			}
 			v := newView(g)
 			var rel fleet.Release
@@ -193,6 +201,8 @@ Exit codes: 0 the release succeeded; 1 it failed and was rolled back, was reject
 		},
 	}
 	cmd.Flags().BoolVar(&resume, "resume", false, "continue the pipeline's unfinished release")
+	cmd.Flags().BoolVar(&ui, "ui", false, "serve the web dashboard while it runs (its URL is printed)")
+	uf.register(cmd, "ui-")
 	cmd.Flags().DurationVar(&poll, "poll", 10*time.Second, "how often alarms, approvals and busy stages are checked")
 	return cmd
 }
