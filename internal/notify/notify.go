@@ -106,8 +106,8 @@ func (t Target) wants(kind Kind, ev fleet.Event) bool {
 // Notifier sends the notifications of events to its targets.
 type Notifier struct {
 	Targets []Target
-	Client  *http.Client  // default: one with a 5 s timeout
-	Log     *slog.Logger  // default: discarded
+	Client  *http.Client // default: one with a 5 s timeout
+	Log     *slog.Logger // default: discarded
 	Now     func() time.Time
 	// Backoff are the waits before the second, third… attempt (default 500 ms, 2 s).
 	Backoff []time.Duration

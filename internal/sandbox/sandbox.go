@@ -180,7 +180,7 @@ func New(opts Options) (*Sandbox, error) {
 		now: opts.Now, log: opts.Logger, seed: opts.Seed,
 		roles: iam.NewRoles(), counters: newCounters(),
 		guard: localhttp.Guard{Token: opts.AdminToken, AllowedHosts: opts.AllowedHosts},
-		quit: make(chan struct{}), done: make(chan struct{}),
+		quit:  make(chan struct{}), done: make(chan struct{}),
 	}
 	if s.now == nil {
 		s.now = time.Now
