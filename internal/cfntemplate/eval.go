@@ -187,7 +187,7 @@ func (e *evaluator) cond(name string) (bool, error) {
 }
 
 // evalBool evaluates a condition expression: Fn::Equals, Fn::And, Fn::Or, Fn::Not or
-// Condition.
+// Condition, and in the Rules block also the rule functions (see ruleBool).
 func (e *evaluator) evalBool(n any) (bool, error) {
 	m, ok := n.(map[string]any)
 	if !ok || len(m) != 1 {
@@ -195,6 +195,10 @@ func (e *evaluator) evalBool(n any) (bool, error) {
 	}
 	for fn, arg := range m {
 		switch fn {
+		case "Fn::Contains", "Fn::EachMemberEquals", "Fn::EachMemberIn":
+			if e.block == "Rules" {
+				return e.ruleBool(fn, arg)
+			}
 		case "Fn::Equals":
 			l, ok := arg.([]any)
 			if !ok || len(l) != 2 {

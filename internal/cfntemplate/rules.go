@@ -65,7 +65,7 @@ func (t *Template) CheckRules(env *Env) error {
 	e := t.evaluator(env, "Rules")
 	for _, r := range t.Rules {
 		if r.Condition != nil {
-			ok, err := e.evalRuleBool(r.Condition)
+			ok, err := e.evalBool(r.Condition)
 			if err != nil {
 				return err
 			}
@@ -74,7 +74,7 @@ func (t *Template) CheckRules(env *Env) error {
 			}
 		}
 		for _, a := range r.Assertions {
-			ok, err := e.evalRuleBool(a.Assert)
+			ok, err := e.evalBool(a.Assert)
 			if err != nil {
 				return err
 			}
@@ -89,66 +89,30 @@ func (t *Template) CheckRules(env *Env) error {
 	return nil
 }
 
-// evalRuleBool evaluates a rule expression: the condition functions plus the rule-specific
-// Fn::Contains, Fn::EachMemberEquals and Fn::EachMemberIn.
-func (e *evaluator) evalRuleBool(n any) (bool, error) {
-	m, ok := n.(map[string]any)
-	if !ok || len(m) != 1 {
-		return false, errNotBoolean()
+// ruleBool evaluates a rule-specific function (Fn::Contains, Fn::EachMemberEquals,
+// Fn::EachMemberIn) for evalBool, which offers them in the Rules block only.
+func (e *evaluator) ruleBool(fn string, arg any) (bool, error) {
+	l, ok := arg.([]any)
+	if !ok || len(l) != 2 {
+		return false, errorf("Template error: every %s object requires a list of 2 parameters.", fn)
 	}
-	for fn, arg := range m {
-		switch fn {
-		case "Fn::Contains", "Fn::EachMemberEquals", "Fn::EachMemberIn":
-			l, ok := arg.([]any)
-			if !ok || len(l) != 2 {
-				return false, errorf("Template error: every %s object requires a list of 2 parameters.", fn)
-			}
-			a, err := e.eval(l[0])
-			if err != nil {
-				return false, err
-			}
-			b, err := e.eval(l[1])
-			if err != nil {
-				return false, err
-			}
-			list, _ := a.([]any)
-			switch fn {
-			case "Fn::Contains":
-				return slices.ContainsFunc(list, func(x any) bool { return equalValues(x, b) }), nil
-			case "Fn::EachMemberEquals":
-				return !slices.ContainsFunc(list, func(x any) bool { return !equalValues(x, b) }), nil
-			default:
-				in, _ := b.([]any)
-				return !slices.ContainsFunc(list, func(x any) bool {
-					return !slices.ContainsFunc(in, func(y any) bool { return equalValues(x, y) })
-				}), nil
-			}
-		case "Fn::And", "Fn::Or":
-			l, ok := arg.([]any)
-			if !ok || len(l) < 2 || len(l) > 10 {
-				return false, errAndOr(fn)
-			}
-			result := fn == "Fn::And"
-			for _, x := range l {
-				v, err := e.evalRuleBool(x)
-				if err != nil {
-					return false, err
-				}
-				if fn == "Fn::And" {
-					result = result && v
-				} else {
-					result = result || v
-				}
-			}
-			return result, nil
-		case "Fn::Not":
-			l, ok := arg.([]any)
-			if !ok || len(l) != 1 {
-				return false, errorf(msgNot)
-			}
-			v, err := e.evalRuleBool(l[0])
-			return !v, err
-		}
+	a, err := e.eval(l[0])
+	if err != nil {
+		return false, err
 	}
-	return e.evalBool(n)
+	b, err := e.eval(l[1])
+	if err != nil {
+		return false, err
+	}
+	list, _ := a.([]any)
+	switch fn {
+	case "Fn::Contains":
+		return slices.ContainsFunc(list, func(x any) bool { return equalValues(x, b) }), nil
+	case "Fn::EachMemberEquals":
+		return !slices.ContainsFunc(list, func(x any) bool { return !equalValues(x, b) }), nil
+	}
+	in, _ := b.([]any)
+	return !slices.ContainsFunc(list, func(x any) bool {
+		return !slices.ContainsFunc(in, func(y any) bool { return equalValues(x, y) })
+	}), nil
 }
