@@ -27,15 +27,52 @@ type templateStore struct {
 	// client returns an S3 client for a region, acting as the management account.
 	client func(region string) *s3.Client
 
+	uploads once
 	mu      sync.Mutex
-	flights map[string]*upload
 	checked map[string]error // region → HeadBucket's verdict
 }
 
-type upload struct {
+// once runs each keyed piece of work once at a time and once for good: callers with the same
+// key wait for the one running and share its result; a failure is forgotten, so a later call
+// tries again.
+type once struct {
+	mu      sync.Mutex
+	flights map[string]*flight
+}
+
+type flight struct {
 	done chan struct{}
-	url  string
+	val  string
 	err  error
+}
+
+func (o *once) do(ctx context.Context, key string, work func() (string, error)) (string, error) {
+	o.mu.Lock()
+	if o.flights == nil {
+		o.flights = map[string]*flight{}
+	}
+	f, ok := o.flights[key]
+	if !ok {
+		f = &flight{done: make(chan struct{})}
+		o.flights[key] = f
+	}
+	o.mu.Unlock()
+	if ok {
+		select {
+		case <-f.done:
+			return f.val, f.err
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
+	f.val, f.err = work()
+	if f.err != nil {
+		o.mu.Lock()
+		delete(o.flights, key)
+		o.mu.Unlock()
+	}
+	close(f.done)
+	return f.val, f.err
 }
 
 // newTemplateStore returns a store writing with the credentials base returns (called when a
@@ -51,7 +88,7 @@ func newTemplateStore(bucket func(region string) string, base func() aws.Config)
 				o.UsePathStyle = cfg.BaseEndpoint != nil
 			})
 		},
-		flights: map[string]*upload{}, checked: map[string]error{},
+		checked: map[string]error{},
 	}
 }
 
@@ -82,31 +119,7 @@ func (s *templateStore) URL(ctx context.Context, region string, body []byte) (st
 	}
 	sum := sha256.Sum256(body)
 	key := "templates/" + hex.EncodeToString(sum[:]) + ".template"
-	flight := region + "/" + key
-	s.mu.Lock()
-	u, ok := s.flights[flight]
-	if !ok {
-		u = &upload{done: make(chan struct{})}
-		s.flights[flight] = u
-	}
-	s.mu.Unlock()
-	if ok {
-		select {
-		case <-u.done:
-			return u.url, u.err
-		case <-ctx.Done():
-			return "", ctx.Err()
-		}
-	}
-	u.url, u.err = s.put(ctx, region, key, body)
-	if u.err != nil {
-		// Let a later deploy try again.
-		s.mu.Lock()
-		delete(s.flights, flight)
-		s.mu.Unlock()
-	}
-	close(u.done)
-	return u.url, u.err
+	return s.uploads.do(ctx, region+"/"+key, func() (string, error) { return s.put(ctx, region, key, body) })
 }
 
 func (s *templateStore) put(ctx context.Context, region, key string, body []byte) (string, error) {

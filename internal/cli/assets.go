@@ -30,8 +30,8 @@ import (
 // unless the object (its key is the content hash) is there already. A destination is handled
 // once per process; a directory is zipped once. It is safe for concurrent use.
 type assetPublisher struct {
+	uploads once // by ACCOUNT/REGION/BUCKET/KEY
 	mu      sync.Mutex
-	flights map[string]*upload // ACCOUNT/REGION/BUCKET/KEY → the publishing of that object
 	packed  map[string]*packing
 }
 
@@ -42,7 +42,7 @@ type packing struct {
 }
 
 func newAssetPublisher() *assetPublisher {
-	return &assetPublisher{flights: map[string]*upload{}, packed: map[string]*packing{}}
+	return &assetPublisher{packed: map[string]*packing{}}
 }
 
 // publish makes a's files available in target t, acting with cfg (credentials in t's account,
@@ -56,34 +56,11 @@ func (p *assetPublisher) publish(ctx context.Context, t fleet.Target, cfg aws.Co
 	}
 	for _, f := range a.Files {
 		bucket, key := cdkasm.Placeholders(f.Bucket, t.Account, t.Region), cdkasm.Placeholders(f.Key, t.Account, t.Region)
-		flight := t.Account + "/" + t.Region + "/" + bucket + "/" + key
-		p.mu.Lock()
-		u, ok := p.flights[flight]
-		if !ok {
-			u = &upload{done: make(chan struct{})}
-			p.flights[flight] = u
-		}
-		p.mu.Unlock()
-		if ok {
-			select {
-			case <-u.done:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-			if u.err != nil {
-				return u.err
-			}
-			continue
-		}
-		u.err = p.put(ctx, t, cfg, f, bucket, key)
-		if u.err != nil {
-			p.mu.Lock()
-			delete(p.flights, flight)
-			p.mu.Unlock()
-		}
-		close(u.done)
-		if u.err != nil {
-			return u.err
+		_, err := p.uploads.do(ctx, t.Account+"/"+t.Region+"/"+bucket+"/"+key, func() (string, error) {
+			return "", p.put(ctx, t, cfg, f, bucket, key)
+		})
+		if err != nil {
+			return err
 		}
 	}
 	return nil
