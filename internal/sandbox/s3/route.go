@@ -11,14 +11,12 @@ import (
 type Call struct {
 	// Op is the S3 operation name (PutObject, ListObjectsV2…), for counters, fault rules and
 	// errors; "" when the request matches no operation the sandbox serves.
-	Op     string
-	Bucket string
-	Key    string
-	// VirtualHost is set when the bucket came from the Host header.
-	VirtualHost bool
-	RequestID   string
-	r           *http.Request
-	query       url.Values
+	Op        string
+	Bucket    string
+	Key       string
+	RequestID string
+	r         *http.Request
+	query     url.Values
 }
 
 // IsRequest reports whether r is an S3 call rather than another service's: signed for the s3
@@ -41,7 +39,7 @@ func Route(r *http.Request, requestID string) *Call {
 	c := &Call{r: r, query: r.URL.Query(), RequestID: requestID}
 	path := r.URL.EscapedPath()
 	if b, ok := virtualHostBucket(r.Host); ok {
-		c.Bucket, c.VirtualHost = b, true
+		c.Bucket = b
 		c.Key = unescape(strings.TrimPrefix(path, "/"))
 	} else {
 		rest := strings.TrimPrefix(path, "/")
