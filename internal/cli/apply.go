@@ -117,7 +117,7 @@ operation when its plan is the same, and supersedes it otherwise.`,
 				return err
 			}
 			defer w.Close()
-			bus := w.stream(g, newView(g).event)
+			bus := w.stream(g, newView(g, w.accountNames()).event)
 			defer bus.Close()
 			runner, err := apply.New(journal{w.store}, w.deployer(), bus, nil, g.log)
 			if err != nil {
@@ -200,7 +200,8 @@ func (w *workspace) checkPlan(path string, p *fleet.Plan) error {
 // resumed (its in-flight instances re-checked under its token); one the plan differs from is
 // superseded — cancelled, so that nothing it had left of an older version is deployed.
 func (w *workspace) apply(ctx context.Context, g *globals, p *fleet.Plan, af applyFlags, destroy bool) error {
-	v := newView(g)
+	v := newView(g, w.accountNames())
+	defer v.close()
 	bus := w.stream(g, v.event)
 	defer bus.Close()
 	runner, err := apply.New(journal{w.store}, w.deployer(), bus, nil, g.log)

@@ -161,12 +161,14 @@ Exit codes: 0 the release succeeded; 1 it failed and was rolled back, was reject
 				}
 				defer stop()
 			}
-			v := newView(g)
+			v := newView(g, w.accountNames())
+			defer v.close()
 			var rel fleet.Release
 			if resume {
 				if rel, spec, err = w.pickRelease(ctx, spec.Name, "", true); err != nil {
 					return err
 				}
+				v.release(rel, spec, true)
 			} else {
 				if active, err := w.store.ActiveReleases(ctx, spec.Name); err == nil && len(active) > 0 {
 					fmt.Fprintf(g.stderr, "note: release %s of %s is unfinished (%s); if its process died, run 'stackfleet release %s --resume'\n",
@@ -181,7 +183,7 @@ Exit codes: 0 the release succeeded; 1 it failed and was rolled back, was reject
 				if err := w.store.CreateRelease(ctx, rel, content); err != nil {
 					return operationalErr(err)
 				}
-				v.release(rel, len(spec.Stages))
+				v.release(rel, spec, false)
 			}
 			bus := w.stream(g, v.event)
 			rel, err = w.engine(g, spec, bus, poll).Run(ctx, spec, rel)
@@ -270,7 +272,7 @@ It refuses while the release is running in another process.`,
 			if rel.Status == fleet.ReleaseRolledBack {
 				return usageErr(fmt.Errorf("release %s of %s is already ROLLED_BACK (%s): nothing to roll back", rel.ID, spec.Name, rel.Reason))
 			}
-			bus := w.stream(g, newView(g).event)
+			bus := w.stream(g, newView(g, w.accountNames()).event)
 			defer bus.Close()
 			_, err = w.engine(g, spec, bus, time.Second).Rollback(ctx, spec, rel, "rolled back by "+w.who(ctx, g))
 			switch {

@@ -81,7 +81,11 @@ by region with totals. --out saves the plan for 'stackfleet apply plan.json'.`,
 				}
 			}
 			return g.show(p, func(out io.Writer) {
-				renderPlan(out, p, pf.showUnchanged)
+				var st planStyle
+				if g.live() {
+					st = newTTYStyles(g.stdout).plan(w.accountNames())
+				}
+				renderPlan(out, p, pf.showUnchanged, st)
 				if pf.out != "" {
 					fmt.Fprintf(out, "\nSaved the plan to %s. Apply exactly this plan with:\n  stackfleet apply %s\n", pf.out, pf.out)
 				}
@@ -310,10 +314,46 @@ var actionSymbol = map[fleet.ActionKind]string{
 	fleet.Create: "+", fleet.Update: "~", fleet.Delete: "-", fleet.Unmanage: "!", fleet.NoChange: "=",
 }
 
+// planStyle is how a terminal shows a plan: lines coloured by action (+ green, ~ yellow,
+// - red) and account names beside ids. The zero style is the plain text.
+type planStyle struct {
+	paint func(k fleet.ActionKind, s string) string
+	names map[string]string
+}
+
+func (st planStyle) color(k fleet.ActionKind, s string) string {
+	if st.paint == nil {
+		return s
+	}
+	return st.paint(k, s)
+}
+
+// accountLines lists accounts six ids to a line, or three with their names.
+func (st planStyle) accountLines(accounts []string) []string {
+	per := 6
+	if st.names != nil {
+		per = 3
+	}
+	var lines []string
+	for i := 0; i < len(accounts); i += per {
+		group := slices.Clone(accounts[i:min(i+per, len(accounts))])
+		for j, a := range group {
+			if n := st.names[a]; n != "" {
+				group[j] = fmt.Sprintf("%s (%s)", a, n)
+			}
+		}
+		lines = append(lines, strings.Join(group, " "))
+	}
+	return lines
+}
+
+// changeKinds colours a resource change like the action it stands for.
+var changeKinds = map[string]fleet.ActionKind{"Add": fleet.Create, "Modify": fleet.Update, "Remove": fleet.Delete}
+
 // renderPlan prints the plan by stack set and region. Within a region, instances with the same
 // action, reason and changes are one group listing their accounts, so a plan over a thousand
 // accounts stays readable; unchanged instances are counted unless showUnchanged.
-func renderPlan(out io.Writer, p *fleet.Plan, showUnchanged bool) {
+func renderPlan(out io.Writer, p *fleet.Plan, showUnchanged bool, st planStyle) {
 	for _, sp := range p.StackSets {
 		fmt.Fprintf(out, "Stack set %s", sp.Name)
 		if sp.TemplateHash != "" {
@@ -346,16 +386,16 @@ func renderPlan(out io.Writer, p *fleet.Plan, showUnchanged bool) {
 			for _, g := range groups {
 				a := g.action
 				if a.Kind == fleet.NoChange && a.Reason == "" && !showUnchanged {
-					fmt.Fprintf(out, "    = %d unchanged\n", len(g.accounts))
+					fmt.Fprintln(out, st.color(fleet.NoChange, fmt.Sprintf("    = %d unchanged", len(g.accounts))))
 					continue
 				}
 				line := fmt.Sprintf("    %s %-9s %d: ", actionSymbol[a.Kind], a.Kind, len(g.accounts))
 				if a.Reason != "" {
 					line += a.Reason
 				}
-				fmt.Fprintln(out, strings.TrimRight(line, ": "))
-				for i := 0; i < len(g.accounts); i += 6 {
-					fmt.Fprintf(out, "        %s\n", strings.Join(g.accounts[i:min(i+6, len(g.accounts))], " "))
+				fmt.Fprintln(out, st.color(a.Kind, strings.TrimRight(line, ": ")))
+				for _, l := range st.accountLines(g.accounts) {
+					fmt.Fprintf(out, "        %s\n", l)
 				}
 				for _, c := range a.ParamChanges {
 					fmt.Fprintf(out, "        parameter %s: %q → %q\n", c.Name, c.Old, c.New)
@@ -367,6 +407,9 @@ func renderPlan(out io.Writer, p *fleet.Plan, showUnchanged bool) {
 					line := fmt.Sprintf("        %s %s (%s)", c.Action, c.LogicalID, c.Type)
 					if c.Replacement == "True" || c.Replacement == "Conditional" {
 						line += " replacement: " + c.Replacement
+					}
+					if k, ok := changeKinds[string(c.Action)]; ok {
+						line = st.color(k, line)
 					}
 					fmt.Fprintln(out, line)
 				}

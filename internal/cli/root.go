@@ -46,6 +46,7 @@ type globals struct {
 	profile  string
 	region   string
 	verbose  bool
+	noTTY    bool
 
 	pollInitial time.Duration
 	// eventsFile, when set, gets the event stream appended as JSON lines.
@@ -126,6 +127,7 @@ Exit codes: 0 success; 1 a deployment failed; 2 usage, configuration or template
 	pf.StringVar(&g.profile, "profile", "", "AWS profile (default: AWS_PROFILE / the default chain)")
 	pf.StringVar(&g.region, "region", "", "AWS region for Organizations and STS calls (default: AWS_REGION / profile)")
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "log debugging detail to stderr")
+	pf.BoolVar(&g.noTTY, "no-tty", false, "print the plain line log instead of the live terminal view (also when stdout is not a terminal, in CI, with TERM=dumb)")
 	pf.StringVar(&g.eventsFile, "events-file", "", "append the event stream of apply, destroy, release and rollback to this file as JSON lines (the records of -o json)")
 	pf.DurationVar(&g.pollInitial, "poll-interval", 500*time.Millisecond, "first CloudFormation polling interval (later polls are timed from how long earlier instances took)")
 	root.AddCommand(newSchemaCmd(g), newVersionCmd(g))

@@ -30,14 +30,21 @@ type view interface {
 	start(sp fleet.StackSetPlan)
 	// summary renders the results of the operations.
 	summary(ops []fleet.Operation)
-	// release announces a new release.
-	release(rel fleet.Release, stages int)
+	// release announces a release about to run (new, or resumed).
+	release(rel fleet.Release, spec fleet.Pipeline, resumed bool)
+	// close ends the view's output: a live view draws its last frame.
+	close()
 }
 
-// newView returns the view of the command's output mode.
-func newView(g *globals) view {
-	if g.json() {
+// newView returns the view of the command's output mode: JSON records, the live terminal view,
+// or the plain line log. names are the organization's account names by id (or nil), shown
+// beside account ids where there is room.
+func newView(g *globals, names map[string]string) view {
+	switch {
+	case g.json():
 		return newJSONView(g.stdout)
+	case g.live():
+		return newTTYView(g, names)
 	}
 	return newTextView(g.stdout)
 }
@@ -76,6 +83,9 @@ type textView struct {
 	total   int
 	begun   bool
 	started time.Time
+	// quietProgress leaves out the per-region progress lines (the live view draws bars).
+	quietProgress bool
+	planStyle     planStyle
 }
 
 // laneKey is one region of one stack set's operation.
@@ -91,7 +101,7 @@ func newTextView(out io.Writer) *textView {
 	return &textView{out: out, regions: map[laneKey]*regionCount{}, started: time.Now()}
 }
 
-func (v *textView) plan(p *fleet.Plan) { renderPlan(v.out, p, false) }
+func (v *textView) plan(p *fleet.Plan) { renderPlan(v.out, p, false, v.planStyle) }
 
 func (v *textView) unchanged(p *fleet.Plan) {
 	fmt.Fprintf(v.out, "\nNo changes. %d instances are up to date.\n", p.Counts()[fleet.NoChange])
@@ -121,9 +131,13 @@ func (v *textView) start(sp fleet.StackSetPlan) {
 	}
 }
 
-func (v *textView) release(rel fleet.Release, stages int) {
-	fmt.Fprintf(v.out, "Release %s of %s, version %s: %d stages\n", rel.ID, rel.Pipeline, rel.Version, stages)
+func (v *textView) release(rel fleet.Release, spec fleet.Pipeline, resumed bool) {
+	if !resumed {
+		fmt.Fprintf(v.out, "Release %s of %s, version %s: %d stages\n", rel.ID, rel.Pipeline, rel.Version, len(spec.Stages))
+	}
 }
+
+func (v *textView) close() {}
 
 func (v *textView) event(ev fleet.Event) {
 	v.mu.Lock()
@@ -170,7 +184,7 @@ func (v *textView) operationEvent(e fleet.OperationEvent) {
 		case fleet.StepPending:
 			rc.running--
 		}
-		if rc.total == 0 {
+		if rc.total == 0 || v.quietProgress {
 			return
 		}
 		// A line each tenth of the region, printed as the next instance starts, so that it
@@ -259,12 +273,13 @@ func (v *jsonView) event(ev fleet.Event) {
 	}
 }
 
-func (v *jsonView) plan(p *fleet.Plan)            { v.write("plan", p) }
-func (v *jsonView) unchanged(*fleet.Plan)         {}
-func (v *jsonView) confirm(io.Reader) bool        { return true }
-func (v *jsonView) start(fleet.StackSetPlan)      {}
-func (v *jsonView) summary(ops []fleet.Operation) { v.write("summary", ops) }
-func (v *jsonView) release(fleet.Release, int)    {}
+func (v *jsonView) plan(p *fleet.Plan)                          { v.write("plan", p) }
+func (v *jsonView) unchanged(*fleet.Plan)                       {}
+func (v *jsonView) confirm(io.Reader) bool                      { return true }
+func (v *jsonView) start(fleet.StackSetPlan)                    {}
+func (v *jsonView) summary(ops []fleet.Operation)               { v.write("summary", ops) }
+func (v *jsonView) release(fleet.Release, fleet.Pipeline, bool) {}
+func (v *jsonView) close()                                      {}
 
 // write prints {"type": typ, typ: payload} with "type" first, like the events.
 func (v *jsonView) write(typ string, payload any) {

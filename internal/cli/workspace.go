@@ -129,6 +129,20 @@ func (w *workspace) configHash() string {
 	return fleet.Hash(parts...)
 }
 
+// accountNames are the organization's account names by id, or nil before the inventory is read.
+func (w *workspace) accountNames() map[string]string {
+	if w.inventory == nil {
+		return nil
+	}
+	names := make(map[string]string, len(w.inventory.Accounts))
+	for _, a := range w.inventory.Accounts {
+		if a.Name != "" {
+			names[a.ID] = a.Name
+		}
+	}
+	return names
+}
+
 // inventoryHash pins a plan to the organization it was computed against.
 func (w *workspace) inventoryHash() string {
 	inv := *w.inventory

@@ -1,0 +1,98 @@
+package cli
+
+import (
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/stackfleet/stackfleet/internal/fleet"
+)
+
+// TestTTYFrames renders the live area at fixed moments, its clock stopped, and compares the
+// frames with goldens (-update rewrites them): in-flight instances with their elapsed time,
+// the ETA from the rate so far, exact counts; a release's stages with a bake countdown and
+// gate verdicts.
+func TestTTYFrames(t *testing.T) {
+	t0 := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	now := t0
+	v := newTTYView(&globals{stdout: io.Discard}, nil)
+	v.now = func() time.Time { return now }
+	target := func(i int, region string) *fleet.Target {
+		return &fleet.Target{Account: "1000000000" + string(rune('0'+i/10)) + string(rune('0'+i%10)), Region: region}
+	}
+	sp := fleet.StackSetPlan{Name: "baseline"}
+	for _, r := range []string{"us-east-1", "eu-west-1"} {
+		for i := range 10 {
+			sp.Actions = append(sp.Actions, fleet.Action{Kind: fleet.Create, Target: *target(i, r)})
+		}
+	}
+	v.textView.start(sp)
+	step := func(i int, region string, s fleet.StepStatus, reason string) {
+		v.event(fleet.OperationEvent{Operation: "op", StackSet: "baseline",
+			EventDetail: fleet.EventDetail{Time: now, Kind: fleet.EventStep, Target: target(i, region), Status: string(s), Reason: reason}})
+	}
+	// us-east-1: 4 succeeded in the first 8 s, 1 failed, 3 in flight started 1–3 s ago.
+	for i := range 8 {
+		now = t0.Add(time.Duration(i) * time.Second)
+		step(i, "us-east-1", fleet.StepRunning, "")
+	}
+	for i := range 5 {
+		now = t0.Add(time.Duration(4+i) * time.Second)
+		if i == 2 {
+			step(i, "us-east-1", fleet.StepFailed, "Queue CREATE_FAILED")
+		} else {
+			step(i, "us-east-1", fleet.StepSucceeded, "")
+		}
+	}
+	now = t0.Add(10 * time.Second)
+	golden(t, "frame-apply.golden", v.frame(now))
+
+	rel := fleet.Release{ID: "rel-1", Pipeline: "web", Version: "abc"}
+	spec := fleet.Pipeline{Name: "web", Stages: []fleet.Stage{{Name: "beta"}, {Name: "gamma"}, {Name: "prod"}}}
+	r := newTTYView(&globals{stdout: io.Discard}, nil)
+	r.now = func() time.Time { return now }
+	r.setRelease(rel, spec, false)
+	ev := func(kind fleet.EventKind, status, reason string, tg *fleet.Target) {
+		r.event(fleet.ReleaseEvent{Release: "rel-1", Pipeline: "web", Stack: "app",
+			EventDetail: fleet.EventDetail{Time: now, Kind: kind, Status: status, Reason: reason, Target: tg}})
+	}
+	// The engine's own messages (internal/pipeline/engine.go).
+	ev(fleet.EventRelease, "RUNNING", "version abc", nil)
+	ev(fleet.EventStage, "STARTED", "beta", nil)
+	ev(fleet.EventWave, "DEPLOYING", "beta wave 1/1: 2 targets", nil)
+	ev(fleet.EventStep, "RUNNING", "", target(1, "us-east-1"))
+	ev(fleet.EventStep, "SUCCEEDED", "", target(1, "us-east-1"))
+	ev(fleet.EventWave, "SUCCEEDED", "beta wave 1/1", nil)
+	ev(fleet.EventStage, "SUCCEEDED", "beta", nil)
+	ev(fleet.EventStage, "STARTED", "gamma", nil)
+	ev(fleet.EventWave, "DEPLOYING", "gamma wave 2/3: 4 targets", nil)
+	ev(fleet.EventGate, "PASSED", "health check GET https://x/health: status 200", target(2, "us-east-1"))
+	ev(fleet.EventGate, "PASSED", "health check GET https://x/health: status 200", target(3, "us-east-1"))
+	ev(fleet.EventWave, "BAKING", "gamma wave 2/3: until "+now.Add(4*time.Minute+12*time.Second).Format(time.RFC3339)+" (4m12s left)", nil)
+	golden(t, "frame-release-bake.golden", r.frame(now))
+	now = now.Add(time.Minute)
+	golden(t, "frame-release-bake-later.golden", r.frame(now))
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", "tty", name)
+	if f := flag.Lookup("update"); f != nil && f.Value.String() == "true" {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if diff := cmp.Diff(string(want), got); diff != "" {
+		t.Errorf("frame differs from %s (-want +got; -update rewrites it):\n%s", path, diff)
+	}
+}

@@ -1,0 +1,253 @@
+package cli_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/creack/pty"
+	"github.com/google/go-cmp/cmp"
+	"github.com/hinshun/vt10x"
+
+	"github.com/stackfleet/stackfleet/internal/cli"
+	"github.com/stackfleet/stackfleet/internal/sandbox"
+)
+
+// ttyRun is one command run on a pseudo-terminal: everything it wrote, and the screen a
+// terminal emulator shows at the end.
+type ttyRun struct {
+	code   int
+	raw    []byte
+	screen *vt10x.Terminal
+	cols   int
+	rows   int
+}
+
+const ttyCols, ttyRows = 110, 60
+
+// runOnTTY runs stackfleet with stdout and stderr on a pseudo-terminal of ttyCols × ttyRows
+// and feeds what it writes to a VT100 emulator.
+func runOnTTY(t *testing.T, args ...string) ttyRun {
+	t.Helper()
+	ptm, tty, err := pty.Open()
+	if err != nil {
+		t.Fatalf("pty: %v", err)
+	}
+	if err := pty.Setsize(ptm, &pty.Winsize{Rows: ttyRows, Cols: ttyCols}); err != nil {
+		t.Fatal(err)
+	}
+	var raw bytes.Buffer
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		_, _ = io.Copy(&raw, ptm) // until the terminal side is closed (EIO)
+	}()
+	code := cli.Main(context.Background(), args, strings.NewReader(""), tty, tty)
+	_ = tty.Close()
+	<-read
+	_ = ptm.Close()
+	term := vt10x.New(vt10x.WithSize(ttyCols, ttyRows))
+	if _, err := term.Write(raw.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	return ttyRun{code: code, raw: raw.Bytes(), screen: &term, cols: ttyCols, rows: ttyRows}
+}
+
+// text is the screen's text, trailing blanks and empty rows dropped.
+func (r ttyRun) text() string {
+	var lines []string
+	for _, l := range strings.Split((*r.screen).String(), "\n") {
+		lines = append(lines, strings.TrimRight(l, " \x00"))
+	}
+	return strings.TrimRight(strings.Join(lines, "\n"), "\n") + "\n"
+}
+
+// ttyVolatile is what changes run to run on the screen: durations, times, operation and
+// release ids, version hashes.
+var ttyVolatile = []struct {
+	re   *regexp.Regexp
+	with string
+}{
+	{regexp.MustCompile(`\d{8}T\d{6}Z-[0-9a-f]{8}`), "OPERATION"},
+	{regexp.MustCompile(`rel-\d{8}T\d{6}-[0-9a-f]{6}`), "RELEASE"},
+	{regexp.MustCompile(`\b\d\d:\d\d:\d\d\b`), "HH:MM:SS"},
+	{regexp.MustCompile(`\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\b`), "TIME"},
+	{regexp.MustCompile(`(elapsed|in|ETA) \d+(\.\d+)?(ms|s|m\d+s|h\d+m|µs)\b`), "$1 DURATION"},
+	{regexp.MustCompile(`version [0-9a-f]{12}`), "version VERSION"},
+	{regexp.MustCompile(`127\.0\.0\.1:\d+`), "HOST"},
+}
+
+func normalizeTTY(s string) string {
+	for _, v := range ttyVolatile {
+		s = v.re.ReplaceAllString(s, v.with)
+	}
+	return s
+}
+
+// checkGolden compares got with testdata/tty/NAME (rewritten with -update).
+func checkGolden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", "tty", name)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if diff := cmp.Diff(string(want), got); diff != "" {
+		t.Errorf("screen differs from %s (-want +got; -update rewrites it):\n%s", path, diff)
+	}
+}
+
+// ttySandbox starts a sandbox organization (12 accounts, 2 regions) for the CLI through the
+// AWS environment variables, and writes config to a new directory; it returns the config path.
+func ttySandbox(t *testing.T, config string, files map[string]string) (*sandbox.Sandbox, string) {
+	t.Helper()
+	sb, err := sandbox.New(sandbox.Options{Accounts: 12, OUs: 2, Seed: 7, Regions: []string{"us-east-1", "eu-west-1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	url, err := sb.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sb.Close() })
+	creds := sb.ManagementCredentials()
+	for k, v := range map[string]string{
+		"AWS_ENDPOINT_URL": url, "AWS_ACCESS_KEY_ID": creds.AccessKeyID, "AWS_SECRET_ACCESS_KEY": creds.SecretAccessKey,
+		"AWS_REGION": creds.Region, "AWS_CONFIG_FILE": os.DevNull, "AWS_SHARED_CREDENTIALS_FILE": os.DevNull,
+		"CI": "", "TERM": "xterm-256color", "NO_COLOR": "", "COLORTERM": "",
+	} {
+		t.Setenv(k, v)
+	}
+	dir := t.TempDir()
+	files["stackfleet.yaml"] = config
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return sb, filepath.Join(dir, "stackfleet.yaml")
+}
+
+const ttyTemplate = `Resources:
+  Topic: {Type: AWS::SNS::Topic}
+  Queue: {Type: AWS::SQS::Queue}
+Outputs:
+  Arn: {Value: !Ref Topic}
+`
+
+// TestTTYApply runs apply on a pseudo-terminal: the live view redraws in place (the cursor
+// moves up over the last frame), in colour, and leaves its last frame — the region bars with
+// exact counts, one failure — above the summary; the plan is coloured with account names.
+// NO_COLOR takes the colours away; --no-tty prints the plain log.
+func TestTTYApply(t *testing.T) {
+	sb, cfg := ttySandbox(t, `version: 1
+organization: {source: aws}
+regions: [us-east-1, eu-west-1]
+execution: {role: "arn:aws:iam::{account}:role/OrganizationAccountAccessRole"}
+stackSets:
+  - name: baseline
+    template: t.yaml
+    targets: {ous: [Workloads-1]}
+    rollout: {maxConcurrentCount: 2, failureToleranceCount: 1, regionOrder: [us-east-1, eu-west-1]}
+`, map[string]string{"t.yaml": ttyTemplate})
+	var member string
+	for _, a := range sb.Org().Accounts {
+		if a.ID != sb.Org().ManagementAccount {
+			member = a.ID
+			break
+		}
+	}
+	if _, err := sb.AddRule(sandbox.Rule{Kind: sandbox.RuleResourceFailure, LogicalID: "Queue", Account: member, Region: "eu-west-1", Reason: "injected failure"}); err != nil {
+		t.Fatal(err)
+	}
+
+	r := runOnTTY(t, "-c", cfg, "apply", "--auto-approve", "--poll-interval", "20ms")
+	if r.code != cli.ExitOK && r.code != cli.ExitDeployFail {
+		t.Fatalf("apply exited %d:\n%s", r.code, r.raw)
+	}
+	if !bytes.Contains(r.raw, []byte("\x1b[")) || !regexp.MustCompile(`\x1b\[\d*A`).Match(r.raw) {
+		t.Errorf("the live view did not redraw in place (no cursor-up sequence):\n%q", r.raw)
+	}
+	if !regexp.MustCompile(`\x1b\[(\d+;)*3[1-3](;\d+)*m`).Match(r.raw) {
+		t.Errorf("no colour on a terminal without NO_COLOR")
+	}
+	checkGolden(t, "apply.golden", normalizeTTY(r.text()))
+
+	// An unchanged plan, coloured plan and no live area; NO_COLOR: no colour codes at all.
+	t.Setenv("NO_COLOR", "1")
+	r = runOnTTY(t, "-c", cfg, "plan")
+	if regexp.MustCompile(`\x1b\[(\d+;)*3\dm`).Match(r.raw) {
+		t.Errorf("colour codes despite NO_COLOR:\n%q", r.raw)
+	}
+	checkGolden(t, "plan-no-color.golden", normalizeTTY(r.text()))
+
+	// --no-tty: the plain log, as when stdout is not a terminal.
+	r = runOnTTY(t, "-c", cfg, "--no-tty", "apply", "--auto-approve", "--poll-interval", "20ms")
+	if bytes.Contains(r.raw, []byte("\x1b[")) {
+		t.Errorf("--no-tty wrote escape sequences:\n%q", r.raw)
+	}
+	if !bytes.Contains(r.raw, []byte(" pending ")) {
+		t.Errorf("--no-tty did not print the plain progress lines:\n%s", r.raw)
+	}
+}
+
+// TestTTYRelease runs a release whose health check fails on a pseudo-terminal: the last frame
+// shows the stages, the failed gate's verdict and the rolled-back wave.
+func TestTTYRelease(t *testing.T) {
+	health := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "unhealthy", http.StatusServiceUnavailable)
+	}))
+	defer health.Close()
+	_, cfg := ttySandbox(t, fmt.Sprintf(`version: 1
+organization: {source: aws}
+regions: [us-east-1]
+execution: {role: "arn:aws:iam::{account}:role/OrganizationAccountAccessRole"}
+pipelines:
+  - name: web
+    stacks:
+      - name: app
+        template: t.yaml
+    stages:
+      - name: beta
+        targets: {ous: [Workloads-1/NonProd]}
+        waveChecks: {bake: 1s}
+      - name: prod
+        targets: {ous: [Workloads-1/Prod]}
+        waveChecks:
+          health: [{url: "%s/health", status: 200, retries: 1, interval: 10ms}]
+`, health.URL), map[string]string{"t.yaml": ttyTemplate})
+	r := runOnTTY(t, "-c", cfg, "release", "web", "--poll", "50ms")
+	if r.code != cli.ExitDeployFail {
+		t.Fatalf("release exited %d, want %d:\n%s", r.code, cli.ExitDeployFail, r.raw)
+	}
+	screen := normalizeTTY(r.text())
+	for _, want := range []string{"wave     FAILED           stage prod wave 1/1: health check", "rollback ROLLED_BACK      prod wave 1/1"} {
+		if !strings.Contains(screen, want) {
+			t.Errorf("the log above the live area lacks %q:\n%s", want, screen)
+		}
+	}
+	// The last frame: the log above it has the instances in the order they finished.
+	i := strings.LastIndex(screen, "release RELEASE of web")
+	j := strings.LastIndex(screen, "error: ")
+	if i < 0 || j < i {
+		t.Fatalf("no last frame on the screen:\n%s", screen)
+	}
+	checkGolden(t, "release.golden", screen[i:j])
+}
