@@ -116,7 +116,7 @@ Exit codes: 0 success; 1 a deployment failed; 2 usage, configuration or template
 			if g.verbose {
 				level = slog.LevelDebug
 			}
-			g.log = slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))
+			g.log = slog.New(slog.NewTextHandler(stderrOf{g}, &slog.HandlerOptions{Level: level}))
 			return nil
 		},
 	}
@@ -134,6 +134,12 @@ Exit codes: 0 success; 1 a deployment failed; 2 usage, configuration or template
 	addFleetCommands(root, g)
 	return root
 }
+
+// stderrOf writes to the command's stderr of the moment: the live terminal view takes it over
+// while it draws, so that warnings scroll above its live area instead of through it.
+type stderrOf struct{ g *globals }
+
+func (s stderrOf) Write(p []byte) (int, error) { return s.g.stderr.Write(p) }
 
 func envOr(key, def string) string {
 	if v := os.Getenv(key); v != "" {

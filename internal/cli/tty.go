@@ -33,6 +33,7 @@ func (g *globals) live() bool {
 type ttyView struct {
 	*textView
 	live  *liveWriter
+	errw  *liveWriter // stderr, when it is the terminal too (or nil)
 	style ttyStyles
 	now   func() time.Time
 
@@ -41,6 +42,7 @@ type ttyView struct {
 	begun    time.Time // first instance started
 	finished int       // instances finished since begun (for the rate)
 	rel      *releaseLive
+	final    bool // the last frame: no ETA
 	prog     *tea.Program
 	stopped  chan struct{}
 	width    int
@@ -92,7 +94,12 @@ func newTTYView(g *globals, names map[string]string) *ttyView {
 	tv.quietProgress = true
 	st := newTTYStyles(g.stdout)
 	tv.planStyle = st.plan(names)
-	return &ttyView{textView: tv, live: lw, style: st, now: time.Now, inflight: map[string]inFlight{}}
+	v := &ttyView{textView: tv, live: lw, style: st, now: time.Now, inflight: map[string]inFlight{}}
+	if isTerminal(g.stderr) {
+		v.errw = &liveWriter{out: g.stderr}
+		g.stderr = v.errw
+	}
+	return v
 }
 
 // plan is the terminal's plan style: + green, ~ yellow, - red, ! magenta, = grey.
@@ -167,6 +174,9 @@ func (v *ttyView) begin() {
 		return
 	}
 	v.live.setRunning(true)
+	if v.errw != nil {
+		v.errw.setRunning(true)
+	}
 	v.stopped = make(chan struct{})
 	v.prog = tea.NewProgram(liveModel{v}, tea.WithOutput(v.live.out), tea.WithInput(nil), tea.WithoutSignalHandler())
 	go func(p *tea.Program, done chan struct{}) {
@@ -190,6 +200,12 @@ func (v *ttyView) close() {
 	v.live.setRunning(false)
 	for _, l := range v.live.take() { // written after the last frame
 		fmt.Fprintln(v.live.out, l)
+	}
+	if v.errw != nil {
+		v.errw.setRunning(false)
+		for _, l := range v.errw.take() {
+			fmt.Fprintln(v.errw.out, l)
+		}
 	}
 }
 
@@ -413,6 +429,9 @@ func (m liveModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tickMsg:
 		return m, tea.Batch(m.printQueued(), tick())
 	case finalMsg:
+		m.v.mu.Lock()
+		m.v.final = true
+		m.v.mu.Unlock()
 		if p := m.printQueued(); p != nil {
 			return m, tea.Sequence(p, tea.Quit)
 		}
@@ -426,6 +445,9 @@ func (m liveModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 // itself would throw its redraw off by one.
 func (m liveModel) printQueued() tea.Cmd {
 	lines := m.v.live.take()
+	if m.v.errw != nil {
+		lines = append(lines, m.v.errw.take()...)
+	}
 	if len(lines) == 0 {
 		return nil
 	}
@@ -435,10 +457,12 @@ func (m liveModel) printQueued() tea.Cmd {
 		text = ansi.Hardwrap(text, w, true)
 	}
 	m.v.mu.Unlock()
-	return tea.Println(text)
+	// "\r": the terminal may have echoed ^C where the renderer left the cursor (the start of
+	// the empty row under the frame), and the renderer writes on from wherever it is.
+	return tea.Println("\r" + text)
 }
 
-func (m liveModel) View() string { return m.v.frame(m.v.now()) }
+func (m liveModel) View() string { return "\r" + m.v.frame(m.v.now()) }
 
 // frame renders the live area at now.
 func (v *ttyView) frame(now time.Time) string {
@@ -511,7 +535,7 @@ func (v *ttyView) frame(now time.Time) string {
 	if total > 0 && !v.begun.IsZero() {
 		status := "elapsed " + elapsed(now.Sub(v.begun))
 		switch {
-		case remaining == 0:
+		case remaining == 0 || v.final:
 		case v.finished > 0:
 			rate := float64(v.finished) / now.Sub(v.begun).Seconds()
 			status += "  ETA " + elapsed(time.Duration(float64(remaining)/rate*float64(time.Second)))
