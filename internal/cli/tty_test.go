@@ -4,15 +4,17 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/creack/pty"
 	"github.com/google/go-cmp/cmp"
 	"github.com/hinshun/vt10x"
@@ -21,14 +23,13 @@ import (
 	"github.com/stackfleet/stackfleet/internal/sandbox"
 )
 
-// ttyRun is one command run on a pseudo-terminal: everything it wrote, and the screen a
-// terminal emulator shows at the end.
+// ttyRun is one command run on a pseudo-terminal: everything it wrote, the screen a terminal
+// emulator shows at the end, and the HTML of the first screen that snap accepted (or "").
 type ttyRun struct {
 	code   int
 	raw    []byte
-	screen *vt10x.Terminal
-	cols   int
-	rows   int
+	screen vt10x.Terminal
+	snap   string
 }
 
 const ttyCols, ttyRows = 110, 60
@@ -36,6 +37,12 @@ const ttyCols, ttyRows = 110, 60
 // runOnTTY runs stackfleet with stdout and stderr on a pseudo-terminal of ttyCols × ttyRows
 // and feeds what it writes to a VT100 emulator.
 func runOnTTY(t *testing.T, args ...string) ttyRun {
+	t.Helper()
+	return runOnTTYSnap(t, nil, args...)
+}
+
+// runOnTTYSnap is runOnTTY that also keeps, as HTML, the first screen whose text snap accepts.
+func runOnTTYSnap(t *testing.T, snap func(screen string) bool, args ...string) ttyRun {
 	t.Helper()
 	ptm, tty, err := pty.Open()
 	if err != nil {
@@ -45,26 +52,83 @@ func runOnTTY(t *testing.T, args ...string) ttyRun {
 		t.Fatal(err)
 	}
 	var raw bytes.Buffer
+	term := vt10x.New(vt10x.WithSize(ttyCols, ttyRows))
 	read := make(chan struct{})
+	var html string
 	go func() {
 		defer close(read)
-		_, _ = io.Copy(&raw, ptm) // until the terminal side is closed (EIO)
+		buf := make([]byte, 4096)
+		for { // until the terminal side is closed (EIO)
+			n, err := ptm.Read(buf)
+			raw.Write(buf[:n])
+			_, _ = term.Write(buf[:n])
+			if snap != nil && html == "" && snap(term.String()) {
+				html = screenHTML(term)
+			}
+			if err != nil {
+				return
+			}
+		}
 	}()
 	code := cli.Main(context.Background(), args, strings.NewReader(""), tty, tty)
 	_ = tty.Close()
 	<-read
 	_ = ptm.Close()
-	term := vt10x.New(vt10x.WithSize(ttyCols, ttyRows))
-	if _, err := term.Write(raw.Bytes()); err != nil {
-		t.Fatal(err)
+	return ttyRun{code: code, raw: raw.Bytes(), screen: term, snap: html}
+}
+
+// ansiColors are the 16 terminal colours of the screenshots (a dark theme).
+var ansiColors = [16]string{"#1e1e1e", "#e06c75", "#98c379", "#e5c07b", "#61afef", "#c678dd", "#56b6c2", "#abb2bf",
+	"#5c6370", "#e06c75", "#98c379", "#e5c07b", "#61afef", "#c678dd", "#56b6c2", "#ffffff"}
+
+// screenHTML renders the emulator's screen, colours included, as an HTML page (for the README's
+// screenshot of the terminal view), leaving out the empty rows at the bottom.
+func screenHTML(term vt10x.Terminal) string {
+	term.Lock()
+	defer term.Unlock()
+	cols, rows := term.Size()
+	last := 0
+	for y := range rows {
+		for x := range cols {
+			if c := term.Cell(x, y).Char; c != ' ' && c != 0 {
+				last = y
+			}
+		}
 	}
-	return ttyRun{code: code, raw: raw.Bytes(), screen: &term, cols: ttyCols, rows: ttyRows}
+	var b strings.Builder
+	b.WriteString(`<!doctype html><meta charset="utf-8"><style>body{margin:0;background:#1e1e1e}` +
+		`pre{margin:0;padding:16px 20px;font:14px/1.35 "DejaVu Sans Mono",monospace;color:#d4d4d4;display:inline-block}</style><pre id="screen">`)
+	for y := 0; y <= last; y++ {
+		line := ""
+		for x := range cols {
+			g := term.Cell(x, y)
+			ch := g.Char
+			if ch == 0 {
+				ch = ' '
+			}
+			style := ""
+			if g.FG.ANSI() {
+				style = "color:" + ansiColors[g.FG]
+			}
+			if g.Mode&4 != 0 { // bold
+				style += ";font-weight:bold"
+			}
+			text := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(string(ch))
+			if style != "" {
+				text = `<span style="` + style + `">` + text + `</span>`
+			}
+			line += text
+		}
+		b.WriteString(strings.TrimRight(line, " ") + "\n")
+	}
+	b.WriteString("</pre>")
+	return b.String()
 }
 
 // text is the screen's text, trailing blanks and empty rows dropped.
 func (r ttyRun) text() string {
 	var lines []string
-	for _, l := range strings.Split((*r.screen).String(), "\n") {
+	for _, l := range strings.Split(r.screen.String(), "\n") {
 		lines = append(lines, strings.TrimRight(l, " \x00"))
 	}
 	return strings.TrimRight(strings.Join(lines, "\n"), "\n") + "\n"
@@ -178,7 +242,14 @@ stackSets:
 		t.Fatal(err)
 	}
 
-	r := runOnTTY(t, "-c", cfg, "apply", "--auto-approve", "--poll-interval", "20ms")
+	sb.SetResourceDelay(100 * time.Millisecond) // frames in flight for the README's screenshot
+	midRun := func(screen string) bool {
+		return strings.Contains(screen, "in flight") && strings.Contains(screen, "1 failed") && strings.Contains(screen, "ETA")
+	}
+	r := runOnTTYSnap(t, midRun, "-c", cfg, "apply", "--auto-approve", "--poll-interval", "20ms")
+	if *update && r.snap != "" {
+		screenshotHTML(t, r.snap, filepath.Join("..", "..", "docs", "terminal-apply.png"))
+	}
 	if r.code != cli.ExitOK && r.code != cli.ExitDeployFail {
 		t.Fatalf("apply exited %d:\n%s", r.code, r.raw)
 	}
@@ -250,4 +321,40 @@ pipelines:
 		t.Fatalf("no last frame on the screen:\n%s", screen)
 	}
 	checkGolden(t, "release.golden", screen[i:j])
+}
+
+// screenshotHTML saves a PNG of the page's #screen element, rendered by headless Chromium.
+func screenshotHTML(t *testing.T, html, png string) {
+	t.Helper()
+	ctx, cancel := ttyBrowser(t)
+	defer cancel()
+	page := filepath.Join(t.TempDir(), "screen.html")
+	if err := os.WriteFile(page, []byte(html), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1400, 900), chromedp.Navigate("file://"+page)); err != nil {
+		t.Fatalf("chromium: %v", err)
+	}
+	img, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS("#screen")))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	if err := os.WriteFile(png, img, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// ttyBrowser starts headless Chromium for a screenshot; it skips the test without one.
+func ttyBrowser(t *testing.T) (context.Context, context.CancelFunc) {
+	t.Helper()
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Skip("no chromium for the screenshot")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox,
+		chromedp.Flag("disable-gpu", true), chromedp.UserDataDir(t.TempDir()))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(actx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, time.Minute)
+	return ctx, func() { cancelTimeout(); cancelCtx(); cancelAlloc() }
 }

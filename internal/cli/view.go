@@ -178,7 +178,7 @@ func (v *textView) operationEvent(e fleet.OperationEvent) {
 		case fleet.StepFailed:
 			rc.running--
 			rc.failed++
-			fmt.Fprintf(v.out, "  FAILED %s: %s\n", e.Target, e.Reason)
+			fmt.Fprintf(v.out, "  %s %s: %s\n", v.planStyle.color(fleet.Delete, "FAILED"), e.Target, e.Reason) // red on a terminal
 		case fleet.StepCancelled:
 			rc.cancelled++
 		case fleet.StepPending:
