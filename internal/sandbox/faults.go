@@ -62,7 +62,7 @@ type Rule struct {
 	Reason string `json:"reason,omitempty"`
 
 	// Probability that a matching event fires the rule, drawn from the sandbox's seeded RNG;
-	// 0 means 1 (always). Throttle rules ignore it.
+	// 0 means 1 (always). A throttle rule throttles a call over its rate with this probability.
 	Probability float64 `json:"probability,omitempty"`
 	// Count is how many times the rule fires before it is spent; 0 means unlimited.
 	Count int64 `json:"count,omitempty"`
@@ -335,11 +335,9 @@ func (f *faults) onCall(p awsproto.Protocol, service, action, account, region st
 			lim = rate.NewLimiter(rate.Limit(r.RatePerSecond), r.Burst)
 			r.limiters[key] = lim
 		}
-		if r.RatePerSecond == 0 || !lim.AllowN(now, 1) {
-			r.Fired++
-			if r.spent() {
-				f.recount()
-			}
+		// Over the rate, the call is throttled with the rule's probability: AWS's own
+		// throttling is not exact either, and a client must cope with a call that passes.
+		if (r.RatePerSecond == 0 || !lim.AllowN(now, 1)) && f.fire(r) {
 			out.err, out.throttled = throttlingError(p, service), true
 			return out
 		}

@@ -40,6 +40,24 @@ func TestThrottleRate(t *testing.T) {
 	}
 }
 
+// A throttle rule with a probability throttles that share of the calls over its rate.
+func TestThrottleProbability(t *testing.T) {
+	f := newFaults(1)
+	if _, err := f.add(Rule{Kind: RuleThrottle, Service: "sts", Probability: 0.25}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	throttled := 0
+	for range 2000 {
+		if c := f.onCall(awsproto.Query, "sts", "AssumeRole", "111111111111", "us-east-1", now); c.throttled {
+			throttled++
+		}
+	}
+	if throttled < 420 || throttled > 580 { // 500 expected; the seeded RNG makes it exact run to run
+		t.Errorf("throttled %d of 2000 calls with probability 0.25", throttled)
+	}
+}
+
 func TestRuleCountAndProbability(t *testing.T) {
 	run := func(seed int64) (fired int, pattern string) {
 		f := newFaults(seed)
