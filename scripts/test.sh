@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh machine: installs what the tests need when it is missing
-# (Debian's awscli v2 and nodejs for the sandbox fidelity tests; the pinned CDK CLI and construct
-# library from npm, cached), then vets and tests every package, with the race detector on the
-# packages that run concurrent code.
+# (Debian's awscli v2 and nodejs for the sandbox fidelity tests, chromium for the dashboard
+# tests; the pinned CDK CLI and construct library from npm, cached), then vets and tests every
+# package, with the race detector on the packages that run concurrent code.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
 if ! /usr/bin/aws --version 2>/dev/null | grep -q '^aws-cli/2'; then need_apt+=(awscli); fi
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then need_apt+=(nodejs npm); fi
+# Headless Chromium drives the dashboard in the browser tests (and renders the README's screenshots).
+if ! command -v chromium >/dev/null; then need_apt+=(chromium fonts-dejavu-core); fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "installing ${need_apt[*]} (apt-get)…"

@@ -344,17 +344,21 @@ func screenshotHTML(t *testing.T, html, png string) {
 	}
 }
 
-// ttyBrowser starts headless Chromium for a screenshot; it skips the test without one.
+// ttyBrowser starts headless Chromium (Debian's chromium, which the README's test command
+// installs); without one the test skips, or fails in CI.
 func ttyBrowser(t *testing.T) (context.Context, context.CancelFunc) {
 	t.Helper()
 	path, err := exec.LookPath("chromium")
 	if err != nil {
-		t.Skip("no chromium for the screenshot")
+		if inCI {
+			t.Fatal("chromium is not installed (scripts/test.sh installs it)")
+		}
+		t.Skip("chromium is not installed")
 	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox,
 		chromedp.Flag("disable-gpu", true), chromedp.UserDataDir(t.TempDir()))
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(actx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, time.Minute)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
 	return ctx, func() { cancelTimeout(); cancelCtx(); cancelAlloc() }
 }

@@ -70,10 +70,10 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	static, _ := fs.Sub(assets, "assets")
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
-	mux.HandleFunc("GET /{$}", s.index)
-	mux.HandleFunc("GET /owners/{kind}/{name...}", s.owner)
-	mux.HandleFunc("GET /instance/{account}/{region}/{kind}/{name...}", s.instance)
-	mux.HandleFunc("GET /pipelines/{name}", s.pipelinePage)
+	mux.HandleFunc("GET /{$}", s.page(s.index))
+	mux.HandleFunc("GET /owners/{kind}/{name...}", s.page(s.owner))
+	mux.HandleFunc("GET /instance/{account}/{region}/{kind}/{name...}", s.page(s.instance))
+	mux.HandleFunc("GET /pipelines/{name}", s.page(s.pipelinePage))
 	mux.HandleFunc("GET /events", s.events)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		g := s.Guard
@@ -201,7 +201,42 @@ func stepState(s fleet.StepStatus) string {
 	return "pending"
 }
 
-func (s *Server) render(w http.ResponseWriter, name string, data any) {
+// afterKey holds, in a page request's context, the end of the event stream when the request
+// began, before the page read the state.
+type afterKey struct{}
+
+// page notes where the event stream ends before h reads the state: the page's event feed starts
+// there, so that no event between the page's reading and the feed's start is lost.
+func (s *Server) page(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		after, err := s.streamEnd(r.Context())
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), afterKey{}, after)))
+	}
+}
+
+// streamEnd is the sequence number of the last recorded event.
+func (s *Server) streamEnd(ctx context.Context) (int64, error) {
+	var after int64
+	for {
+		batch, last, err := s.Store.Events(ctx, "", after, 5000)
+		if err != nil {
+			return 0, err
+		}
+		if len(batch) == 0 || last == after {
+			return after, nil
+		}
+		after = last
+	}
+}
+
+// render executes a page with its data, title and where its event feed starts ("After").
+func (s *Server) render(w http.ResponseWriter, r *http.Request, name, title string, data map[string]any) {
+	data["Title"] = title
+	data["After"], _ = r.Context().Value(afterKey{}).(int64)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	if err := pages.ExecuteTemplate(w, name, data); err != nil {
 		s.log().Warn("dashboard: render", "page", name, "err", err)
@@ -253,7 +288,7 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 		}
 		pl = append(pl, p)
 	}
-	s.render(w, "index.html", map[string]any{"Matrices": matrices, "Pipelines": pl})
+	s.render(w, r, "index.html", "fleet", map[string]any{"Matrices": matrices, "Pipelines": pl})
 }
 
 func ownerOf(kind, name string) (fleet.Owner, bool) {
@@ -278,7 +313,7 @@ func (s *Server) owner(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	s.render(w, "owner.html", map[string]any{"Matrix": m})
+	s.render(w, r, "owner.html", m.Owner.Ref(), map[string]any{"Matrix": m})
 }
 
 func (s *Server) instance(w http.ResponseWriter, r *http.Request) {
@@ -329,7 +364,7 @@ func (s *Server) instance(w http.ResponseWriter, r *http.Request) {
 		evs = evs[len(evs)-200:]
 	}
 	slices.Reverse(evs)
-	s.render(w, "instance.html", map[string]any{"Owner": o, "Target": t, "Cell": m.Cell(t.Account, t.Region), "Instance": inst,
+	s.render(w, r, "instance.html", o.Ref(), map[string]any{"Owner": o, "Target": t, "Cell": m.Cell(t.Account, t.Region), "Instance": inst,
 		"Outputs": sortedOutputs(inst), "Events": evs})
 }
 
@@ -367,7 +402,7 @@ func (s *Server) pipelinePage(w http.ResponseWriter, r *http.Request) {
 	type releaseView struct {
 		Release fleet.Release
 		Stages  []pipeline.StageView
-		Gates   []fleet.GateRecord
+		Gates   []gateRow
 	}
 	var views []releaseView
 	for i, rel := range rels {
@@ -384,18 +419,42 @@ func (s *Server) pipelinePage(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			v.Stages = pipeline.Describe(spec, rel, s.now())
-			if v.Gates, err = s.Store.GateRecords(ctx, rel.ID); err != nil {
+			gates, err := s.Store.GateRecords(ctx, rel.ID)
+			if err != nil {
 				s.fail(w, err)
 				return
+			}
+			for _, g := range gates {
+				v.Gates = append(v.Gates, newGateRow(g, v.Stages))
 			}
 		}
 		views = append(views, v)
 	}
-	s.render(w, "pipeline.html", map[string]any{"Name": name, "Releases": views, "Now": s.now()})
+	s.render(w, r, "pipeline.html", name, map[string]any{"Name": name, "Releases": views, "Now": s.now()})
+}
+
+// gateRow is a gate's result with its stage and wave by name.
+type gateRow struct {
+	fleet.GateRecord
+	StageName, WaveName string
+}
+
+func newGateRow(g fleet.GateRecord, stages []pipeline.StageView) gateRow {
+	row := gateRow{GateRecord: g, StageName: fmt.Sprint(g.Stage), WaveName: "stage checks"}
+	if g.Stage >= 0 && g.Stage < len(stages) {
+		st := stages[g.Stage]
+		row.StageName = st.Name
+		if g.Wave >= 0 && g.Wave < len(st.Waves) {
+			row.WaveName = st.Waves[g.Wave].Name
+		}
+	}
+	return row
 }
 
 // events streams the event records (as the JSON of -o json) over server-sent events: those
-// recorded after Last-Event-ID (a reconnecting browser resumes), else from now on.
+// recorded after Last-Event-ID (a reconnecting browser resumes), else after ?after= (where the
+// page's state was read), else from now on. When the server stops, it sends what was recorded
+// until then and ends.
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	flusher, ok := w.(http.Flusher)
 	if !ok {
@@ -405,17 +464,11 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	var after int64
 	if _, err := fmt.Sscan(r.Header.Get("Last-Event-ID"), &after); err != nil {
-		// Start at the end of the stream.
-		for {
-			batch, last, err := s.Store.Events(ctx, "", after, 5000)
-			if err != nil {
+		if _, err := fmt.Sscan(r.URL.Query().Get("after"), &after); err != nil {
+			if after, err = s.streamEnd(ctx); err != nil {
 				http.Error(w, err.Error(), http.StatusInternalServerError)
 				return
 			}
-			if len(batch) == 0 || last == after {
-				break
-			}
-			after = last
 		}
 	}
 	w.Header().Set("Content-Type", "text/event-stream")
@@ -424,8 +477,9 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	flusher.Flush()
 	tick := time.NewTicker(cmp.Or(s.Poll, 300*time.Millisecond))
 	defer tick.Stop()
+	read, stopping := ctx, false
 	for {
-		batch, last, err := s.Store.Events(ctx, "", after, 1000)
+		batch, last, err := s.Store.Events(read, "", after, 1000)
 		if err != nil {
 			if !errors.Is(err, context.Canceled) {
 				s.log().Warn("dashboard: events", "err", err)
@@ -447,9 +501,18 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			after = last
 			flusher.Flush()
 		}
+		if stopping {
+			if len(batch) == 0 {
+				return
+			}
+			continue
+		}
 		select {
 		case <-ctx.Done():
-			return
+			// The server stops (the command that serves it ends): send the last events first.
+			c, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+			defer cancel()
+			read, stopping = c, true
 		case <-tick.C:
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -107,4 +108,40 @@ func TestEventStream(t *testing.T) {
 		}
 	}
 	t.Fatal("no event arrived")
+}
+
+// A page notes where the event stream ended when it read the state; its feed (?after=) starts
+// there, so an event recorded between the page and the feed is not lost.
+func TestEventStreamAfterPage(t *testing.T) {
+	st, hs := setup(t)
+	c := hs.Client()
+	code, body := get(t, c, hs.URL+"/?token=tok")
+	m := regexp.MustCompile(`data-after="(\d+)"`).FindStringSubmatch(body)
+	if code != http.StatusOK || m == nil {
+		t.Fatalf("status %d, no data-after in the page:\n%s", code, body)
+	}
+	tgt := fleet.Target{Account: "111111111111", Region: "eu-west-1"}
+	if err := st.AppendEvents(context.Background(), fleet.OperationEvent{Operation: "op-between", StackSet: "base",
+		EventDetail: fleet.EventDetail{Time: time.Now(), Kind: fleet.EventStep, Target: &tgt, Status: "SUCCEEDED"}}); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("GET", hs.URL+"/events?after="+m[1], nil)
+	req.Header.Set("Authorization", "Bearer tok")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	deadline := time.AfterFunc(10*time.Second, func() { resp.Body.Close() })
+	defer deadline.Stop()
+	for sc.Scan() {
+		if line := sc.Text(); strings.HasPrefix(line, "data: ") {
+			if !strings.Contains(line, `"operation":"op-between"`) {
+				t.Errorf("first record %s, want the event recorded after the page", line)
+			}
+			return
+		}
+	}
+	t.Fatal("the event recorded between the page and the feed did not arrive")
 }

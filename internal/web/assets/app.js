@@ -17,6 +17,11 @@
       feed.insertBefore(li, feed.firstChild);
       while (feed.children.length > 300) feed.removeChild(feed.lastChild);
     }
+    if (rec.kind === 'operation' && rec.type === 'event' && rec.status !== 'RUNNING' && rec.status !== 'RESUMED') {
+      document.querySelectorAll('table.matrix[data-owner="' + owner(rec) + '"] caption .op').forEach(function (op) {
+        op.textContent = 'operation ' + rec.operation + ' ' + rec.status; // it ended
+      });
+    }
     if (rec.kind === 'step' && t && states[rec.status]) {
       var cells = document.querySelectorAll('table.matrix[data-owner="' + owner(rec) + '"] td[data-target="' + t + '"]');
       if (cells.length === 0 && rec.status === 'RUNNING') location.reload(); // a new target: redraw
@@ -33,7 +38,9 @@
       window.__reload = setTimeout(function () { location.reload(); }, 300);
     }
   }
-  var es = new EventSource('/events');
+  // The feed starts where the page read the state (a reconnect resumes at Last-Event-ID).
+  var after = document.body.dataset.after;
+  var es = new EventSource('/events' + (after ? '?after=' + encodeURIComponent(after) : ''));
   es.onopen = function () { live.textContent = 'live'; };
   es.onerror = function () { live.textContent = 'reconnecting…'; };
   es.onmessage = function (m) { try { onRecord(JSON.parse(m.data)); } catch (e) {} };
