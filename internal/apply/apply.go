@@ -55,6 +55,9 @@ type DeployRequest struct {
 	// RevertDrift also writes the template's properties back over resources changed outside
 	// CloudFormation.
 	RevertDrift bool
+	// Absent says the plan found no stack and no earlier attempt of this step ran: the deployer
+	// may create it without looking first (it must still cope with a stack that exists).
+	Absent bool
 }
 
 // DeployResult is the stack a successful deploy left.

@@ -258,6 +258,7 @@ func (x *Executor) item(ctx context.Context, b Batch, it Item, prev fleet.Instan
 		res, err = x.Deployer.Deploy(ctx, it.Target, DeployRequest{
 			StackName: b.Owner.StackName(), TemplateBody: body, Parameters: it.Version.Parameters, Tags: ownerTags(b.Tags, b.Owner),
 			Capabilities: b.Capabilities, Assets: assets, Token: b.Token, RevertDrift: it.RevertDrift,
+			Absent: it.Kind == fleet.Create && it.Status == fleet.StepPending,
 		}, progress)
 		next := prev
 		next.Owner, next.Target, next.LastOperation, next.UpdatedAt = b.Owner, it.Target, b.Operation, x.now()

@@ -36,6 +36,7 @@ type cfnAPI interface {
 	DescribeStacks(context.Context, *cloudformation.DescribeStacksInput, ...func(*cloudformation.Options)) (*cloudformation.DescribeStacksOutput, error)
 	DescribeStackEvents(context.Context, *cloudformation.DescribeStackEventsInput, ...func(*cloudformation.Options)) (*cloudformation.DescribeStackEventsOutput, error)
 	GetTemplate(context.Context, *cloudformation.GetTemplateInput, ...func(*cloudformation.Options)) (*cloudformation.GetTemplateOutput, error)
+	CreateStack(context.Context, *cloudformation.CreateStackInput, ...func(*cloudformation.Options)) (*cloudformation.CreateStackOutput, error)
 	CreateChangeSet(context.Context, *cloudformation.CreateChangeSetInput, ...func(*cloudformation.Options)) (*cloudformation.CreateChangeSetOutput, error)
 	DescribeChangeSet(context.Context, *cloudformation.DescribeChangeSetInput, ...func(*cloudformation.Options)) (*cloudformation.DescribeChangeSetOutput, error)
 	ExecuteChangeSet(context.Context, *cloudformation.ExecuteChangeSetInput, ...func(*cloudformation.Options)) (*cloudformation.ExecuteChangeSetOutput, error)
@@ -110,6 +111,10 @@ type DeployInput struct {
 	// REVERT_DRIFT): resources changed outside CloudFormation get the template's properties back
 	// even when the template and parameters are unchanged.
 	RevertDrift bool
+	// Absent says the caller just saw no stack of this name (a fresh create): Deploy creates it
+	// without looking first. A stack that exists after all is found by its AlreadyExists and
+	// deployed as if Absent were false.
+	Absent bool
 }
 
 // DeployerOptions tune polling; zero fields take the defaults.
@@ -229,6 +234,11 @@ func (d *Deployer) Deploy(ctx context.Context, in DeployInput, progress func(Res
 	if token == "" {
 		token = newName("stackfleet")
 	}
+	if in.Absent {
+		if st, exists, err := d.create(ctx, in, token, progress); !exists {
+			return st, err
+		}
+	}
 	// Each round observes the stack and takes one step; a round only repeats after the stack
 	// changed state (an operation finished, a failed creation was deleted).
 	for range 5 {
@@ -237,7 +247,11 @@ func (d *Deployer) Deploy(ctx context.Context, in DeployInput, progress func(Res
 			return Stack{}, err
 		}
 		if s == nil {
-			return d.change(ctx, in, token, nil, progress)
+			st, exists, err := d.create(ctx, in, token, progress)
+			if exists { // created meanwhile: look again
+				continue
+			}
+			return st, err
 		}
 		status := string(s.StackStatus)
 		id := aws.ToString(s.StackId)
@@ -299,6 +313,52 @@ func (d *Deployer) Deploy(ctx context.Context, in DeployInput, progress func(Res
 		return d.change(ctx, in, token, s, progress)
 	}
 	return Stack{}, fmt.Errorf("stack %s: it kept changing state while deploying; try again", in.StackName)
+}
+
+// create creates the stack with CreateStack — one call where a change set takes three
+// (create, describe, execute) — and waits for it. exists reports that a stack of that name
+// exists already, and nothing was done.
+func (d *Deployer) create(ctx context.Context, in DeployInput, token string, progress func(ResourceEvent)) (st Stack, exists bool, err error) {
+	input := &cloudformation.CreateStackInput{StackName: aws.String(in.StackName), ClientRequestToken: aws.String(token)}
+	if in.TemplateURL != "" {
+		input.TemplateURL = aws.String(in.TemplateURL)
+	} else {
+		input.TemplateBody = aws.String(string(in.TemplateBody))
+	}
+	input.Parameters, input.Tags, input.Capabilities = stackInputs(in)
+	start := time.Now()
+	out, err := d.api.CreateStack(ctx, input)
+	switch {
+	case apiCode(err) == "AlreadyExistsException":
+		return Stack{}, true, nil
+	case err != nil:
+		return Stack{}, false, fmt.Errorf("create stack %s: %w", in.StackName, err)
+	}
+	w := d.newWatch(aws.ToString(out.StackId), in.StackName, kindCreate, start, progress)
+	w.events.token = token
+	final, err := w.wait(ctx)
+	if err != nil {
+		return Stack{}, false, err
+	}
+	st, err = d.outcome(ctx, w, final)
+	return st, false, err
+}
+
+// stackInputs are in's parameters, tags (both in key order) and capabilities as the API takes them.
+func stackInputs(in DeployInput) ([]types.Parameter, []types.Tag, []types.Capability) {
+	var params []types.Parameter
+	for _, k := range slices.Sorted(maps.Keys(in.Parameters)) {
+		params = append(params, types.Parameter{ParameterKey: aws.String(k), ParameterValue: aws.String(in.Parameters[k])})
+	}
+	var tags []types.Tag
+	for _, k := range slices.Sorted(maps.Keys(in.Tags)) {
+		tags = append(tags, types.Tag{Key: aws.String(k), Value: aws.String(in.Tags[k])})
+	}
+	var caps []types.Capability
+	for _, c := range in.Capabilities {
+		caps = append(caps, types.Capability(c))
+	}
+	return params, tags, caps
 }
 
 // change creates a change set against s (nil: no stack), executes it and waits for the stack.
@@ -506,15 +566,7 @@ func (d *Deployer) createChangeSet(ctx context.Context, in DeployInput, s *types
 	} else {
 		input.TemplateBody = aws.String(string(in.TemplateBody))
 	}
-	for _, k := range slices.Sorted(maps.Keys(in.Parameters)) {
-		input.Parameters = append(input.Parameters, types.Parameter{ParameterKey: aws.String(k), ParameterValue: aws.String(in.Parameters[k])})
-	}
-	for _, k := range slices.Sorted(maps.Keys(in.Tags)) {
-		input.Tags = append(input.Tags, types.Tag{Key: aws.String(k), Value: aws.String(in.Tags[k])})
-	}
-	for _, c := range in.Capabilities {
-		input.Capabilities = append(input.Capabilities, types.Capability(c))
-	}
+	input.Parameters, input.Tags, input.Capabilities = stackInputs(in)
 	if in.RevertDrift && cs.typ == types.ChangeSetTypeUpdate {
 		input.DeploymentMode = types.DeploymentModeRevertDrift
 	}

@@ -99,6 +99,35 @@ func TestDeployCreateUpdateNoop(t *testing.T) {
 	})
 }
 
+// A new stack is created with CreateStack (no change set); with Absent, without looking first.
+// A stack that exists after all is deployed as usual.
+func TestDeployCreatesDirectly(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fake := newFake()
+		d := cfn.NewDeployerWithAPI(fake, fastOpts())
+		ctx := t.Context()
+		st, err := d.Deploy(ctx, cfn.DeployInput{StackName: "app", TemplateBody: []byte(tmplV1), ClientToken: "op-1", Absent: true}, nil)
+		if err != nil || st.Status != "CREATE_COMPLETE" {
+			t.Fatalf("Deploy = %+v, %v", st, err)
+		}
+		calls := map[string]int{}
+		for _, op := range []string{"CreateStack", "CreateChangeSet", "DescribeChangeSet", "ExecuteChangeSet", "DescribeStacks", "DescribeStackEvents"} {
+			calls[op] = fake.count(op)
+		}
+		if calls["CreateStack"] != 1 || calls["CreateChangeSet"]+calls["DescribeChangeSet"]+calls["ExecuteChangeSet"] != 0 {
+			t.Errorf("calls %v: want one CreateStack and no change set", calls)
+		}
+		// Absent, but it exists: an update through a change set.
+		st, err = d.Deploy(ctx, cfn.DeployInput{StackName: "app", TemplateBody: []byte(tmplV2), ClientToken: "op-2", Absent: true}, nil)
+		if err != nil || st.Status != "UPDATE_COMPLETE" || st.Outputs["Resources"] != "3" {
+			t.Fatalf("Deploy of an existing stack said absent = %+v, %v", st, err)
+		}
+		if n := fake.count("ExecuteChangeSet"); n != 1 {
+			t.Errorf("change sets executed %d, want 1", n)
+		}
+	})
+}
+
 func TestDeployFailureReportsFirstFailureOfThisOperation(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fake := newFake()
@@ -179,7 +208,7 @@ func TestDeployResumesRunningOperation(t *testing.T) {
 			_, err := d.Deploy(ctx, in, nil)
 			done <- err
 		}()
-		for fake.count("ExecuteChangeSet") == 0 {
+		for fake.operations() == 0 {
 			time.Sleep(100 * time.Millisecond) // fake time: advances instantly in the bubble
 		}
 		cancel()
@@ -192,8 +221,8 @@ func TestDeployResumesRunningOperation(t *testing.T) {
 		if err != nil || st.Status != "CREATE_COMPLETE" {
 			t.Fatalf("resumed Deploy = %+v, %v", st, err)
 		}
-		if c, e := fake.count("CreateChangeSet"), fake.count("ExecuteChangeSet"); c != 1 || e != 1 {
-			t.Errorf("change sets created %d, executed %d; want 1, 1", c, e)
+		if c, cs := fake.count("CreateStack"), fake.count("CreateChangeSet"); c != 1 || cs != 0 {
+			t.Errorf("stacks created %d, change sets %d; want 1, 0", c, cs)
 		}
 		if len(events) == 0 || events[len(events)-1] != "app CREATE_COMPLETE" {
 			t.Errorf("resumed progress = %q, want it to end with the stack's completion", events)
@@ -214,7 +243,7 @@ func TestDeployWaitsForAnotherOperation(t *testing.T) {
 		go func() {
 			_, _ = d.Deploy(other, cfn.DeployInput{StackName: "app", TemplateBody: []byte(tmplV1), Parameters: map[string]string{"Env": "x"}, ClientToken: "theirs"}, nil)
 		}()
-		for fake.count("ExecuteChangeSet") < 2 {
+		for fake.operations() < 2 {
 			time.Sleep(100 * time.Millisecond)
 		}
 		cancel()
@@ -222,8 +251,8 @@ func TestDeployWaitsForAnotherOperation(t *testing.T) {
 		if err != nil || st.Status != "UPDATE_COMPLETE" || st.Outputs["Resources"] != "3" {
 			t.Fatalf("Deploy after another update = %+v, %v", st, err)
 		}
-		if n := fake.count("ExecuteChangeSet"); n != 3 {
-			t.Errorf("executions = %d, want 3", n)
+		if n := fake.operations(); n != 3 {
+			t.Errorf("stack operations = %d, want 3", n)
 		}
 	})
 }

@@ -95,6 +95,13 @@ func (f *fakeCFN) count(op string) int {
 	return f.calls[op]
 }
 
+// operations counts the stack operations started: creations and executed change sets.
+func (f *fakeCFN) operations() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls["CreateStack"] + f.calls["ExecuteChangeSet"]
+}
+
 func (f *fakeCFN) failNext(stack, logicalID string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -369,7 +376,40 @@ func (f *fakeCFN) ExecuteChangeSet(_ context.Context, in *cloudformation.Execute
 			delete(f.sets, id)
 		}
 	}
-	token := aws.ToString(in.ClientRequestToken)
+	f.execute(cs, aws.ToString(in.ClientRequestToken), now)
+	return &cloudformation.ExecuteChangeSetOutput{}, nil
+}
+
+// CreateStack creates the stack and runs its creation like an executed change set.
+func (f *fakeCFN) CreateStack(_ context.Context, in *cloudformation.CreateStackInput, _ ...func(*cloudformation.Options)) (*cloudformation.CreateStackOutput, error) {
+	f.begin("CreateStack")
+	defer f.mu.Unlock()
+	now := time.Now()
+	name := aws.ToString(in.StackName)
+	if f.live[name] != nil {
+		return nil, &smithy.GenericAPIError{Code: "AlreadyExistsException", Message: fmt.Sprintf("Stack [%s] already exists", name), Fault: smithy.FaultClient}
+	}
+	res, err := parseResources(aws.ToString(in.TemplateBody))
+	if err != nil {
+		return nil, validation("Template format error: %v", err)
+	}
+	cfg := fconfig{body: aws.ToString(in.TemplateBody), params: map[string]string{}, tags: map[string]string{}, resources: res}
+	for _, p := range in.Parameters {
+		cfg.params[aws.ToString(p.ParameterKey)] = aws.ToString(p.ParameterValue)
+	}
+	for _, t := range in.Tags {
+		cfg.tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	f.seq++
+	st := &fstack{id: fmt.Sprintf("arn:aws:cloudformation:us-east-1:111111111111:stack/%s/%d", name, f.seq), name: name}
+	f.live[name], f.byID[st.id] = st, st
+	f.execute(&fchangeSet{stack: st, typ: types.ChangeSetTypeCreate, cfg: cfg}, aws.ToString(in.ClientRequestToken), now)
+	return &cloudformation.CreateStackOutput{StackId: aws.String(st.id)}, nil
+}
+
+// execute starts the stack operation of a change set; callers hold f.mu.
+func (f *fakeCFN) execute(cs *fchangeSet, token string, now time.Time) {
+	s := cs.stack
 	verb := "UPDATE"
 	if cs.typ == types.ChangeSetTypeCreate {
 		verb = "CREATE"
@@ -395,7 +435,7 @@ func (f *fakeCFN) ExecuteChangeSet(_ context.Context, in *cloudformation.Execute
 		f.event(s, s.endAt, s.name, "", verb+"_COMPLETE", "", token)
 		cfg := cs.cfg
 		s.finalCfg = &cfg
-		return &cloudformation.ExecuteChangeSetOutput{}, nil
+		return
 	}
 	// A failure: the cancellations of the resources in flight are listed first (same
 	// timestamp), then the real cause, then the rollback.
@@ -416,7 +456,6 @@ func (f *fakeCFN) ExecuteChangeSet(_ context.Context, in *cloudformation.Execute
 	}
 	f.event(s, at.Add(step), s.name, "", rollback+"_IN_PROGRESS", "The following resource(s) failed: ["+failing+"]", token)
 	f.event(s, s.endAt, s.name, "", rollback+"_COMPLETE", "", token)
-	return &cloudformation.ExecuteChangeSetOutput{}, nil
 }
 
 func (f *fakeCFN) DeleteChangeSet(_ context.Context, in *cloudformation.DeleteChangeSetInput, _ ...func(*cloudformation.Options)) (*cloudformation.DeleteChangeSetOutput, error) {

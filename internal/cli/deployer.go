@@ -91,7 +91,7 @@ func (d cfnDeployer) Deploy(ctx context.Context, t fleet.Target, req apply.Deplo
 	}
 	stack, err := dep.Deploy(ctx, cfn.DeployInput{
 		StackName: req.StackName, TemplateBody: req.TemplateBody, TemplateURL: url, Parameters: params,
-		Tags: req.Tags, Capabilities: req.Capabilities, ClientToken: req.Token, RevertDrift: req.RevertDrift,
+		Tags: req.Tags, Capabilities: req.Capabilities, ClientToken: req.Token, RevertDrift: req.RevertDrift, Absent: req.Absent,
 	}, resourceProgress(progress))
 	if err != nil {
 		return apply.DeployResult{}, err
