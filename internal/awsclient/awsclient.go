@@ -44,6 +44,11 @@ const (
 	DefaultSessionName    = "stackfleet"
 	DefaultRatePerSecond  = 8
 	DefaultBurst          = 16
+	// DefaultManagementRatePerSecond is the ceiling of the management account's calls other
+	// than STS (Organizations, above all: reading a thousand accounts takes some sixty calls,
+	// which 8 a second would stretch over seven seconds). AWS publishes no Organizations rate;
+	// this is a ceiling, and the adaptive retryer slows down on the first throttle.
+	DefaultManagementRatePerSecond = 40
 	// DefaultSTSRatePerSecond paces the management account's STS calls: one AssumeRole per
 	// target account, which a rollout or refresh over many accounts makes in a burst. STS
 	// allows 600 requests per second per account; this leaves room for others, and the
@@ -71,9 +76,13 @@ type Options struct {
 	// SessionName is the role session name, visible in the target accounts' CloudTrail.
 	SessionName string
 	// RatePerSecond and Burst size the token bucket shared by all calls to one service in one
-	// account and region.
+	// target account and region: a ceiling — the adaptive retryer's client-side rate, shared by
+	// the account and region, drops below it as soon as AWS throttles.
 	RatePerSecond float64
 	Burst         int
+	// ManagementRatePerSecond replaces RatePerSecond for the management account's calls other
+	// than STS, with a burst of as many calls.
+	ManagementRatePerSecond float64
 	// STSRatePerSecond replaces RatePerSecond for STS (role assumptions), with a burst of as
 	// many calls.
 	STSRatePerSecond float64
@@ -132,6 +141,12 @@ func New(ctx context.Context, opts Options) (*Clients, error) {
 	}
 	if opts.Burst < 0 {
 		return nil, fmt.Errorf("burst %d: it must be positive", opts.Burst)
+	}
+	if opts.ManagementRatePerSecond == 0 {
+		opts.ManagementRatePerSecond = DefaultManagementRatePerSecond
+	}
+	if opts.ManagementRatePerSecond < 0 {
+		return nil, fmt.Errorf("management rate %v per second: it must be positive", opts.ManagementRatePerSecond)
 	}
 	if opts.STSRatePerSecond == 0 {
 		opts.STSRatePerSecond = DefaultSTSRatePerSecond
@@ -310,8 +325,12 @@ func (c *Clients) limiter(l lane) *rate.Limiter {
 	lim := c.limiters[l]
 	if lim == nil {
 		perSecond, burst := c.opts.RatePerSecond, c.opts.Burst
-		if l.service == "STS" {
+		switch {
+		case l.service == "STS":
 			perSecond = c.opts.STSRatePerSecond
+			burst = max(burst, int(perSecond))
+		case l.account == "":
+			perSecond = c.opts.ManagementRatePerSecond
 			burst = max(burst, int(perSecond))
 		}
 		lim = rate.NewLimiter(rate.Limit(perSecond), burst)

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 
 	"github.com/stackfleet/stackfleet/internal/awsclient"
+	"github.com/stackfleet/stackfleet/internal/orgs"
 	"github.com/stackfleet/stackfleet/internal/sandbox"
 )
 
@@ -103,4 +104,27 @@ func TestSandboxThrottlingIsAbsorbed(t *testing.T) {
 	if counts.Throttled("cloudformation", "DescribeStacks") == 0 {
 		t.Errorf("no call was throttled (%d calls): the test does not test retries", counts.Calls("cloudformation", "DescribeStacks"))
 	}
+}
+
+// Organizations throttling at 10 calls a second (a burst of 3) while a 120-account organization
+// is read at the default ceiling of 40: the pacer backs off and the read succeeds, with few
+// calls throttled.
+func TestSandboxOrganizationsPacingFollowsThrottling(t *testing.T) {
+	sb, c := startSandbox(t, sandbox.Options{Accounts: 120, OUs: 4, Seed: 2}, awsclient.Options{})
+	if _, err := sb.AddRule(sandbox.Rule{Kind: sandbox.RuleThrottle, Service: "organizations", RatePerSecond: 10, Burst: 3}); err != nil {
+		t.Fatal(err)
+	}
+	inv, err := orgs.Read(t.Context(), c.Base(), orgs.ReadOptions{})
+	if err != nil {
+		t.Fatalf("reading the organization under throttling: %v", err)
+	}
+	if len(inv.Accounts) != 121 {
+		t.Errorf("read %d accounts, want 121", len(inv.Accounts))
+	}
+	counts := sb.Counters()
+	calls, throttled := counts.Calls("organizations", ""), counts.Throttled("organizations", "")
+	if throttled == 0 || throttled*2 > calls {
+		t.Errorf("%d of %d Organizations calls throttled: want some (the rule works) and under half (the pacer backs off)", throttled, calls)
+	}
+	t.Logf("%d calls, %d throttled", calls, throttled)
 }

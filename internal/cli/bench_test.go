@@ -112,8 +112,10 @@ func BenchmarkFleet4000(b *testing.B) {
 		instances := 4000.0
 		cpu0, t0 := cpuTime(), time.Now()
 		run(b, "plan", "-c", cfg)
+		planned := time.Since(t0)
 		run(b, "apply", "-c", cfg, "--auto-approve", "--poll-interval", "50ms")
 		wall, cpu := time.Since(t0), cpuTime()-cpu0
+		b.ReportMetric(planned.Seconds(), "plan-s")
 		c := sb.Counters()
 		b.ReportMetric(wall.Seconds(), "apply-s")
 		b.ReportMetric(float64(c.Calls("cloudformation", ""))/instances, "cfn-calls/instance")
