@@ -108,7 +108,7 @@ func maxRSSMB() float64 {
 func BenchmarkFleet4000(b *testing.B) {
 	regions := []string{"us-east-1", "eu-west-1", "ap-northeast-1", "us-west-2"}
 	for b.Loop() {
-		sb, cfg := benchFleet(b, 1000, regions, 0, "maxConcurrentCount: 100, failureToleranceCount: 10")
+		sb, cfg := benchFleet(b, 1000, regions, 0, "maxConcurrentCount: 100, failureToleranceCount: 99")
 		instances := 4000.0
 		cpu0, t0 := cpuTime(), time.Now()
 		run(b, "plan", "-c", cfg)
