@@ -161,8 +161,11 @@ func (p *poller) randomize() {
 // next returns the elapsed time (since start) of the next poll. With a span, a wait probes it
 // (while it is wide, at most maxProbes times: in the middle, or around it with jitter), then
 // polls at its end, then beyond at a sixteenth of it, growing by half each time. Without a
-// span, polls back off from PollInitial. Polls are at least a fifth of PollInitial apart, and
-// never more than PollMax.
+// span (nothing of the kind has finished yet in this process), a first poll goes early, a fifth
+// of PollInitial in — an operation that is over at once (a sandbox, an unchanged resource set)
+// is then seen at once, and its end teaches the span to every other wait — and the next back
+// off from PollInitial. Polls are at least a fifth of PollInitial apart, and never more than
+// PollMax.
 func (p *poller) next() time.Duration {
 	limit := p.lo + p.opts.PollMax
 	gap := p.opts.PollInitial / 5
@@ -183,7 +186,10 @@ func (p *poller) next() time.Duration {
 		}
 		return min(at, limit)
 	}
-	iv := min(float64(p.opts.PollInitial)*math.Pow(p.opts.PollFactor, float64(p.polls)), float64(p.opts.PollMax))
+	if p.polls == 0 {
+		return min(time.Duration(float64(gap)*p.scale), limit)
+	}
+	iv := min(float64(p.opts.PollInitial)*math.Pow(p.opts.PollFactor, float64(p.polls-1)), float64(p.opts.PollMax))
 	return min(p.lo+time.Duration(iv*p.scale), limit)
 }
 

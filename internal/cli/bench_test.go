@@ -173,3 +173,21 @@ func BenchmarkPaced200x2(b *testing.B) {
 		b.ReportMetric(float64(reads)/400, "cfn-reads/instance")
 	}
 }
+
+// BenchmarkSmall8x2 applies 8 accounts × 2 regions of instant stacks (the simulated duration is
+// zero): the whole command's wall time is stackfleet's fixed overhead — reading the
+// organization, the refresh, planning, the journal, polling.
+//
+//	go test ./internal/cli -run '^$' -bench Small8x2 -benchtime 5x
+func BenchmarkSmall8x2(b *testing.B) {
+	var total time.Duration
+	for b.Loop() {
+		b.StopTimer()
+		_, cfg := benchFleet(b, 8, []string{"us-east-1", "eu-west-1"}, 0, "maxConcurrentCount: 8, failureToleranceCount: 7")
+		b.StartTimer()
+		t0 := time.Now()
+		run(b, "apply", "-c", cfg, "--auto-approve", "--poll-interval", envOr("STACKFLEET_BENCH_POLL", "500ms"))
+		total += time.Since(t0)
+	}
+	b.ReportMetric(total.Seconds()/float64(b.N), "apply-s")
+}
