@@ -477,7 +477,9 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	flusher.Flush()
 	tick := time.NewTicker(cmp.Or(s.Poll, 300*time.Millisecond))
 	defer tick.Stop()
-	read, stopping := ctx, false
+	// Reads do not end with the request: a stop that cancels it in the middle of a read must
+	// not cut the feed before the last events are sent.
+	read, stopping := context.WithoutCancel(ctx), false
 	for {
 		batch, last, err := s.Store.Events(read, "", after, 1000)
 		if err != nil {

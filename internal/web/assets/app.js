@@ -24,7 +24,9 @@
     }
     if (rec.kind === 'step' && t && states[rec.status]) {
       var cells = document.querySelectorAll('table.matrix[data-owner="' + owner(rec) + '"] td[data-target="' + t + '"]');
-      if (cells.length === 0 && rec.status === 'RUNNING') location.reload(); // a new target: redraw
+      // A new target of a matrix this page shows (or of the fleet page, which shows them all): redraw.
+      if (cells.length === 0 && rec.status === 'RUNNING' &&
+          (document.querySelector('table.matrix[data-owner="' + owner(rec) + '"]') || document.getElementById('fleet'))) location.reload();
       cells.forEach(function (td) {
         td.className = 'cell ' + states[rec.status];
         td.title = rec.status + (rec.reason ? ' ' + rec.reason : '');
