@@ -169,7 +169,14 @@ func compare(rec fleet.Instance, a fleet.Action, info *templates.Info) (fleet.Ac
 		for i, c := range changes {
 			names[i] = c.Name
 		}
-		reasons = append(reasons, "parameters changed: "+strings.Join(names, ", "))
+		switch {
+		case len(names) > 0:
+			reasons = append(reasons, "parameters changed: "+strings.Join(names, ", "))
+		case rec.Deployed.ParamsHash != "":
+			// Values recorded redacted (secrets) hide which one changed; the hash does not.
+			reasons = append(reasons, "parameters changed")
+		}
+		// No parameters were ever deployed (a failed first create): its status says why.
 	}
 	if rec.Status != fleet.Current {
 		reasons = append(reasons, fmt.Sprintf("instance is %s (%s)", rec.Status, rec.Detail))
