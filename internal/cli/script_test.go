@@ -52,6 +52,7 @@ var update = flag.Bool("update", false, "rewrite the golden sections of testdata
 //	sandbox-fail TYPE|LOGICALID [ACCOUNT_INDEX|ACCOUNT_ID|-] [REGION]  fail a resource (in one member account)
 //	sandbox-writes cloudformation N                         assert the CloudFormation write count since the last reset
 //	sandbox-reset                                           reset the call counters
+//	sandbox-throttled SERVICE                               some calls to SERVICE were throttled since the last reset
 //	sandbox-accounts                                        write member account ids, one per line, to $WORK/accounts
 //	sandbox-delay DURATION                                  set the simulated duration of each resource operation
 //	sandbox-once SERVICE ACTION N                           the action ran exactly once in each of N account-regions
@@ -148,18 +149,27 @@ func TestScripts(t *testing.T) {
 			"sandbox-move":     sandboxMove,
 			"sandbox-close":    sandboxClose,
 			"sandbox-reset":    func(ts *testscript.TestScript, _ bool, _ []string) { sb(ts).ResetCounters() },
-			"sandbox-rule":     sandboxRule,
-			"expand":           expand,
-			"wait-current":     waitCurrent,
-			"sandbox-delay":    sandboxDelay,
-			"sandbox-once":     sandboxOnce,
-			"normalize":        normalize,
-			"sandbox-objects":  sandboxObjects,
-			"pad-template":     padTemplate,
-			"cdk-assembly":     cdkAssembly,
-			"webhook-server":   webhookServer,
-			"json-valid":       jsonValid,
-			"webhook-count":    webhookCount,
+			"sandbox-throttled": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 1 {
+					ts.Fatalf("usage: sandbox-throttled SERVICE")
+				}
+				c := sb(ts).Counters()
+				if n := c.Throttled(args[0], ""); (n > 0) == neg {
+					ts.Fatalf("%d of %d %s calls throttled", n, c.Calls(args[0], ""), args[0])
+				}
+			},
+			"sandbox-rule":    sandboxRule,
+			"expand":          expand,
+			"wait-current":    waitCurrent,
+			"sandbox-delay":   sandboxDelay,
+			"sandbox-once":    sandboxOnce,
+			"normalize":       normalize,
+			"sandbox-objects": sandboxObjects,
+			"pad-template":    padTemplate,
+			"cdk-assembly":    cdkAssembly,
+			"webhook-server":  webhookServer,
+			"json-valid":      jsonValid,
+			"webhook-count":   webhookCount,
 		},
 	})
 }
