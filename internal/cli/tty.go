@@ -46,6 +46,7 @@ type ttyView struct {
 	prog     *tea.Program
 	stopped  chan struct{}
 	width    int
+	height   int
 }
 
 // inFlight is an instance being deployed.
@@ -424,7 +425,7 @@ func (m liveModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.v.mu.Lock()
-		m.v.width = msg.Width
+		m.v.width, m.v.height = msg.Width, msg.Height
 		m.v.mu.Unlock()
 	case tickMsg:
 		return m, tea.Batch(m.printQueued(), tick())
@@ -484,13 +485,60 @@ func (v *ttyView) frame(now time.Time) string {
 	if r := v.rel; r != nil {
 		lines = append(lines, v.releaseLines(r, now)...)
 	}
+	// On a terminal too short for a bar per region, the regions that are done without failures,
+	// then those not started, are counted on one line per stack set instead.
+	quiet := map[laneKey]string{}
+	if v.height > 0 {
+		room := v.height - len(lines) - 10 // the in-flight list, the status line, the prompt
+		rows := func() int {
+			n, sets := 0, map[string]bool{}
+			for _, l := range lanes {
+				if _, ok := quiet[l.k]; !ok && l.rc.total > 0 {
+					n++
+				}
+				sets[l.k.stackSet] = true
+			}
+			return n + 2*len(sets)
+		}
+		for _, kind := range []string{"done", "waiting"} {
+			for _, l := range lanes {
+				if rows() <= room {
+					break
+				}
+				rc := l.rc
+				finished := rc.succeeded+rc.cancelled == rc.total && rc.failed == 0
+				untouched := rc.succeeded+rc.failed+rc.cancelled+rc.running == 0
+				if kind == "done" && finished || kind == "waiting" && untouched {
+					quiet[l.k] = kind
+				}
+			}
+		}
+	}
 	remaining, total := 0, 0
 	var prev string
+	flushQuiet := func(stackSet string) {
+		done, waiting := 0, 0
+		for k, kind := range quiet {
+			if k.stackSet == stackSet {
+				if kind == "done" {
+					done++
+				} else {
+					waiting++
+				}
+			}
+		}
+		if done+waiting > 0 {
+			lines = append(lines, s.dim.Render(fmt.Sprintf("  … %d regions done, %d not started", done, waiting)))
+		}
+	}
 	for _, l := range lanes {
 		if l.rc.total == 0 {
 			continue
 		}
 		if l.k.stackSet != prev {
+			if prev != "" {
+				flushQuiet(prev)
+			}
 			lines = append(lines, s.bold.Render(l.k.stackSet))
 			prev = l.k.stackSet
 		}
@@ -499,6 +547,9 @@ func (v *ttyView) frame(now time.Time) string {
 		done := rc.succeeded + rc.failed + rc.cancelled
 		remaining += rc.total - done
 		total += rc.total
+		if _, ok := quiet[l.k]; ok {
+			continue
+		}
 		counts := []string{s.ok.Render(fmt.Sprintf("%d succeeded", rc.succeeded))}
 		if rc.failed > 0 {
 			counts = append(counts, s.bad.Render(fmt.Sprintf("%d failed", rc.failed)))
@@ -511,6 +562,9 @@ func (v *ttyView) frame(now time.Time) string {
 		}
 		lines = append(lines, fmt.Sprintf("  %-15s %s %*d/%d  %s", l.k.region,
 			v.bar(rc.succeeded, rc.failed, rc.running, rc.cancelled, rc.total), len(fmt.Sprint(rc.total)), done, rc.total, strings.Join(counts, "  ")))
+	}
+	if prev != "" {
+		flushQuiet(prev)
 	}
 	if len(v.inflight) > 0 {
 		fl := make([]inFlight, 0, len(v.inflight))

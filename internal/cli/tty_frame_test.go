@@ -96,3 +96,35 @@ func golden(t *testing.T, name, got string) {
 		t.Errorf("frame differs from %s (-want +got; -update rewrites it):\n%s", path, diff)
 	}
 }
+
+// On a short terminal, regions done without failures and regions not started are counted on
+// one line instead of a bar each, so the frame fits and the busy regions stay in view.
+func TestTTYFrameShortTerminal(t *testing.T) {
+	now := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	v := newTTYView(&globals{stdout: io.Discard}, nil)
+	v.now = func() time.Time { return now }
+	v.height = 16
+	regions := []string{"us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1",
+		"ap-northeast-1", "ap-northeast-2", "ap-southeast-1", "ap-southeast-2", "ap-south-1", "sa-east-1", "ca-central-1", "eu-north-1"}
+	sp := fleet.StackSetPlan{Name: "baseline"}
+	for _, r := range regions {
+		sp.Actions = append(sp.Actions, fleet.Action{Kind: fleet.Create, Target: fleet.Target{Account: "100000000001", Region: r}},
+			fleet.Action{Kind: fleet.Create, Target: fleet.Target{Account: "100000000002", Region: r}})
+	}
+	v.textView.start(sp)
+	step := func(account, region string, st fleet.StepStatus) {
+		v.event(fleet.OperationEvent{Operation: "op", StackSet: "baseline", EventDetail: fleet.EventDetail{Time: now, Kind: fleet.EventStep,
+			Target: &fleet.Target{Account: account, Region: region}, Status: string(st)}})
+	}
+	for _, r := range regions[:6] { // done
+		for _, a := range []string{"100000000001", "100000000002"} {
+			step(a, r, fleet.StepRunning)
+			step(a, r, fleet.StepSucceeded)
+		}
+	}
+	step("100000000001", regions[6], fleet.StepRunning) // in flight
+	step("100000000001", regions[7], fleet.StepRunning)
+	step("100000000001", regions[7], fleet.StepFailed) // a failure stays in view
+	now = now.Add(2 * time.Second)
+	golden(t, "frame-short-terminal.golden", v.frame(now))
+}
