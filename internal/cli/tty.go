@@ -229,8 +229,15 @@ func (v *ttyView) setRelease(rel fleet.Release, spec fleet.Pipeline, resumed boo
 	r := &releaseLive{id: rel.ID, pipeline: rel.Pipeline, version: rel.Version, status: string(rel.Status), current: -1}
 	for i, st := range spec.Stages {
 		s := stageLive{name: st.Name, state: "pending"}
-		if resumed && i < rel.Position.Stage {
+		switch {
+		case resumed && i < rel.Position.Stage:
 			s.state = "succeeded"
+		case resumed && i == rel.Position.Stage:
+			// A resumed release goes on inside its stage without announcing it again.
+			s.state, r.current = "running", i
+			if rel.Position.Wave < len(st.Waves) {
+				s.wave = fmt.Sprintf("wave %d/%d", rel.Position.Wave+1, len(st.Waves))
+			}
 		}
 		r.stages = append(r.stages, s)
 	}

@@ -77,6 +77,17 @@ func TestTTYFrames(t *testing.T) {
 	golden(t, "frame-release-bake.golden", r.frame(now))
 	now = now.Add(time.Minute)
 	golden(t, "frame-release-bake-later.golden", r.frame(now))
+
+	// Resumed in gamma's second wave: the engine does not announce the stage again, yet its
+	// waves' events land there.
+	spec.Stages[1].Waves = make([][]fleet.Target, 3)
+	rel.Position, rel.Status = fleet.Position{Stage: 1, Wave: 1, Phase: fleet.PhaseBake}, fleet.ReleaseRunning
+	r = newTTYView(&globals{stdout: io.Discard}, nil)
+	r.now = func() time.Time { return now }
+	r.setRelease(rel, spec, true)
+	ev(fleet.EventRelease, "RESUMED", "at gamma wave 2/3, bake since …", nil)
+	ev(fleet.EventWave, "BAKING", "gamma wave 2/3: until "+now.Add(30*time.Second).Format(time.RFC3339)+" (30s left)", nil)
+	golden(t, "frame-release-resumed.golden", r.frame(now))
 }
 
 func golden(t *testing.T, name, got string) {
