@@ -107,8 +107,8 @@ func TestSandboxThrottlingIsAbsorbed(t *testing.T) {
 }
 
 // Organizations throttling at 10 calls a second (a burst of 3) while a 120-account organization
-// is read at the default ceiling of 40: the pacer backs off and the read succeeds, with few
-// calls throttled.
+// is read at the default ceiling of 40: the adaptive retryer's client-side rate backs off and the
+// read succeeds, with few calls throttled.
 func TestSandboxOrganizationsPacingFollowsThrottling(t *testing.T) {
 	sb, c := startSandbox(t, sandbox.Options{Accounts: 120, OUs: 4, Seed: 2}, awsclient.Options{})
 	if _, err := sb.AddRule(sandbox.Rule{Kind: sandbox.RuleThrottle, Service: "organizations", RatePerSecond: 10, Burst: 3}); err != nil {
@@ -123,8 +123,10 @@ func TestSandboxOrganizationsPacingFollowsThrottling(t *testing.T) {
 	}
 	counts := sb.Counters()
 	calls, throttled := counts.Calls("organizations", ""), counts.Throttled("organizations", "")
-	if throttled == 0 || throttled*2 > calls {
-		t.Errorf("%d of %d Organizations calls throttled: want some (the rule works) and under half (the pacer backs off)", throttled, calls)
+	// The SDK's standard retry mode (no client-side rate) gets about 45% of its calls throttled
+	// here; the adaptive mode in use slows down after the first throttles.
+	if throttled == 0 || throttled*4 > calls {
+		t.Errorf("%d of %d Organizations calls throttled: want some (the rule works) and under a quarter (the client slows down)", throttled, calls)
 	}
 	t.Logf("%d calls, %d throttled", calls, throttled)
 }
