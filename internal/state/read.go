@@ -195,6 +195,16 @@ ORDER BY 1, 2, 3, 4`)
 	return out, nil
 }
 
+// LastEventSeq is the sequence number of the newest journal entry (0 when there is none): where
+// a reader that wants only what comes next starts following Events.
+func (s *Store) LastEventSeq(ctx context.Context) (int64, error) {
+	var seq int64
+	if err := s.read.QueryRowContext(ctx, "SELECT coalesce(max(seq), 0) FROM events").Scan(&seq); err != nil {
+		return 0, wrapDBErr(s.path, "read events", err)
+	}
+	return seq, nil
+}
+
 // Events returns the journal entries of operation opID (of every operation if opID is empty)
 // that come after sequence number afterSeq, oldest first, at most limit of them (all if limit
 // <= 0). last is the sequence number of the last event returned, or afterSeq if none: pass it

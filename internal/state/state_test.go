@@ -302,6 +302,9 @@ func TestEvents(t *testing.T) {
 			Reason: "denied", LogicalID: "Bucket", ResourceType: "AWS::S3::Bucket"}},
 		op("op-1", "web", fleet.EventDetail{Time: at(5), Kind: fleet.EventStep, Target: &fleet.Target{}, Status: "FAILED"}),
 	}
+	if seq, err := s.LastEventSeq(ctx); err != nil || seq != 0 {
+		t.Fatalf("LastEventSeq of an empty journal = %d, %v; want 0", seq, err)
+	}
 	if err := s.AppendEvents(ctx, evs[:2]...); err != nil {
 		t.Fatal(err)
 	}
@@ -332,6 +335,10 @@ func TestEvents(t *testing.T) {
 	}
 	if len(got) != 0 || again != last {
 		t.Errorf("after the end: %d events, last %d; want none, %d", len(got), again, last)
+	}
+	// The newest entry of the whole journal (op-1's last, which is also the newest of all).
+	if seq, err := s.LastEventSeq(ctx); err != nil || seq != last {
+		t.Errorf("LastEventSeq = %d, %v; want %d", seq, err, last)
 	}
 	all, _, err := s.Events(ctx, "", 0, 0)
 	if err != nil {

@@ -48,6 +48,7 @@ type Store interface {
 	ReleaseByID(ctx context.Context, id string) (fleet.Release, []byte, error)
 	GateRecords(ctx context.Context, releaseID string) ([]fleet.GateRecord, error)
 	Events(ctx context.Context, opID string, afterSeq int64, limit int) ([]fleet.Event, int64, error)
+	LastEventSeq(ctx context.Context) (int64, error)
 }
 
 // Server serves the dashboard.
@@ -209,27 +210,12 @@ type afterKey struct{}
 // there, so that no event between the page's reading and the feed's start is lost.
 func (s *Server) page(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		after, err := s.streamEnd(r.Context())
+		after, err := s.Store.LastEventSeq(r.Context())
 		if err != nil {
 			s.fail(w, err)
 			return
 		}
 		h(w, r.WithContext(context.WithValue(r.Context(), afterKey{}, after)))
-	}
-}
-
-// streamEnd is the sequence number of the last recorded event.
-func (s *Server) streamEnd(ctx context.Context) (int64, error) {
-	var after int64
-	for {
-		batch, last, err := s.Store.Events(ctx, "", after, 5000)
-		if err != nil {
-			return 0, err
-		}
-		if len(batch) == 0 || last == after {
-			return after, nil
-		}
-		after = last
 	}
 }
 
@@ -465,7 +451,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	var after int64
 	if _, err := fmt.Sscan(r.Header.Get("Last-Event-ID"), &after); err != nil {
 		if _, err := fmt.Sscan(r.URL.Query().Get("after"), &after); err != nil {
-			if after, err = s.streamEnd(ctx); err != nil {
+			if after, err = s.Store.LastEventSeq(ctx); err != nil {
 				http.Error(w, err.Error(), http.StatusInternalServerError)
 				return
 			}
