@@ -21,22 +21,7 @@ import (
 // every member, and points the AWS environment at it. It returns the config path.
 func benchFleet(b *testing.B, accounts int, regions []string, delay time.Duration, rollout string) (*sandbox.Sandbox, string) {
 	b.Helper()
-	sb, err := sandbox.New(sandbox.Options{Accounts: accounts, OUs: 4, Seed: 3, Regions: regions, ResourceDelay: delay})
-	if err != nil {
-		b.Fatal(err)
-	}
-	url, err := sb.Start("127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { sb.Close() })
-	creds := sb.ManagementCredentials()
-	for k, v := range map[string]string{
-		"AWS_ENDPOINT_URL": url, "AWS_ACCESS_KEY_ID": creds.AccessKeyID, "AWS_SECRET_ACCESS_KEY": creds.SecretAccessKey,
-		"AWS_REGION": creds.Region, "AWS_CONFIG_FILE": os.DevNull, "AWS_SHARED_CREDENTIALS_FILE": os.DevNull,
-	} {
-		b.Setenv(k, v)
-	}
+	sb := startSandbox(b, sandbox.Options{Accounts: accounts, OUs: 4, Seed: 3, Regions: regions, ResourceDelay: delay})
 	dir := b.TempDir()
 	regionList := ""
 	for i, r := range regions {
@@ -64,6 +49,29 @@ stackSets:
 		b.Fatal(err)
 	}
 	return sb, path
+}
+
+// startSandbox starts a sandbox for the test and points the in-process CLI at it through the
+// AWS environment variables (its management account's credentials, no config files).
+func startSandbox(tb testing.TB, opts sandbox.Options) *sandbox.Sandbox {
+	tb.Helper()
+	sb, err := sandbox.New(opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	url, err := sb.Start("127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { sb.Close() })
+	creds := sb.ManagementCredentials()
+	for k, v := range map[string]string{
+		"AWS_ENDPOINT_URL": url, "AWS_ACCESS_KEY_ID": creds.AccessKeyID, "AWS_SECRET_ACCESS_KEY": creds.SecretAccessKey,
+		"AWS_REGION": creds.Region, "AWS_CONFIG_FILE": os.DevNull, "AWS_SHARED_CREDENTIALS_FILE": os.DevNull,
+	} {
+		tb.Setenv(k, v)
+	}
+	return sb
 }
 
 func run(b *testing.B, args ...string) {

@@ -48,21 +48,7 @@ const matrixSelector = `table.matrix[data-owner="stack-set/baseline"] td[data-ta
 // in another terminal: cells pending or running when the pages open turn succeeded through the
 // event stream, with no reload; the one failed cell leads to its failing resource.
 func testDashboardMatrix(t *testing.T, browser context.Context) {
-	sb, cfg := ttySandbox(t, `version: 1
-organization: {source: aws}
-regions: [us-east-1, eu-west-1]
-execution: {role: "arn:aws:iam::{account}:role/OrganizationAccountAccessRole"}
-stackSets:
-  - name: baseline
-    template: t.yaml
-    targets: {ous: [Workloads-1]}
-    rollout: {maxConcurrentCount: 2, failureToleranceCount: 1, regionOrder: [us-east-1, eu-west-1]}
-`, map[string]string{"t.yaml": `Resources:
-  Topic: {Type: AWS::SNS::Topic}
-  Queue: {Type: AWS::SQS::Queue}
-Outputs:
-  Arn: {Value: !Ref Topic}
-`})
+	sb, cfg := ttySandbox(t, baselineConfig, map[string]string{"t.yaml": ttyTemplate})
 	var accounts []string
 	for _, a := range sb.Org().Accounts {
 		if a.OUPath == "Workloads-1" || strings.HasPrefix(a.OUPath, "Workloads-1/") {

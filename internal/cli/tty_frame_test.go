@@ -1,14 +1,9 @@
 package cli
 
 import (
-	"flag"
 	"io"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/google/go-cmp/cmp"
 
 	"github.com/stackfleet/stackfleet/internal/fleet"
 )
@@ -50,7 +45,7 @@ func TestTTYFrames(t *testing.T) {
 		}
 	}
 	now = t0.Add(10 * time.Second)
-	golden(t, "frame-apply.golden", v.frame(now))
+	CheckGolden(t, "frame-apply.golden", v.frame(now))
 
 	rel := fleet.Release{ID: "rel-1", Pipeline: "web", Version: "abc"}
 	spec := fleet.Pipeline{Name: "web", Stages: []fleet.Stage{{Name: "beta"}, {Name: "gamma"}, {Name: "prod"}}}
@@ -74,9 +69,9 @@ func TestTTYFrames(t *testing.T) {
 	ev(fleet.EventGate, "PASSED", "health check GET https://x/health: status 200", target(2, "us-east-1"))
 	ev(fleet.EventGate, "PASSED", "health check GET https://x/health: status 200", target(3, "us-east-1"))
 	ev(fleet.EventWave, "BAKING", "gamma wave 2/3: until "+now.Add(4*time.Minute+12*time.Second).Format(time.RFC3339)+" (4m12s left)", nil)
-	golden(t, "frame-release-bake.golden", r.frame(now))
+	CheckGolden(t, "frame-release-bake.golden", r.frame(now))
 	now = now.Add(time.Minute)
-	golden(t, "frame-release-bake-later.golden", r.frame(now))
+	CheckGolden(t, "frame-release-bake-later.golden", r.frame(now))
 
 	// Resumed in gamma's second wave: the engine does not announce the stage again, yet its
 	// waves' events land there.
@@ -87,25 +82,7 @@ func TestTTYFrames(t *testing.T) {
 	r.setRelease(rel, spec, true)
 	ev(fleet.EventRelease, "RESUMED", "at gamma wave 2/3, bake since …", nil)
 	ev(fleet.EventWave, "BAKING", "gamma wave 2/3: until "+now.Add(30*time.Second).Format(time.RFC3339)+" (30s left)", nil)
-	golden(t, "frame-release-resumed.golden", r.frame(now))
-}
-
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", "tty", name)
-	if f := flag.Lookup("update"); f != nil && f.Value.String() == "true" {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("frame differs from %s (-want +got; -update rewrites it):\n%s", path, diff)
-	}
+	CheckGolden(t, "frame-release-resumed.golden", r.frame(now))
 }
 
 // On a short terminal, regions done without failures and regions not started are counted on
@@ -137,5 +114,5 @@ func TestTTYFrameShortTerminal(t *testing.T) {
 	step("100000000001", regions[7], fleet.StepRunning)
 	step("100000000001", regions[7], fleet.StepFailed) // a failure stays in view
 	now = now.Add(2 * time.Second)
-	golden(t, "frame-short-terminal.golden", v.frame(now))
+	CheckGolden(t, "frame-short-terminal.golden", v.frame(now))
 }

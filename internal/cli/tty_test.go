@@ -16,7 +16,6 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/creack/pty"
-	"github.com/google/go-cmp/cmp"
 	"github.com/hinshun/vt10x"
 
 	"github.com/stackfleet/stackfleet/internal/cli"
@@ -156,47 +155,13 @@ func normalizeTTY(s string) string {
 	return s
 }
 
-// checkGolden compares got with testdata/tty/NAME (rewritten with -update).
-func checkGolden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", "tty", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("screen differs from %s (-want +got; -update rewrites it):\n%s", path, diff)
-	}
-}
-
 // ttySandbox starts a sandbox organization (12 accounts, 2 regions) for the CLI through the
 // AWS environment variables, and writes config to a new directory; it returns the config path.
 func ttySandbox(t *testing.T, config string, files map[string]string) (*sandbox.Sandbox, string) {
 	t.Helper()
-	sb, err := sandbox.New(sandbox.Options{Accounts: 12, OUs: 2, Seed: 7, Regions: []string{"us-east-1", "eu-west-1"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	url, err := sb.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sb.Close() })
-	creds := sb.ManagementCredentials()
-	for k, v := range map[string]string{
-		"AWS_ENDPOINT_URL": url, "AWS_ACCESS_KEY_ID": creds.AccessKeyID, "AWS_SECRET_ACCESS_KEY": creds.SecretAccessKey,
-		"AWS_REGION": creds.Region, "AWS_CONFIG_FILE": os.DevNull, "AWS_SHARED_CREDENTIALS_FILE": os.DevNull,
-		"CI": "", "TERM": "xterm-256color", "NO_COLOR": "", "COLORTERM": "",
-	} {
+	sb := startSandbox(t, sandbox.Options{Accounts: 12, OUs: 2, Seed: 7, Regions: []string{"us-east-1", "eu-west-1"}})
+	// A terminal with colours, outside CI.
+	for k, v := range map[string]string{"CI": "", "TERM": "xterm-256color", "NO_COLOR": "", "COLORTERM": ""} {
 		t.Setenv(k, v)
 	}
 	dir := t.TempDir()
@@ -208,6 +173,18 @@ func ttySandbox(t *testing.T, config string, files map[string]string) (*sandbox.
 	}
 	return sb, filepath.Join(dir, "stackfleet.yaml")
 }
+
+// baselineConfig deploys t.yaml to the 6 accounts of Workloads-1 in two regions, two at a time.
+const baselineConfig = `version: 1
+organization: {source: aws}
+regions: [us-east-1, eu-west-1]
+execution: {role: "arn:aws:iam::{account}:role/OrganizationAccountAccessRole"}
+stackSets:
+  - name: baseline
+    template: t.yaml
+    targets: {ous: [Workloads-1]}
+    rollout: {maxConcurrentCount: 2, failureToleranceCount: 1, regionOrder: [us-east-1, eu-west-1]}
+`
 
 const ttyTemplate = `Resources:
   Topic: {Type: AWS::SNS::Topic}
@@ -221,16 +198,7 @@ Outputs:
 // exact counts, one failure — above the summary; the plan is coloured with account names.
 // NO_COLOR takes the colours away; --no-tty prints the plain log.
 func TestTTYApply(t *testing.T) {
-	sb, cfg := ttySandbox(t, `version: 1
-organization: {source: aws}
-regions: [us-east-1, eu-west-1]
-execution: {role: "arn:aws:iam::{account}:role/OrganizationAccountAccessRole"}
-stackSets:
-  - name: baseline
-    template: t.yaml
-    targets: {ous: [Workloads-1]}
-    rollout: {maxConcurrentCount: 2, failureToleranceCount: 1, regionOrder: [us-east-1, eu-west-1]}
-`, map[string]string{"t.yaml": ttyTemplate})
+	sb, cfg := ttySandbox(t, baselineConfig, map[string]string{"t.yaml": ttyTemplate})
 	var member string
 	for _, a := range sb.Org().Accounts {
 		if a.ID != sb.Org().ManagementAccount {
@@ -259,7 +227,7 @@ stackSets:
 	if !regexp.MustCompile(`\x1b\[(\d+;)*3[1-3](;\d+)*m`).Match(r.raw) {
 		t.Errorf("no colour on a terminal without NO_COLOR")
 	}
-	checkGolden(t, "apply.golden", normalizeTTY(r.text()))
+	cli.CheckGolden(t, "apply.golden", normalizeTTY(r.text()))
 
 	// An unchanged plan, coloured plan and no live area; NO_COLOR: no colour codes at all.
 	t.Setenv("NO_COLOR", "1")
@@ -267,7 +235,7 @@ stackSets:
 	if regexp.MustCompile(`\x1b\[(\d+;)*3\dm`).Match(r.raw) {
 		t.Errorf("colour codes despite NO_COLOR:\n%q", r.raw)
 	}
-	checkGolden(t, "plan-no-color.golden", normalizeTTY(r.text()))
+	cli.CheckGolden(t, "plan-no-color.golden", normalizeTTY(r.text()))
 
 	// --no-tty: the plain log, as when stdout is not a terminal.
 	r = runOnTTY(t, "-c", cfg, "--no-tty", "apply", "--auto-approve", "--poll-interval", "20ms")
@@ -320,7 +288,7 @@ pipelines:
 	if i < 0 || j < i {
 		t.Fatalf("no last frame on the screen:\n%s", screen)
 	}
-	checkGolden(t, "release.golden", screen[i:j])
+	cli.CheckGolden(t, "release.golden", screen[i:j])
 }
 
 // screenshotHTML saves a PNG of the page's #screen element, rendered by headless Chromium.
