@@ -267,17 +267,11 @@ func (f *fakeCFN) CreateChangeSet(_ context.Context, in *cloudformation.CreateCh
 		st, _ := s.status(now)
 		return nil, validation("Stack:%s is in %s state and can not be updated.", s.id, st)
 	}
-	res, err := parseResources(aws.ToString(in.TemplateBody))
+	cfg, err := newConfig(in.TemplateBody, in.Parameters, in.Tags)
 	if err != nil {
-		return nil, validation("Template format error: %v", err)
+		return nil, err
 	}
-	cfg := fconfig{body: aws.ToString(in.TemplateBody), params: map[string]string{}, tags: map[string]string{}, resources: res}
-	for _, p := range in.Parameters {
-		cfg.params[aws.ToString(p.ParameterKey)] = aws.ToString(p.ParameterValue)
-	}
-	for _, t := range in.Tags {
-		cfg.tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
-	}
+	res := cfg.resources
 	if s == nil {
 		f.seq++
 		s = &fstack{id: fmt.Sprintf("arn:aws:cloudformation:us-east-1:111111111111:stack/%s/%d", name, f.seq), name: name}
@@ -312,6 +306,22 @@ func (f *fakeCFN) CreateChangeSet(_ context.Context, in *cloudformation.CreateCh
 		maps.Equal(cfg.params, s.cfg.params) && maps.Equal(cfg.tags, s.cfg.tags)
 	f.sets[cs.id] = cs
 	return &cloudformation.CreateChangeSetOutput{Id: aws.String(cs.id), StackId: aws.String(s.id)}, nil
+}
+
+// newConfig is the configuration a CreateStack or CreateChangeSet request asks for.
+func newConfig(body *string, params []types.Parameter, tags []types.Tag) (fconfig, error) {
+	res, err := parseResources(aws.ToString(body))
+	if err != nil {
+		return fconfig{}, validation("Template format error: %v", err)
+	}
+	cfg := fconfig{body: aws.ToString(body), params: map[string]string{}, tags: map[string]string{}, resources: res}
+	for _, p := range params {
+		cfg.params[aws.ToString(p.ParameterKey)] = aws.ToString(p.ParameterValue)
+	}
+	for _, t := range tags {
+		cfg.tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	return cfg, nil
 }
 
 func (f *fakeCFN) changeSet(name, stack *string) (*fchangeSet, error) {
@@ -389,16 +399,9 @@ func (f *fakeCFN) CreateStack(_ context.Context, in *cloudformation.CreateStackI
 	if f.live[name] != nil {
 		return nil, &smithy.GenericAPIError{Code: "AlreadyExistsException", Message: fmt.Sprintf("Stack [%s] already exists", name), Fault: smithy.FaultClient}
 	}
-	res, err := parseResources(aws.ToString(in.TemplateBody))
+	cfg, err := newConfig(in.TemplateBody, in.Parameters, in.Tags)
 	if err != nil {
-		return nil, validation("Template format error: %v", err)
-	}
-	cfg := fconfig{body: aws.ToString(in.TemplateBody), params: map[string]string{}, tags: map[string]string{}, resources: res}
-	for _, p := range in.Parameters {
-		cfg.params[aws.ToString(p.ParameterKey)] = aws.ToString(p.ParameterValue)
-	}
-	for _, t := range in.Tags {
-		cfg.tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+		return nil, err
 	}
 	f.seq++
 	st := &fstack{id: fmt.Sprintf("arn:aws:cloudformation:us-east-1:111111111111:stack/%s/%d", name, f.seq), name: name}

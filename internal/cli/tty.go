@@ -255,19 +255,20 @@ func (v *ttyView) event(ev fleet.Event) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if d.Kind == fleet.EventStep && d.Target != nil {
-		key, label := "", ""
+		owner := ""
 		switch e := ev.(type) {
 		case fleet.OperationEvent:
-			key, label = e.StackSet+" "+d.Target.String(), e.StackSet+" "+d.Target.String()
+			owner = e.StackSet
 		case fleet.ReleaseEvent:
-			key, label = e.Stack+" "+d.Target.String(), e.Stack+" "+d.Target.String()
+			owner = e.Stack
 		}
+		key := owner + " " + d.Target.String() // also what the in-flight list shows
 		switch fleet.StepStatus(d.Status) {
 		case fleet.StepRunning:
 			if v.begun.IsZero() {
 				v.begun = v.now()
 			}
-			v.inflight[key] = inFlight{label: label, since: v.now()}
+			v.inflight[key] = inFlight{label: key, since: v.now()}
 		case fleet.StepSucceeded, fleet.StepFailed:
 			if _, ok := v.inflight[key]; ok {
 				v.finished++
@@ -286,23 +287,28 @@ func (v *ttyView) event(ev fleet.Event) {
 var untilRE = regexp.MustCompile(`until (\d{4}-\d\d-\d\dT[^ )]+)`)
 
 func (r *releaseLive) event(e fleet.ReleaseEvent) {
-	stage := func() *stageLive {
-		if r.current < 0 || r.current >= len(r.stages) {
-			return nil
-		}
-		return &r.stages[r.current]
-	}
 	switch e.Kind {
 	case fleet.EventRelease:
 		if e.Status != "RESUMED" {
 			r.status = e.Status
 		}
+		return
+	case fleet.EventRollback:
+		r.rollback = e.Status + " " + e.Reason
 	case fleet.EventStage:
 		r.current = r.stageOf(e)
-		s := stage()
-		if s == nil {
-			return
+	}
+	// The rest is about the running stage.
+	if r.current < 0 || r.current >= len(r.stages) {
+		return
+	}
+	s := &r.stages[r.current]
+	switch e.Kind {
+	case fleet.EventRollback:
+		if e.Status == "ROLLED_BACK" {
+			s.state = "rolled back"
 		}
+	case fleet.EventStage:
 		switch e.Status {
 		case "STARTED":
 			s.state, s.wave, s.phase = "running", "", ""
@@ -322,10 +328,6 @@ func (r *releaseLive) event(e fleet.ReleaseEvent) {
 			s.state = "queued"
 		}
 	case fleet.EventWave:
-		s := stage()
-		if s == nil {
-			return
-		}
 		name, _, _ := strings.Cut(strings.TrimPrefix(e.Reason, s.name+" "), ":")
 		switch e.Status {
 		case "DEPLOYING":
@@ -347,10 +349,6 @@ func (r *releaseLive) event(e fleet.ReleaseEvent) {
 			s.phase = "waiting for a window"
 		}
 	case fleet.EventGate:
-		s := stage()
-		if s == nil {
-			return
-		}
 		switch e.Status {
 		case "PASSED":
 			s.passed++
@@ -362,10 +360,6 @@ func (r *releaseLive) event(e fleet.ReleaseEvent) {
 			}
 		}
 	case fleet.EventStep:
-		s := stage()
-		if s == nil {
-			return
-		}
 		switch fleet.StepStatus(e.Status) {
 		case fleet.StepRunning:
 			s.running++
@@ -377,13 +371,6 @@ func (r *releaseLive) event(e fleet.ReleaseEvent) {
 			s.failed++
 		case fleet.StepPending, fleet.StepCancelled:
 			s.running = max(s.running-1, 0)
-		}
-	case fleet.EventRollback:
-		r.rollback = e.Status + " " + e.Reason
-		if e.Status == "ROLLED_BACK" {
-			if s := stage(); s != nil {
-				s.state = "rolled back"
-			}
 		}
 	}
 }
