@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/stackfleet/stackfleet/internal/fleet"
+	"github.com/stackfleet/stackfleet/internal/rollout"
 )
 
 // Locker serialises the operations of a stack set.
@@ -213,8 +214,11 @@ func (r *Runner) emit(op fleet.Operation, status, reason string) {
 		EventDetail: fleet.EventDetail{Time: r.exec.now(), Kind: fleet.EventOperation, Status: status, Reason: reason}})
 }
 
-// run executes the steps of op that are not final.
-func (r *Runner) run(ctx context.Context, d Desired, op fleet.Operation, records []fleet.StepRecord) (fleet.Operation, error) {
+// Executor is the executor the Runner runs its batches with.
+func (r *Runner) Executor() *Executor { return r.exec }
+
+// OperationBatch is the batch that runs op's steps (records: their statuses so far) with d.
+func OperationBatch(op fleet.Operation, records []fleet.StepRecord, d Desired) Batch {
 	status := make(map[fleet.Target]fleet.StepStatus, len(records))
 	for _, rec := range records {
 		status[rec.Target] = rec.Status
@@ -228,12 +232,29 @@ func (r *Runner) run(ctx context.Context, d Desired, op fleet.Operation, records
 		b.Items = append(b.Items, Item{Kind: a.Kind, Target: a.Target, Status: status[a.Target], RevertDrift: a.RevertDrift,
 			Version: fleet.Version{TemplateHash: a.TemplateHash, ParamsHash: a.ParamsHash, Parameters: a.Parameters}})
 	}
-	r.emit(op, string(fleet.OpRunning), fmt.Sprintf("%d steps", len(b.Items)))
+	return b
+}
+
+// Started announces that op runs its n steps.
+func (r *Runner) Started(op fleet.Operation, n int) {
+	r.emit(op, string(fleet.OpRunning), fmt.Sprintf("%d steps", n))
+}
+
+// run executes the steps of op that are not final.
+func (r *Runner) run(ctx context.Context, d Desired, op fleet.Operation, records []fleet.StepRecord) (fleet.Operation, error) {
+	b := OperationBatch(op, records, d)
+	r.Started(op, len(b.Items))
 	res, err := r.exec.Run(ctx, b)
 	if err != nil {
 		return op, err
 	}
+	return r.Conclude(op, res)
+}
 
+// Conclude records and announces how op ended, from the result of its batch: stopped if it was
+// interrupted, failed if a region stopped, succeeded otherwise (with the failures within the
+// tolerance counted).
+func (r *Runner) Conclude(op fleet.Operation, res rollout.Result) (fleet.Operation, error) {
 	final, reason := fleet.OpSucceeded, ""
 	switch {
 	case res.Interrupted:
@@ -242,6 +263,7 @@ func (r *Runner) run(ctx context.Context, d Desired, op fleet.Operation, records
 		final, reason = fleet.OpFailed, fmt.Sprintf("failures exceeded the failure tolerance in %v", res.StoppedRegions)
 	}
 	op.Status, op.Reason, op.EndedAt = final, reason, r.exec.now()
+	op.FailedSteps = 0
 	for _, st := range res.Steps {
 		if st == fleet.StepFailed {
 			op.FailedSteps++

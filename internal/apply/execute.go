@@ -138,13 +138,9 @@ type Executor struct {
 // Run executes the batch and returns the rollout result (one status per item, in order).
 // Per-item failures are in the result; the error is for a batch that could not start.
 func (x *Executor) Run(ctx context.Context, b Batch) (rollout.Result, error) {
-	recorded, err := x.Store.Instances(ctx, b.Owner)
+	prev, err := x.Prior(ctx, b.Owner)
 	if err != nil {
-		return rollout.Result{}, fmt.Errorf("read instances of %s: %w", b.Owner, err)
-	}
-	prev := make(map[fleet.Target]fleet.Instance, len(recorded))
-	for _, in := range recorded {
-		prev[in.Target] = in
+		return rollout.Result{}, err
 	}
 	steps := make([]rollout.Step, len(b.Items))
 	for i, it := range b.Items {
@@ -169,21 +165,67 @@ func (x *Executor) Run(ctx context.Context, b Batch) (rollout.Result, error) {
 	}
 	observe := func(e rollout.Event) {
 		if e.Index < 0 {
-			x.publish(b, fleet.EventRegion, &fleet.Target{Region: e.Region}, "STOPPED", "failures exceeded the failure tolerance")
+			x.StopRegion(b, e.Region)
 			return
 		}
-		t := e.Target
-		status := e.Status
-		if status == fleet.StepSucceeded && b.Done != "" {
-			status = b.Done
-		}
-		x.publish(b, fleet.EventStep, &t, string(status), e.Reason)
+		x.stepEvent(b, e.Target, e.Status, e.Reason)
 		if e.Status == fleet.StepCancelled {
-			in, known := prev[t]
-			x.cancelled(b, t, in, known)
+			in, known := prev[e.Target]
+			x.cancelled(b, e.Target, in, known)
 		}
 	}
 	return rollout.Run(ctx, steps, b.Policy.Preferences, deploy, observe), nil
+}
+
+// Prior is what a batch of the owner starts from: its recorded instances by target.
+func (x *Executor) Prior(ctx context.Context, owner fleet.Owner) (map[fleet.Target]fleet.Instance, error) {
+	recorded, err := x.Store.Instances(ctx, owner)
+	if err != nil {
+		return nil, fmt.Errorf("read instances of %s: %w", owner, err)
+	}
+	prev := make(map[fleet.Target]fleet.Instance, len(recorded))
+	for _, in := range recorded {
+		prev[in.Target] = in
+	}
+	return prev, nil
+}
+
+// Step runs one item of b as Run runs each — its step RUNNING, the deploy, the result recorded,
+// the events — for an executor that schedules the items itself (the Temporal one, one activity
+// per item, with rollout.Region). prior is what Prior returned before the batch started.
+// An interrupted step returns Failed with ctx ended; it stays RUNNING for a resume to re-check.
+func (x *Executor) Step(ctx context.Context, b Batch, it Item, prior map[fleet.Target]fleet.Instance) rollout.Outcome {
+	x.stepEvent(b, it.Target, fleet.StepRunning, "")
+	in, known := prior[it.Target]
+	out := x.item(ctx, b, it, in, known)
+	switch {
+	case out.Failed && ctx.Err() != nil:
+	case out.Failed:
+		x.stepEvent(b, it.Target, fleet.StepFailed, out.Reason)
+	default:
+		x.stepEvent(b, it.Target, fleet.StepSucceeded, out.Reason)
+	}
+	return out
+}
+
+// Cancel records and announces an item of b that will not run, for reason.
+func (x *Executor) Cancel(b Batch, t fleet.Target, reason string, prior map[fleet.Target]fleet.Instance) {
+	x.stepEvent(b, t, fleet.StepCancelled, reason)
+	in, known := prior[t]
+	x.cancelled(b, t, in, known)
+}
+
+// StopRegion announces that a region of b stopped on failures.
+func (x *Executor) StopRegion(b Batch, region string) {
+	x.publish(b, fleet.EventRegion, &fleet.Target{Region: region}, "STOPPED", "failures exceeded the failure tolerance")
+}
+
+// stepEvent publishes the step status of an item (a success as the batch's Done detail).
+func (x *Executor) stepEvent(b Batch, t fleet.Target, status fleet.StepStatus, reason string) {
+	if status == fleet.StepSucceeded && b.Done != "" {
+		status = b.Done
+	}
+	x.publish(b, fleet.EventStep, &t, string(status), reason)
 }
 
 // ownerTags are the stack's tags: the configured ones and the owner's (fleet.OwnerTag).

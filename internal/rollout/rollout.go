@@ -106,7 +106,7 @@ func Run(ctx context.Context, steps []Step, prefs fleet.Preferences, deploy Depl
 				mu.Lock()
 				for _, i := range byRegion[region] {
 					if !res.Steps[i].Done() {
-						emit(Event{Index: i, Target: steps[i].Target, Status: fleet.StepCancelled, Reason: "operation stopped in an earlier region", Region: region})
+						emit(Event{Index: i, Target: steps[i].Target, Status: fleet.StepCancelled, Reason: EarlierRegionReason, Region: region})
 					}
 				}
 				mu.Unlock()
@@ -141,39 +141,26 @@ type done struct {
 // region runs the steps of one region and reports whether the region stopped on failures.
 // statuses is shared with other regions; only this region's indexes are touched, under r.mu.
 func (r *runner) region(ctx context.Context, region string, idx []int, statuses []fleet.StepStatus) (stopped bool) {
-	n := len(idx)
-	failed := 0
-	var todo []int
 	r.mu.Lock()
-	for _, i := range idx {
-		switch statuses[i] {
-		case fleet.StepFailed:
-			failed++
-		case fleet.StepSucceeded:
-		default:
-			todo = append(todo, i)
-		}
-	}
+	sched := NewRegion(r.prefs, idx, statuses)
 	r.mu.Unlock()
-	stopped = r.prefs.Exceeded(n, failed)
 
 	results := make(chan done)
-	running, next := 0, 0
 	for {
-		for !stopped && ctx.Err() == nil && next < len(todo) && r.prefs.Concurrency(n, running, failed) > 0 {
-			i := todo[next]
-			next++
-			running++
+		for ctx.Err() == nil {
+			i, ok := sched.Next()
+			if !ok {
+				break
+			}
 			r.mu.Lock()
 			r.emit(Event{Index: i, Target: r.steps[i].Target, Status: fleet.StepRunning, Region: region})
 			r.mu.Unlock()
 			go func() { results <- done{i, r.deploy(ctx, i)} }()
 		}
-		if running == 0 {
+		if sched.Running() == 0 {
 			break
 		}
 		d := <-results
-		running--
 		status := fleet.StepSucceeded
 		switch {
 		case d.outcome.Failed && ctx.Err() != nil:
@@ -181,20 +168,87 @@ func (r *runner) region(ctx context.Context, region string, idx []int, statuses 
 			status = fleet.StepPending
 		case d.outcome.Failed:
 			status = fleet.StepFailed
-			failed++
-			stopped = stopped || r.prefs.Exceeded(n, failed)
 		}
+		sched.Finished(status)
 		r.mu.Lock()
 		r.emit(Event{Index: d.index, Target: r.steps[d.index].Target, Status: status, Reason: d.outcome.Reason, Region: region})
 		r.mu.Unlock()
 	}
-	if stopped {
+	if sched.Stopped() {
 		r.mu.Lock()
-		for _, i := range todo[next:] {
-			r.emit(Event{Index: i, Target: r.steps[i].Target, Status: fleet.StepCancelled, Reason: "region stopped: failures exceeded the failure tolerance", Region: region})
+		for _, i := range sched.Unreached() {
+			r.emit(Event{Index: i, Target: r.steps[i].Target, Status: fleet.StepCancelled, Reason: RegionStoppedReason, Region: region})
 		}
 		r.emit(Event{Index: -1, Region: region, Stopped: true})
 		r.mu.Unlock()
 	}
-	return stopped
+	return sched.Stopped()
 }
+
+// EarlierRegionReason is the reason of the steps of regions after a stopped one (regions in
+// sequence).
+const EarlierRegionReason = "operation stopped in an earlier region"
+
+// RegionStoppedReason is the reason of the steps a stopped region did not reach.
+const RegionStoppedReason = "region stopped: failures exceeded the failure tolerance"
+
+// Region schedules the steps of one region under the preferences: which step starts next, when
+// the region stops. It starts nothing itself, so that every executor drives the same schedule —
+// the local one with goroutines, the Temporal one with activities from a workflow (where it must
+// be deterministic, as it is: no clock, no randomness, no map order). Not safe for concurrent use.
+type Region struct {
+	prefs         fleet.Preferences
+	n, failed     int
+	running, next int
+	todo          []int
+	stopped       bool
+}
+
+// NewRegion schedules the steps idx (indexes into statuses, the steps' statuses before this
+// run) of one region: succeeded and failed steps are not run again but count towards the
+// region's size and failures; every other step is to run, in the order of idx.
+func NewRegion(prefs fleet.Preferences, idx []int, statuses []fleet.StepStatus) *Region {
+	r := &Region{prefs: prefs, n: len(idx)}
+	for _, i := range idx {
+		switch statuses[i] {
+		case fleet.StepFailed:
+			r.failed++
+		case fleet.StepSucceeded:
+		default:
+			r.todo = append(r.todo, i)
+		}
+	}
+	r.stopped = prefs.Exceeded(r.n, r.failed)
+	return r
+}
+
+// Next returns the step to start now, if the preferences allow one more; the caller starts it
+// and reports its end with Finished.
+func (r *Region) Next() (int, bool) {
+	if r.stopped || r.next >= len(r.todo) || r.prefs.Concurrency(r.n, r.running, r.failed) <= 0 {
+		return 0, false
+	}
+	i := r.todo[r.next]
+	r.next++
+	r.running++
+	return i, true
+}
+
+// Finished records the end of a started step: fleet.StepFailed counts towards the tolerance,
+// fleet.StepPending (interrupted) does not count at all.
+func (r *Region) Finished(status fleet.StepStatus) {
+	r.running--
+	if status == fleet.StepFailed {
+		r.failed++
+		r.stopped = r.stopped || r.prefs.Exceeded(r.n, r.failed)
+	}
+}
+
+// Running is the number of started steps not finished.
+func (r *Region) Running() int { return r.running }
+
+// Stopped reports whether the region's failures exceeded the tolerance.
+func (r *Region) Stopped() bool { return r.stopped }
+
+// Unreached are the steps a stopped region never started.
+func (r *Region) Unreached() []int { return r.todo[r.next:] }
