@@ -125,10 +125,10 @@ func NewOperationID(now time.Time) string {
 	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
 }
 
-// Start records a new operation for the stack set's plan and runs it. The plan's no-change
-// actions are not steps. It returns the finished (or stopped) operation.
-func (r *Runner) Start(ctx context.Context, d Desired, sp fleet.StackSetPlan) (fleet.Operation, error) {
-	op := fleet.Operation{ID: NewOperationID(r.exec.now()), StackSet: sp.Name, Status: fleet.OpRunning, Plan: sp, StartedAt: r.exec.now().UTC()}
+// NewOperation is the operation that runs the stack set's plan, and its steps: one per action
+// that changes something (no-change actions are not steps). With no step there is nothing to run.
+func NewOperation(now time.Time, sp fleet.StackSetPlan) (fleet.Operation, []fleet.StepRecord) {
+	op := fleet.Operation{ID: NewOperationID(now), StackSet: sp.Name, Status: fleet.OpRunning, Plan: sp, StartedAt: now.UTC()}
 	op.Plan.Actions = nil
 	var steps []fleet.StepRecord
 	for _, a := range sp.Actions {
@@ -136,8 +136,15 @@ func (r *Runner) Start(ctx context.Context, d Desired, sp fleet.StackSetPlan) (f
 			continue
 		}
 		op.Plan.Actions = append(op.Plan.Actions, a)
-		steps = append(steps, fleet.StepRecord{Target: a.Target, Status: (fleet.StepPending), UpdatedAt: op.StartedAt})
+		steps = append(steps, fleet.StepRecord{Target: a.Target, Status: fleet.StepPending, UpdatedAt: op.StartedAt})
 	}
+	return op, steps
+}
+
+// Start records a new operation for the stack set's plan and runs it. The plan's no-change
+// actions are not steps. It returns the finished (or stopped) operation.
+func (r *Runner) Start(ctx context.Context, d Desired, sp fleet.StackSetPlan) (fleet.Operation, error) {
+	op, steps := NewOperation(r.exec.now(), sp)
 	if len(steps) == 0 {
 		return fleet.Operation{StackSet: sp.Name, Status: fleet.OpSucceeded}, nil
 	}
@@ -177,6 +184,12 @@ func (r *Runner) Abandon(ctx context.Context, stackSet, opID, reason string) err
 		return err
 	}
 	defer r.release(stackSet, opID)
+	return r.AbandonHeld(ctx, stackSet, opID, reason)
+}
+
+// AbandonHeld is Abandon for a caller that serialises the stack set's operations itself (the
+// Temporal executor, whose workflow id is the lock).
+func (r *Runner) AbandonHeld(ctx context.Context, stackSet, opID, reason string) error {
 	op, steps, err := r.ops.Operation(ctx, opID)
 	if err != nil {
 		return fmt.Errorf("read operation %s: %w", opID, err)

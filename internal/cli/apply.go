@@ -119,7 +119,7 @@ operation when its plan is the same, and supersedes it otherwise.`,
 			defer w.Close()
 			bus := w.stream(g, newView(g, w.accountNames()).event)
 			defer bus.Close()
-			runner, err := apply.New(journal{w.store}, w.deployer(), bus, nil, g.log)
+			runner, err := apply.New(journal{Store: w.store}, w.deployer(), bus, nil, g.log)
 			if err != nil {
 				return err
 			}
@@ -204,7 +204,7 @@ func (w *workspace) apply(ctx context.Context, g *globals, p *fleet.Plan, af app
 	defer v.close()
 	bus := w.stream(g, v.event)
 	defer bus.Close()
-	runner, err := apply.New(journal{w.store}, w.deployer(), bus, nil, g.log)
+	runner, err := apply.New(journal{Store: w.store}, w.deployer(), bus, nil, g.log)
 	if err != nil {
 		return err
 	}

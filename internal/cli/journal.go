@@ -7,37 +7,14 @@ import (
 	"log/slog"
 	"os"
 
-	"github.com/stackfleet/stackfleet/internal/apply"
 	"github.com/stackfleet/stackfleet/internal/events"
 	"github.com/stackfleet/stackfleet/internal/fleet"
 	"github.com/stackfleet/stackfleet/internal/notify"
 	"github.com/stackfleet/stackfleet/internal/state"
 )
 
-// journal adapts the SQLite store to the executor's Journal.
-type journal struct{ *state.Store }
-
-var _ apply.Journal = journal{}
-
-// Record writes a step and the instance change it produced in one transaction.
-func (j journal) Record(ctx context.Context, c apply.Change) error {
-	return j.Update(ctx, func(tx *state.Tx) error {
-		if c.Step != nil {
-			if err := tx.UpdateStep(c.Operation, *c.Step); err != nil {
-				return err
-			}
-		}
-		if c.Put != nil {
-			if err := tx.PutInstance(*c.Put); err != nil {
-				return err
-			}
-		}
-		if c.Delete != nil {
-			return tx.DeleteInstance(c.Owner, *c.Delete)
-		}
-		return nil
-	})
-}
+// journal is the state store as the executor's journal.
+type journal = state.Journal
 
 // journalEvents is the event-stream subscriber that appends events to the journal, a batch per
 // transaction, off the engine's goroutines.

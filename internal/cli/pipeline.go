@@ -107,7 +107,7 @@ func (w *workspace) engine(g *globals, spec fleet.Pipeline, events apply.EventSi
 	return &pipeline.Engine{
 		Deployer: func(st fleet.Stage) apply.Deployer { return c.deployer(st, g.pollInitial) },
 		Gates:    pipelineGates{c: c, health: &gates.Health{Client: http.DefaultClient}},
-		Journal:  releaseJournal{journal: journal{w.store}, spec: spec},
+		Journal:  releaseJournal{journal: journal{Store: w.store}, spec: spec},
 		Inputs: func(ctx context.Context, s fleet.PipelineStack) (func(fleet.Target, map[string]string) (map[string]string, error), error) {
 			// One read of the recorded outputs per stack and wave, not per target.
 			rec, err := w.recorded(ctx)
