@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stackfleet/stackfleet/internal/apply"
+	"github.com/stackfleet/stackfleet/internal/durable"
 	"github.com/stackfleet/stackfleet/internal/fleet"
 	"github.com/stackfleet/stackfleet/internal/state"
 	"github.com/stackfleet/stackfleet/internal/templates"
@@ -107,7 +108,8 @@ func newCancelCmd(g *globals) *cobra.Command {
 		Long: `cancel abandons each stack set's interrupted operation (one a killed or interrupted apply left
 unfinished): its instances not yet done become CANCELLED and nothing more of it is deployed. What
 it already deployed stays recorded; the next plan shows what is left to do. An operation still
-running in a live process is refused. Without cancel, the next apply resumes an interrupted
+running in a live process is refused; with executor: temporal, an operation running on the workers
+is cancelled there (what is deploying is stopped). Without cancel, the next apply resumes an interrupted
 operation when its plan is the same, and supersedes it otherwise.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -117,12 +119,14 @@ operation when its plan is the same, and supersedes it otherwise.`,
 				return err
 			}
 			defer w.Close()
-			bus := w.stream(g, newView(g, w.accountNames()).event)
+			v := newView(g, w.accountNames())
+			bus := w.stream(g, v.event)
 			defer bus.Close()
-			runner, err := apply.New(journal{Store: w.store}, w.deployer(), bus, nil, g.log)
+			runner, done, err := w.operations(g, bus, v.event)
 			if err != nil {
 				return err
 			}
+			defer done()
 			names, err := w.stackSetNames(ctx)
 			if err != nil {
 				return err
@@ -136,6 +140,18 @@ operation when its plan is the same, and supersedes it otherwise.`,
 			for _, name := range names {
 				if len(only) > 0 && !slices.Contains(only, name) {
 					continue
+				}
+				if c, ok := runner.(*durable.Client); ok {
+					// An operation running on the workers is stopped there.
+					op, running, err := c.Cancel(ctx, name)
+					if err != nil {
+						return lockOrOperational(err)
+					}
+					if running {
+						fmt.Fprintf(g.stderr, "%s: operation %s %s on the workers\n", name, op.ID, strings.ToLower(string(op.Status)))
+						cancelled++
+						continue
+					}
 				}
 				u, err := w.store.Unfinished(ctx, name)
 				if err != nil {
@@ -204,10 +220,11 @@ func (w *workspace) apply(ctx context.Context, g *globals, p *fleet.Plan, af app
 	defer v.close()
 	bus := w.stream(g, v.event)
 	defer bus.Close()
-	runner, err := apply.New(journal{Store: w.store}, w.deployer(), bus, nil, g.log)
+	runner, done, err := w.operations(g, bus, v.event)
 	if err != nil {
 		return err
 	}
+	defer done()
 	if p == nil {
 		if p, err = w.plan(ctx, af.only, destroy, planOptions{refresh: af.refresh, preview: true}); err != nil {
 			return err
@@ -358,6 +375,9 @@ func (w *workspace) configTags(tags map[string]string) map[string]string {
 }
 
 func lockOrOperational(err error) error {
+	if terr := temporalErr(err); terr != nil {
+		return terr
+	}
 	var le *state.LockedError
 	if errors.As(err, &le) {
 		return &exitError{ExitOperational, err}

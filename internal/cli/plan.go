@@ -44,7 +44,7 @@ func addRefreshFlag(cmd *cobra.Command, refresh *bool) {
 }
 
 func addFleetCommands(root *cobra.Command, g *globals) {
-	root.AddCommand(newPlanCmd(g), newApplyCmd(g), newStatusCmd(g), newOutputsCmd(g), newDestroyCmd(g), newCancelCmd(g), newDriftCmd(g), newBootstrapCmd(g), newReconcileCmd(g),
+	root.AddCommand(newPlanCmd(g), newApplyCmd(g), newStatusCmd(g), newOutputsCmd(g), newDestroyCmd(g), newCancelCmd(g), newWorkerCmd(g), newDriftCmd(g), newBootstrapCmd(g), newReconcileCmd(g),
 		newSandboxCmd(g), newDemoCmd(g), newUICmd(g))
 	addPipelineCommands(root, g)
 }

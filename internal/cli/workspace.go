@@ -75,9 +75,9 @@ func openWorkspace(ctx context.Context, g *globals, needAWS, resolve bool) (*wor
 		}
 	}
 	// State is opened last: a configuration that does not load or resolve leaves it untouched.
-	store, err := state.OpenFor(ctx, filepath.Join(f.Dir, ".stackfleet"), filepath.Base(f.Path))
+	store, err := w.openState(ctx)
 	if err != nil {
-		return nil, operationalErr(fmt.Errorf("open state: %w", err))
+		return nil, err
 	}
 	w.store = store
 	return w, nil

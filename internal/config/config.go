@@ -14,6 +14,34 @@ type Config struct {
 	Bootstrap     Bootstrap      `yaml:"bootstrap,omitempty" desc:"What 'stackfleet bootstrap' installs in every targeted account: the execution role, and an artifact bucket per region."`
 	Notifications []Notification `yaml:"notifications,omitempty" desc:"Webhooks that receive failures, rollbacks, approvals needed and finished releases and operations, signed with an HMAC."`
 	Artifacts     Artifacts      `yaml:"artifacts,omitempty" desc:"Where templates over CloudFormation's 51,200-byte request limit are uploaded, once per region and content-addressed, to be deployed by TemplateURL."`
+	Executor      string         `yaml:"executor,omitempty" desc:"Who runs operations: local (default), the stackfleet process itself, with the state in SQLite next to this file; temporal, the workers of 'stackfleet worker' on a Temporal service, with the state in PostgreSQL (state.postgresEnv) shared by every engineer and worker." enum:"local,temporal"`
+	Temporal      Temporal       `yaml:"temporal,omitempty" desc:"The Temporal service of executor: temporal."`
+	State         State          `yaml:"state,omitempty" desc:"Where the state (journal) lives: by default SQLite in .stackfleet/ next to this file."`
+}
+
+// Executors.
+const (
+	ExecutorLocal    = "local"
+	ExecutorTemporal = "temporal"
+)
+
+// Temporal is how stackfleet reaches a Temporal service.
+type Temporal struct {
+	Address   string `yaml:"address,omitempty" desc:"host:port of the frontend (default localhost:7233; Temporal Cloud: NAMESPACE.ACCOUNT.tmprl.cloud:7233 or the regional endpoint)."`
+	Namespace string `yaml:"namespace,omitempty" desc:"Namespace (default: default)."`
+	TaskQueue string `yaml:"taskQueue,omitempty" desc:"Task queue the workers poll (default: stackfleet)."`
+	TLS       bool   `yaml:"tls,omitempty" desc:"Connect with TLS (implied by apiKeyEnv and certFile)."`
+	// ServerName, CAFile, CertFile and KeyFile configure TLS; files are relative to this config.
+	ServerName string `yaml:"serverName,omitempty" desc:"TLS server name, when it differs from the address's host."`
+	CAFile     string `yaml:"caFile,omitempty" desc:"PEM file of the CA that signed the server's certificate (default: the system's)."`
+	CertFile   string `yaml:"certFile,omitempty" desc:"PEM client certificate for mutual TLS (with keyFile)."`
+	KeyFile    string `yaml:"keyFile,omitempty" desc:"PEM private key of certFile."`
+	APIKeyEnv  string `yaml:"apiKeyEnv,omitempty" desc:"Environment variable holding an API key (Temporal Cloud); the key is never printed."`
+}
+
+// State says where the journal lives.
+type State struct {
+	PostgresEnv string `yaml:"postgresEnv,omitempty" desc:"Environment variable holding a PostgreSQL connection string (postgres://USER:PASSWORD@HOST:5432/DB?sslmode=verify-full): the state lives in that database, shared by a team. Required with executor: temporal. The value is read from the environment only, as it may hold a password."`
 }
 
 // Notification is one webhook the event stream is notified to.

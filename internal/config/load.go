@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -289,6 +290,7 @@ func (f *File) validate() Errors {
 			add("artifacts.bucket", "%q does not make an S3 bucket name (3-63 lowercase letters, digits, dots and hyphens)", p)
 		}
 	}
+	errs = append(errs, f.validateExecutor()...)
 	b := c.Bootstrap
 	if b.AccessRole != "" && !roleNamePattern.MatchString(b.AccessRole) {
 		add("bootstrap.accessRole", "%q is not a role name like OrganizationAccountAccessRole", b.AccessRole)
@@ -475,4 +477,40 @@ func paramString(v any) (string, error) {
 	default:
 		return "", fmt.Errorf("must be a string, number, boolean or list of them, not a %T", v)
 	}
+}
+
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// validateExecutor checks executor, temporal and state.
+func (f *File) validateExecutor() Errors {
+	var errs Errors
+	add := func(field, format string, args ...any) { errs = append(errs, f.errorAt(field, format, args...)) }
+	c := &f.Config
+	switch c.Executor {
+	case "", ExecutorLocal:
+		if c.Temporal != (Temporal{}) {
+			add("temporal", "only used with executor: temporal")
+		}
+	case ExecutorTemporal:
+		if c.State.PostgresEnv == "" {
+			add("state.postgresEnv", "missing: executor temporal keeps the state in PostgreSQL, shared by the workers; name the environment variable holding its connection string")
+		}
+	default:
+		add("executor", "%q: use local or temporal", c.Executor)
+	}
+	t := c.Temporal
+	if t.Address != "" {
+		if _, _, err := net.SplitHostPort(t.Address); err != nil {
+			add("temporal.address", "%q is not host:port", t.Address)
+		}
+	}
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		add("temporal.certFile", "certFile and keyFile go together")
+	}
+	for _, e := range []struct{ field, name string }{{"temporal.apiKeyEnv", t.APIKeyEnv}, {"state.postgresEnv", c.State.PostgresEnv}} {
+		if e.name != "" && !envName.MatchString(e.name) {
+			add(e.field, "%q is not an environment variable name", e.name)
+		}
+	}
+	return errs
 }

@@ -258,6 +258,9 @@ func (c *Client) follow(ctx context.Context, run client.WorkflowRun, op fleet.Op
 		case r := <-done:
 			// The workflow's last activity flushed its events to the journal before it ended.
 			derr := drain(context.WithoutCancel(ctx))
+			if f, ok := c.Events.(interface{ Flush() }); ok {
+				f.Flush()
+			}
 			switch {
 			case ctx.Err() != nil:
 				return op, &DetachedError{StackSet: op.StackSet, Operation: op.ID}
