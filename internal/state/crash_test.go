@@ -6,16 +6,17 @@ import (
 	"testing"
 
 	"github.com/stackfleet/stackfleet/internal/fleet"
-	"github.com/stackfleet/stackfleet/internal/state"
 )
 
 // TestKill9WhileWriting kills a child with SIGKILL in the middle of many concurrent writes and
 // checks that the database is intact, that every write the child saw commit is there, and that
 // no step is ever final without the instance written with it.
-func TestKill9WhileWriting(t *testing.T) {
+func TestKill9WhileWriting(t *testing.T) { testKill9WhileWriting(t, sqliteBackend) }
+
+func testKill9WhileWriting(t *testing.T, b backend) {
 	ctx := t.Context()
-	dir := t.TempDir()
-	s, err := state.Open(ctx, dir)
+	dir := b.fresh(t)
+	s, err := b.openFor(ctx, dir, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +31,7 @@ func TestKill9WhileWriting(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	c := startChild(t, "write", "STATE_DIR="+dir)
+	c := startChild(t, "write", b.childEnv(dir))
 	acked := map[fleet.Target]int{} // highest round the child saw committed, per target
 	ackedEvents := 0
 	record := func(line string) {
@@ -50,7 +51,7 @@ func TestKill9WhileWriting(t *testing.T) {
 		record(line)
 	}
 
-	s = open(t, dir)
+	s = b.open(t, dir)
 	if err := s.Check(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -57,8 +57,11 @@ func (s *Store) Acquire(ctx context.Context, stackSet, opID string) (previous st
 			held.StackSet, held.Since = stackSet, time.Unix(0, since).UTC()
 			return &held
 		}
-		_, err = tx.exec(`INSERT OR REPLACE INTO locks (stack_set, operation, pid, host, process_start, since)
-VALUES (?, ?, ?, ?, ?, ?)`, stackSet, opID, s.pid, s.host, s.start, time.Now().UnixNano())
+		_, err = tx.exec(`INSERT INTO locks (stack_set, operation, pid, host, process_start, since)
+VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (stack_set) DO UPDATE SET
+	operation = excluded.operation, pid = excluded.pid, host = excluded.host, process_start = excluded.process_start, since = excluded.since`,
+			stackSet, opID, s.pid, s.host, s.start, time.Now().UnixNano())
 		if err != nil {
 			return fmt.Errorf("write lock: %w", err)
 		}

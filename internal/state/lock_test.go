@@ -15,7 +15,7 @@ import (
 var contains = strings.Contains
 
 // rawDB opens the state database directly, for tests that must see or shape what the Store hides.
-func rawDB(t *testing.T, dir string) *sql.DB {
+func rawDB(t testing.TB, dir string) *sql.DB {
 	t.Helper()
 	db, err := sql.Open("sqlite", filepath.Join(dir, state.FileName)+"?_pragma=busy_timeout(10000)")
 	if err != nil {
@@ -25,10 +25,14 @@ func rawDB(t *testing.T, dir string) *sql.DB {
 }
 
 func TestLockHeldByLiveProcessThenTakenOver(t *testing.T) {
+	testLockHeldByLiveProcessThenTakenOver(t, sqliteBackend)
+}
+
+func testLockHeldByLiveProcessThenTakenOver(t *testing.T, b backend) {
 	ctx := t.Context()
-	dir := t.TempDir()
-	s := open(t, dir)
-	c := startChild(t, "hold", "STATE_DIR="+dir, "STATE_SS=web", "STATE_OP=op-child")
+	dir := b.fresh(t)
+	s := b.open(t, dir)
+	c := startChild(t, "hold", b.childEnv(dir), "STATE_SS=web", "STATE_OP=op-child")
 	if got := c.line(t); got != "locked" {
 		t.Fatalf("child said %q, want locked", got)
 	}
@@ -66,7 +70,7 @@ func TestLockHeldByLiveProcessThenTakenOver(t *testing.T) {
 	if prev, err := s.Acquire(ctx, "web", "op-mine"); err != nil || prev != "" {
 		t.Errorf("re-Acquire = %q, %v; want \"\", nil", prev, err)
 	}
-	if _, err := open(t, dir).Acquire(ctx, "web", "op-other"); !errors.As(err, new(*state.LockedError)) {
+	if _, err := b.open(t, dir).Acquire(ctx, "web", "op-other"); !errors.As(err, new(*state.LockedError)) {
 		t.Errorf("Acquire for another operation in the holder's process: %v, want *LockedError", err)
 	}
 	if err := s.Release(ctx, "web", "op-mine"); err != nil {
@@ -80,16 +84,15 @@ func TestLockHeldByLiveProcessThenTakenOver(t *testing.T) {
 	}
 }
 
-func TestLockOfReusedPIDIsStale(t *testing.T) {
+func TestLockOfReusedPIDIsStale(t *testing.T) { testLockOfReusedPIDIsStale(t, sqliteBackend) }
+
+func testLockOfReusedPIDIsStale(t *testing.T, b backend) {
 	ctx := t.Context()
-	dir := t.TempDir()
-	s := open(t, dir)
+	s := b.open(t, b.fresh(t))
 	// A holder recorded with our own pid but another start time is a dead process whose pid was
 	// reused (here: by us). A holder on another host is presumed live.
-	db := rawDB(t, dir)
-	defer db.Close()
 	host, _ := os.Hostname()
-	if _, err := db.Exec(`INSERT INTO locks (stack_set, operation, pid, host, process_start, since) VALUES
+	if err := state.Exec(ctx, s, `INSERT INTO locks (stack_set, operation, pid, host, process_start, since) VALUES
 		('reused', 'op-old', ?, ?, '1', 0), ('remote', 'op-far', ?, 'elsewhere.invalid', '', 0)`,
 		os.Getpid(), host, os.Getpid()); err != nil {
 		t.Fatal(err)

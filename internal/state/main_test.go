@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/stackfleet/stackfleet/internal/fleet"
+	"github.com/stackfleet/stackfleet/internal/pgtest"
 	"github.com/stackfleet/stackfleet/internal/state"
 )
 
@@ -22,7 +23,11 @@ const childEnv = "STATE_TEST_CHILD"
 func TestMain(m *testing.M) {
 	switch os.Getenv(childEnv) {
 	case "":
-		os.Exit(m.Run())
+		code := m.Run()
+		if err := pgtest.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+		}
+		os.Exit(code)
 	case "hold":
 		os.Exit(childHold())
 	case "write":
@@ -33,11 +38,20 @@ func TestMain(m *testing.M) {
 	}
 }
 
+// openFromEnv opens the journal a child was given (backend.childEnv): the PostgreSQL database
+// $STATE_PG, or else the state directory $STATE_DIR.
+func openFromEnv(ctx context.Context) (*state.Store, error) {
+	if dsn := os.Getenv("STATE_PG"); dsn != "" {
+		return state.OpenPostgres(ctx, dsn, "")
+	}
+	return state.Open(ctx, os.Getenv("STATE_DIR"))
+}
+
 // childHold takes the lock of $STATE_SS for $STATE_OP, says "locked" and holds it until stdin
 // closes.
 func childHold() int {
 	ctx := context.Background()
-	s, err := state.Open(ctx, os.Getenv("STATE_DIR"))
+	s, err := openFromEnv(ctx)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -69,7 +83,7 @@ func crashTarget(i int) fleet.Target {
 
 func childWrite() int {
 	ctx := context.Background()
-	s, err := state.Open(ctx, os.Getenv("STATE_DIR"))
+	s, err := openFromEnv(ctx)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -38,11 +38,6 @@ func (e *DecidedError) Error() string {
 	return msg
 }
 
-// querier is what reads need of a read pool (*sql.DB) or of the write transaction (*sql.Tx).
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
-
 const releaseColumns = "id, pipeline, version, status, stage, wave, phase, phase_since, created_at, ended_at, reason"
 
 // scanRelease reads releaseColumns, then extra.
@@ -116,7 +111,7 @@ func validPosition(p fleet.Position) error {
 // ActiveReleases is Store.ActiveReleases inside the transaction, for writes that depend on the
 // queue (a new release superseding queued ones, say) and must not race with another process.
 func (tx *Tx) ActiveReleases(pipelineName string) ([]fleet.Release, error) {
-	return activeReleases(tx.ctx, tx.tx, pipelineName)
+	return activeReleases(tx.ctx, querier{tx.tx, tx.w.dialect}, pipelineName)
 }
 
 // Decide records the decision on a stage of a release. A second decision on the same stage is a
@@ -141,7 +136,7 @@ func (tx *Tx) Decide(a fleet.Approval) error {
 		return fmt.Errorf("decide stage %s: %w", a.Stage, err)
 	}
 	if _, err := tx.exec("INSERT INTO approvals (release, stage, approved, decided_by, comment, decided_at) VALUES (?, ?, ?, ?, ?, ?)",
-		a.Release, a.Stage, a.Approved, a.By, a.Comment, nanos(a.At)); err != nil {
+		a.Release, a.Stage, boolInt(a.Approved), a.By, a.Comment, nanos(a.At)); err != nil {
 		return fmt.Errorf("decide stage %s of release %s: %w", a.Stage, a.Release, err)
 	}
 	return nil
@@ -171,7 +166,7 @@ func (tx *Tx) PutTemplate(hash string, body []byte) error {
 	if got := fleet.Hash(string(body)); got != hash {
 		return fmt.Errorf("put template %s: that is not the hash of the body (%s)", hash, got)
 	}
-	// SQLite compares the blobs itself: an idempotent put does not copy the body out.
+	// The database compares the blobs itself: an idempotent put does not copy the body out.
 	var same bool
 	err := tx.queryRow("SELECT body = ? FROM templates WHERE hash = ?", body, hash).Scan(&same)
 	switch {
@@ -236,7 +231,7 @@ func (s *Store) UpdateRelease(ctx context.Context, r fleet.Release) error {
 // wrapping ErrNotFound. (Store.Release gives up a stack set lock.)
 func (s *Store) ReleaseByID(ctx context.Context, id string) (fleet.Release, []byte, error) {
 	var content []byte
-	r, err := scanRelease(s.read.QueryRowContext(ctx, "SELECT "+releaseColumns+", content FROM releases WHERE id = ?", id), &content)
+	r, err := scanRelease(s.reads().queryRow(ctx, "SELECT "+releaseColumns+", content FROM releases WHERE id = ?", id), &content)
 	if errors.Is(err, sql.ErrNoRows) {
 		return fleet.Release{}, nil, fmt.Errorf("release %s: %w", id, ErrNotFound)
 	}
@@ -249,11 +244,8 @@ func (s *Store) ReleaseByID(ctx context.Context, id string) (fleet.Release, []by
 // Releases returns the newest releases of a pipeline (at most limit; all if limit <= 0), newest
 // first, without their content.
 func (s *Store) Releases(ctx context.Context, pipelineName string, limit int) ([]fleet.Release, error) {
-	if limit <= 0 {
-		limit = -1 // SQLite: no limit
-	}
-	rs, err := queryReleases(ctx, s.read, "SELECT "+releaseColumns+` FROM releases
-WHERE pipeline = ? ORDER BY created_at DESC, n DESC LIMIT ?`, pipelineName, limit)
+	rs, err := queryReleases(ctx, s.reads(), "SELECT "+releaseColumns+` FROM releases
+WHERE pipeline = ? ORDER BY created_at DESC, n DESC LIMIT ?`, pipelineName, s.dialect.limit(limit))
 	if err != nil {
 		return nil, wrapDBErr(s.path, "read releases of pipeline "+pipelineName, err)
 	}
@@ -263,7 +255,7 @@ WHERE pipeline = ? ORDER BY created_at DESC, n DESC LIMIT ?`, pipelineName, limi
 // ActiveReleases returns the pipeline's releases that are not done (RUNNING and QUEUED), oldest
 // first: the order in which they take the stages.
 func (s *Store) ActiveReleases(ctx context.Context, pipelineName string) ([]fleet.Release, error) {
-	rs, err := activeReleases(ctx, s.read, pipelineName)
+	rs, err := activeReleases(ctx, s.reads(), pipelineName)
 	if err != nil {
 		return nil, wrapDBErr(s.path, "read active releases of pipeline "+pipelineName, err)
 	}
@@ -276,7 +268,7 @@ WHERE pipeline = ? AND status IN (?, ?) ORDER BY created_at, n`, pipelineName, s
 }
 
 func queryReleases(ctx context.Context, q querier, query string, args ...any) ([]fleet.Release, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
+	rows, err := q.query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -302,7 +294,7 @@ func (s *Store) Decide(ctx context.Context, a fleet.Approval) error {
 func (s *Store) Approval(ctx context.Context, releaseID, stage string) (*fleet.Approval, error) {
 	a := fleet.Approval{Release: releaseID, Stage: stage}
 	var at sql.NullInt64
-	err := s.read.QueryRowContext(ctx, "SELECT approved, decided_by, comment, decided_at FROM approvals WHERE release = ? AND stage = ?",
+	err := s.reads().queryRow(ctx, "SELECT approved, decided_by, comment, decided_at FROM approvals WHERE release = ? AND stage = ?",
 		releaseID, stage).Scan(&a.Approved, &a.By, &a.Comment, &at)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
@@ -322,7 +314,7 @@ func (s *Store) PutTemplate(ctx context.Context, hash string, body []byte) error
 // Template returns the body stored under hash. An unknown hash is an error wrapping ErrNotFound.
 func (s *Store) Template(ctx context.Context, hash string) ([]byte, error) {
 	var body []byte
-	err := s.read.QueryRowContext(ctx, "SELECT body FROM templates WHERE hash = ?", hash).Scan(&body)
+	err := s.reads().queryRow(ctx, "SELECT body FROM templates WHERE hash = ?", hash).Scan(&body)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("template %s: %w", hash, ErrNotFound)
 	}
@@ -342,7 +334,7 @@ func (s *Store) AddGateRecords(ctx context.Context, recs ...fleet.GateRecord) er
 
 // GateRecords returns the gate records of a release in the order they were added.
 func (s *Store) GateRecords(ctx context.Context, releaseID string) ([]fleet.GateRecord, error) {
-	rows, err := s.read.QueryContext(ctx, `
+	rows, err := s.reads().query(ctx, `
 SELECT stage, wave, gate, target, status, reason, output, time FROM gate_records WHERE release = ? ORDER BY seq`, releaseID)
 	if err != nil {
 		return nil, wrapDBErr(s.path, "read gate records of release "+releaseID, err)

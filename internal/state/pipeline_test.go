@@ -25,9 +25,11 @@ func sampleRelease(id string, created int) fleet.Release {
 	}
 }
 
-func TestReleaseRoundTrip(t *testing.T) {
+func TestReleaseRoundTrip(t *testing.T) { testReleaseRoundTrip(t, sqliteBackend) }
+
+func testReleaseRoundTrip(t *testing.T, b backend) {
 	ctx := t.Context()
-	s := open(t, t.TempDir())
+	s := b.open(t, b.fresh(t))
 	r := sampleRelease("r1", 0)
 	// Not canonical JSON: content is kept byte for byte.
 	content := []byte(`{"Name": "web",  "Stages": [{"Name":"beta"}]}`)
@@ -69,9 +71,11 @@ func TestReleaseRoundTrip(t *testing.T) {
 	check("after end", ended)
 }
 
-func TestReleaseErrors(t *testing.T) {
+func TestReleaseErrors(t *testing.T) { testReleaseErrors(t, sqliteBackend) }
+
+func testReleaseErrors(t *testing.T, b backend) {
 	ctx := t.Context()
-	s := open(t, t.TempDir())
+	s := b.open(t, b.fresh(t))
 	if err := s.CreateRelease(ctx, sampleRelease("r1", 0), []byte("{}")); err != nil {
 		t.Fatal(err)
 	}
@@ -112,9 +116,11 @@ func TestReleaseErrors(t *testing.T) {
 	}
 }
 
-func TestReleasesAndActiveReleases(t *testing.T) {
+func TestReleasesAndActiveReleases(t *testing.T) { testReleasesAndActiveReleases(t, sqliteBackend) }
+
+func testReleasesAndActiveReleases(t *testing.T, b backend) {
 	ctx := t.Context()
-	s := open(t, t.TempDir())
+	s := b.open(t, b.fresh(t))
 	// Created out of time order, with a tie (r3, r4) that insertion order breaks.
 	rs := []fleet.Release{
 		sampleRelease("r2", 2), sampleRelease("r1", 1), sampleRelease("r3", 3), sampleRelease("r4", 3), sampleRelease("r5", 5),
@@ -187,9 +193,11 @@ func TestReleasesAndActiveReleases(t *testing.T) {
 	}
 }
 
-func TestApprovals(t *testing.T) {
+func TestApprovals(t *testing.T) { testApprovals(t, sqliteBackend) }
+
+func testApprovals(t *testing.T, b backend) {
 	ctx := t.Context()
-	s := open(t, t.TempDir())
+	s := b.open(t, b.fresh(t))
 	if err := s.CreateRelease(ctx, sampleRelease("r1", 0), []byte(`{}`)); err != nil {
 		t.Fatal(err)
 	}
@@ -248,9 +256,11 @@ func TestApprovals(t *testing.T) {
 	}
 }
 
-func TestTemplates(t *testing.T) {
+func TestTemplates(t *testing.T) { testTemplates(t, sqliteBackend) }
+
+func testTemplates(t *testing.T, b backend) {
 	ctx := t.Context()
-	s := open(t, t.TempDir())
+	s := b.open(t, b.fresh(t))
 	body := []byte("Resources:\n  B:\n    Type: AWS::S3::Bucket\n\x00\xff")
 	hash := fleet.Hash(string(body))
 	for i := range 3 { // idempotent
@@ -289,9 +299,11 @@ func TestTemplates(t *testing.T) {
 	}
 }
 
-func TestGateRecords(t *testing.T) {
+func TestGateRecords(t *testing.T) { testGateRecords(t, sqliteBackend) }
+
+func testGateRecords(t *testing.T, b backend) {
 	ctx := t.Context()
-	s := open(t, t.TempDir())
+	s := b.open(t, b.fresh(t))
 	for _, id := range []string{"r1", "r2"} {
 		if err := s.CreateRelease(ctx, sampleRelease(id, 0), []byte(`{}`)); err != nil {
 			t.Fatal(err)
@@ -342,9 +354,11 @@ func TestGateRecords(t *testing.T) {
 
 // TestReleaseTxIsAtomic moves a release and finishes a step in one Update: when the step fails,
 // the release does not move either.
-func TestReleaseTxIsAtomic(t *testing.T) {
+func TestReleaseTxIsAtomic(t *testing.T) { testReleaseTxIsAtomic(t, sqliteBackend) }
+
+func testReleaseTxIsAtomic(t *testing.T, b backend) {
 	ctx := t.Context()
-	s := open(t, t.TempDir())
+	s := b.open(t, b.fresh(t))
 	r := sampleRelease("r1", 0)
 	if err := s.CreateRelease(ctx, r, []byte(`{}`)); err != nil {
 		t.Fatal(err)
@@ -518,10 +532,12 @@ func TestMigrationFromV1(t *testing.T) {
 // TestPipelineConcurrentWriters has two Stores on one database race: each goroutine creates and
 // moves its own releases, every goroutine decides the same stages and stores the same templates.
 // Exactly one decision per stage wins, and nothing is lost.
-func TestPipelineConcurrentWriters(t *testing.T) {
+func TestPipelineConcurrentWriters(t *testing.T) { testPipelineConcurrentWriters(t, sqliteBackend) }
+
+func testPipelineConcurrentWriters(t *testing.T, b backend) {
 	ctx := t.Context()
-	dir := t.TempDir()
-	stores := []*state.Store{open(t, dir), open(t, dir)}
+	dir := b.fresh(t)
+	stores := []*state.Store{b.open(t, dir), b.open(t, dir)}
 	if err := stores[0].CreateRelease(ctx, sampleRelease("shared", 0), []byte(`{}`)); err != nil {
 		t.Fatal(err)
 	}

@@ -31,19 +31,20 @@ func scanOperation(sc interface{ Scan(...any) error }) (fleet.Operation, error) 
 // ErrNotFound.
 func (s *Store) Operation(ctx context.Context, id string) (fleet.Operation, []fleet.StepRecord, error) {
 	// One read transaction, so the steps belong to the same snapshot as the operation.
-	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := s.read.BeginTx(ctx, s.dialect.readTx)
 	if err != nil {
 		return fleet.Operation{}, nil, wrapDBErr(s.path, "read operation "+id, err)
 	}
 	defer tx.Rollback()
-	op, err := scanOperation(tx.QueryRowContext(ctx, "SELECT "+operationColumns+" FROM operations WHERE id = ?", id))
+	q := querier{tx, s.dialect}
+	op, err := scanOperation(q.queryRow(ctx, "SELECT "+operationColumns+" FROM operations WHERE id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return fleet.Operation{}, nil, fmt.Errorf("operation %s: %w", id, ErrNotFound)
 	}
 	if err != nil {
 		return fleet.Operation{}, nil, wrapDBErr(s.path, "read operation "+id, err)
 	}
-	rows, err := tx.QueryContext(ctx, "SELECT account, region, status, reason, updated_at FROM steps WHERE operation = ? ORDER BY idx", id)
+	rows, err := q.query(ctx, "SELECT account, region, status, reason, updated_at FROM steps WHERE operation = ? ORDER BY idx", id)
 	if err != nil {
 		return fleet.Operation{}, nil, wrapDBErr(s.path, "read steps of operation "+id, err)
 	}
@@ -68,7 +69,7 @@ func (s *Store) Operation(ctx context.Context, id string) (fleet.Operation, []fl
 // operation of it is done. A RUNNING operation may belong to a live process: take the stack
 // set's lock (Acquire with this operation's id) before resuming it.
 func (s *Store) Unfinished(ctx context.Context, stackSet string) (*fleet.Operation, error) {
-	op, err := scanOperation(s.read.QueryRowContext(ctx, "SELECT "+operationColumns+` FROM operations
+	op, err := scanOperation(s.reads().queryRow(ctx, "SELECT "+operationColumns+` FROM operations
 WHERE stack_set = ? AND status IN (?, ?) ORDER BY started_at DESC, n DESC LIMIT 1`,
 		stackSet, string(fleet.OpRunning), string(fleet.OpStopped)))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -83,11 +84,8 @@ WHERE stack_set = ? AND status IN (?, ?) ORDER BY started_at DESC, n DESC LIMIT 
 // Operations returns the newest operations of a stack set (at most limit; all if limit <= 0),
 // newest first, with their plans but without their steps.
 func (s *Store) Operations(ctx context.Context, stackSet string, limit int) ([]fleet.Operation, error) {
-	if limit <= 0 {
-		limit = -1 // SQLite: no limit
-	}
-	rows, err := s.read.QueryContext(ctx, "SELECT "+operationColumns+` FROM operations
-WHERE stack_set = ? ORDER BY started_at DESC, n DESC LIMIT ?`, stackSet, limit)
+	rows, err := s.reads().query(ctx, "SELECT "+operationColumns+` FROM operations
+WHERE stack_set = ? ORDER BY started_at DESC, n DESC LIMIT ?`, stackSet, s.dialect.limit(limit))
 	if err != nil {
 		return nil, wrapDBErr(s.path, "read operations of "+stackSet, err)
 	}
@@ -110,7 +108,7 @@ WHERE stack_set = ? ORDER BY started_at DESC, n DESC LIMIT ?`, stackSet, limit)
 // configuration recorded them.
 func (s *Store) Instances(ctx context.Context, owner fleet.Owner) ([]fleet.Instance, error) {
 	what := "read instances of " + owner.String()
-	rows, err := s.read.QueryContext(ctx, `
+	rows, err := s.reads().query(ctx, `
 SELECT region, account, stack_id, status, detail, reason, deployed, last_good, outputs, last_operation, updated_at, stack_changed
 FROM instances WHERE owner_kind = ? AND owner = ? AND stack = ? ORDER BY region, account`,
 		string(owner.Kind), owner.Name, owner.Stack)
@@ -171,7 +169,7 @@ type OwnerRecord struct {
 // sorted by kind, name and stack. An owner recorded by two configs (which the CLI refuses to
 // let happen) is listed once per config.
 func (s *Store) Owners(ctx context.Context) ([]OwnerRecord, error) {
-	rows, err := s.read.QueryContext(ctx, `
+	rows, err := s.reads().query(ctx, `
 SELECT owner_kind, owner, stack, config FROM instances
 UNION SELECT 'stack-set', stack_set, '', config FROM operations
 ORDER BY 1, 2, 3, 4`)
@@ -199,7 +197,7 @@ ORDER BY 1, 2, 3, 4`)
 // a reader that wants only what comes next starts following Events.
 func (s *Store) LastEventSeq(ctx context.Context) (int64, error) {
 	var seq int64
-	if err := s.read.QueryRowContext(ctx, "SELECT coalesce(max(seq), 0) FROM events").Scan(&seq); err != nil {
+	if err := s.reads().queryRow(ctx, "SELECT coalesce(max(seq), 0) FROM events").Scan(&seq); err != nil {
 		return 0, wrapDBErr(s.path, "read events", err)
 	}
 	return seq, nil
@@ -210,15 +208,12 @@ func (s *Store) LastEventSeq(ctx context.Context) (int64, error) {
 // <= 0). last is the sequence number of the last event returned, or afterSeq if none: pass it
 // back as afterSeq to follow the journal. Sequence numbers increase and are never reused.
 func (s *Store) Events(ctx context.Context, opID string, afterSeq int64, limit int) (evs []fleet.Event, last int64, err error) {
-	if limit <= 0 {
-		limit = -1
-	}
 	const cols = "seq, source, operation, stack_set, stack, time, kind, account, region, status, reason, logical_id, resource_type"
 	var rows *sql.Rows
 	if opID == "" {
-		rows, err = s.read.QueryContext(ctx, "SELECT "+cols+" FROM events WHERE seq > ? ORDER BY seq LIMIT ?", afterSeq, limit)
+		rows, err = s.reads().query(ctx, "SELECT "+cols+" FROM events WHERE seq > ? ORDER BY seq LIMIT ?", afterSeq, s.dialect.limit(limit))
 	} else {
-		rows, err = s.read.QueryContext(ctx, "SELECT "+cols+" FROM events WHERE operation = ? AND seq > ? ORDER BY seq LIMIT ?", opID, afterSeq, limit)
+		rows, err = s.reads().query(ctx, "SELECT "+cols+" FROM events WHERE operation = ? AND seq > ? ORDER BY seq LIMIT ?", opID, afterSeq, s.dialect.limit(limit))
 	}
 	if err != nil {
 		return nil, afterSeq, wrapDBErr(s.path, "read events", err)

@@ -1,6 +1,8 @@
 // Package state keeps stackfleet's durable state — locks, operations and their steps, stack
-// instances and the event journal — in one SQLite database, <dir>/state.db, using the pure-Go
-// modernc.org/sqlite driver.
+// instances, the event journal and release pipelines — in one SQLite database, <dir>/state.db,
+// using the pure-Go modernc.org/sqlite driver, or in a PostgreSQL database that a team shares
+// (OpenPostgres, through pgx). Callers see the same Store either way; dialect.go holds what
+// differs.
 //
 // Several stackfleet processes may use the same database at once and any of them may be killed
 // at any moment, so the database runs in WAL mode with synchronous=FULL: a write that returned
@@ -10,6 +12,10 @@
 // cost of a commit (one fsync) is shared by all the goroutines that wrote meanwhile. Write
 // transactions begin IMMEDIATE, so processes queue for the write lock under busy_timeout instead
 // of failing on a read-to-write upgrade. Reads use a separate pool and see committed data only.
+//
+// On PostgreSQL the same writer goroutine does group commit on one connection; every write
+// transaction first takes an advisory lock, which queues the writers of every process as
+// IMMEDIATE does (postgres.go).
 package state
 
 import (
@@ -26,6 +32,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -50,7 +57,8 @@ var ErrClosed = errors.New("state store is closed")
 // Store is an open state database. Its methods are safe for concurrent use by many goroutines,
 // and several Stores (in one process or several) may use the same directory at once.
 type Store struct {
-	path string
+	path    string // the database file, or the PostgreSQL database without its password
+	dialect *dialect
 	// config names the configuration file this Store acts for: the instances and operations it
 	// records are that config's ("" for tools and tests that act for none).
 	config string
@@ -101,7 +109,7 @@ func OpenFor(ctx context.Context, dir, config string) (*Store, error) {
 	}
 
 	host, _ := os.Hostname()
-	s := &Store{path: path, config: config, pid: os.Getpid(), host: host, start: processStart(os.Getpid())}
+	s := &Store{path: path, dialect: sqliteDialect, config: config, pid: os.Getpid(), host: host, start: processStart(os.Getpid())}
 	common := fmt.Sprintf("?_pragma=busy_timeout(%d)&_pragma=foreign_keys(1)", busyTimeout.Milliseconds())
 	s.write, err = sql.Open("sqlite", path+common+"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate")
 	if err != nil {
@@ -123,7 +131,7 @@ func OpenFor(ctx context.Context, dir, config string) (*Store, error) {
 	}
 	s.read.SetMaxOpenConns(4)
 	s.read.SetMaxIdleConns(4)
-	if s.writer, err = newWriter(ctx, s.write, path, config); err != nil {
+	if s.writer, err = newWriter(ctx, s.write, s.dialect, path, config); err != nil {
 		s.read.Close()
 		s.write.Close()
 		return nil, err
@@ -193,11 +201,18 @@ func (s *Store) init(ctx context.Context) error {
 	if err := migrate(ctx, s.write, migrations); err != nil {
 		return wrapDBErr(s.path, "migrate state database", err)
 	}
-	if s.config != "" {
-		for _, table := range []string{"instances", "operations"} {
-			if _, err := s.write.ExecContext(ctx, "UPDATE "+table+" SET config = ? WHERE config = ''", s.config); err != nil {
-				return wrapDBErr(s.path, "claim recorded "+table, err)
-			}
+	return s.claim(ctx)
+}
+
+// claim gives the Store's configuration the instances and operations recorded before
+// configurations had their own namespace.
+func (s *Store) claim(ctx context.Context) error {
+	if s.config == "" {
+		return nil
+	}
+	for _, table := range []string{"instances", "operations"} {
+		if _, err := s.write.ExecContext(ctx, s.dialect.rebind("UPDATE "+table+" SET config = ? WHERE config = ''"), s.config); err != nil {
+			return wrapDBErr(s.path, "claim recorded "+table, err)
 		}
 	}
 	return nil
@@ -228,10 +243,10 @@ func (s *Store) backupBeforeMigration(ctx context.Context) error {
 	return os.Rename(tmp, backup)
 }
 
-// checkOwn refuses a SQLite database that is not a stackfleet state: one with tables but no
-// schema version (every state has one from its creation).
+// checkOwn refuses a database that is not a stackfleet state: one with tables but no schema
+// version (every state has one from its creation).
 func (s *Store) checkOwn(ctx context.Context) error {
-	rows, err := s.write.QueryContext(ctx, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+	rows, err := s.write.QueryContext(ctx, s.dialect.tables)
 	if err != nil {
 		return wrapDBErr(s.path, "open state database", err)
 	}
@@ -247,7 +262,14 @@ func (s *Store) checkOwn(ctx context.Context) error {
 	if err := rows.Err(); err != nil {
 		return wrapDBErr(s.path, "open state database", err)
 	}
+	if len(tables) == 0 && s.dialect == postgresDialect {
+		return nil // a new database: migratePostgres creates the schema (SQLite's is made whole by create)
+	}
 	if !slices.Contains(tables, "schema_version") {
+		if s.dialect == postgresDialect {
+			return fmt.Errorf("state database %s is not stackfleet's (it holds the tables %s): give stackfleet a database (or schema) of its own",
+				s.path, strings.Join(tables, ", "))
+		}
 		return fmt.Errorf("state database %s is not stackfleet's (it holds the tables %s): point --config at the right directory, or move the file away",
 			s.path, strings.Join(tables, ", "))
 	}
@@ -257,7 +279,8 @@ func (s *Store) checkOwn(ctx context.Context) error {
 // Config is the configuration file the Store acts for ("" for none).
 func (s *Store) Config() string { return s.config }
 
-// Path is the file name of the database.
+// Path names the database: its file name, or for PostgreSQL its user, host, port and database
+// (never its password).
 func (s *Store) Path() string { return s.path }
 
 // Close waits for the writes already submitted to commit, then closes the database. Writes
@@ -268,7 +291,16 @@ func (s *Store) Close() error {
 }
 
 // Check runs SQLite's integrity and foreign key checks and reports the first problems found.
+// PostgreSQL has no check as cheap, and keeps its own data consistent: there Check only sees that
+// the database answers.
 func (s *Store) Check(ctx context.Context) error {
+	if s.dialect == postgresDialect {
+		var one int
+		if err := s.read.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+			return wrapDBErr(s.path, "check", err)
+		}
+		return nil
+	}
 	problems, err := pragmaCheck(ctx, s.read, s.path, "integrity_check")
 	if err != nil {
 		return err
@@ -349,9 +381,10 @@ const (
 
 // writer is the group-commit loop that owns the write connection.
 type writer struct {
-	db     *sql.DB
-	path   string
-	config string // recorded with every instance and operation written
+	db      *sql.DB
+	dialect *dialect
+	path    string
+	config  string // recorded with every instance and operation written
 
 	// stmts holds the hot statements (see hotQueries), prepared on the write connection before
 	// any transaction: the pool has one connection, so preparing on the DB during a transaction
@@ -365,10 +398,10 @@ type writer struct {
 	exited  chan struct{}
 }
 
-func newWriter(ctx context.Context, db *sql.DB, path, config string) (*writer, error) {
-	w := &writer{db: db, path: path, config: config, stmts: map[string]*sql.Stmt{}, wake: make(chan struct{}, 1), exited: make(chan struct{})}
+func newWriter(ctx context.Context, db *sql.DB, d *dialect, path, config string) (*writer, error) {
+	w := &writer{db: db, dialect: d, path: path, config: config, stmts: map[string]*sql.Stmt{}, wake: make(chan struct{}, 1), exited: make(chan struct{})}
 	for _, q := range hotQueries {
-		st, err := db.PrepareContext(ctx, q)
+		st, err := db.PrepareContext(ctx, d.rebind(q))
 		if err != nil {
 			w.closeStmts()
 			return nil, wrapDBErr(path, "prepare statements", err)
@@ -479,6 +512,11 @@ func (w *writer) commit(batch []*writeReq) {
 				tx.Rollback()
 			}
 		}()
+		if w.dialect.lockWrites != "" {
+			if _, err := tx.ExecContext(ctx, w.dialect.lockWrites); err != nil {
+				return wrapDBErr(w.path, "lock the journal for writing", err)
+			}
+		}
 		wtx := &Tx{ctx: ctx, tx: tx, w: w}
 		for i, r := range taken {
 			if _, err := wtx.exec(sqlSavepoint); err != nil {
@@ -513,7 +551,7 @@ func (w *writer) stmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt,
 	if st, ok := w.stmts[query]; ok {
 		return tx.StmtContext(ctx, st), nil
 	}
-	return tx.PrepareContext(ctx, query)
+	return tx.PrepareContext(ctx, w.dialect.rebind(query))
 }
 
 // runFn runs one request's function, turning a panic into an error for the batch and handing
@@ -528,12 +566,18 @@ func runFn(r *writeReq, tx *Tx) (err error) {
 	return r.fn(tx)
 }
 
-// wrapDBErr adds context to a database error and replaces SQLite's "database is locked" by a
-// message saying what holds it.
+// wrapDBErr adds context to a database error and replaces SQLite's "database is locked", or
+// PostgreSQL's lock timeout, by a message saying what holds it. A PostgreSQL server that cannot
+// be reached is named.
 func wrapDBErr(path, what string, err error) error {
-	var se *sqlite.Error
-	if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY {
+	if se, ok := errors.AsType[*sqlite.Error](err); ok && se.Code()&0xff == sqlite3.SQLITE_BUSY {
 		return fmt.Errorf("%s: state database %s stayed locked by another stackfleet process for more than %s (is one stuck?): %w", what, path, busyTimeout, err)
+	}
+	if pe, ok := errors.AsType[*pgconn.PgError](err); ok && pe.Code == pgLockNotAvailable {
+		return fmt.Errorf("%s: state database %s stayed locked by another stackfleet process for more than %s (is one stuck?): %w", what, path, busyTimeout, err)
+	}
+	if _, ok := errors.AsType[*pgconn.ConnectError](err); ok {
+		return fmt.Errorf("%s: cannot reach state database %s: %w", what, path, err)
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }

@@ -2,6 +2,7 @@ package state_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -16,9 +17,34 @@ import (
 	"github.com/stackfleet/stackfleet/internal/state"
 )
 
-func open(t testing.TB, dir string) *state.Store {
+// A backend is a kind of database that a Store keeps the journal in. The tests of what a Store
+// does, whichever database holds it, take one: their Test function runs them on SQLite, and
+// TestPostgres runs them again on PostgreSQL.
+type backend struct {
+	name string
+	// fresh returns a new, empty journal: a state directory, or a PostgreSQL database's DSN.
+	fresh func(t testing.TB) string
+	// openFor opens a Store on the journal where, acting for config.
+	openFor func(ctx context.Context, where, config string) (*state.Store, error)
+	// raw opens the database of journal where itself, for tests that must shape what the Store
+	// hides. Queries on it take the database's own placeholders.
+	raw func(t testing.TB, where string) *sql.DB
+	// childEnv tells a child process (startChild) which journal to open.
+	childEnv func(where string) string
+}
+
+var sqliteBackend = backend{
+	name:     "sqlite",
+	fresh:    func(t testing.TB) string { return t.TempDir() },
+	openFor:  state.OpenFor,
+	raw:      rawDB,
+	childEnv: func(dir string) string { return "STATE_DIR=" + dir },
+}
+
+// open opens a Store on the journal where, closed when the test ends.
+func (b backend) open(t testing.TB, where string) *state.Store {
 	t.Helper()
-	s, err := state.Open(t.Context(), dir)
+	s, err := b.openFor(t.Context(), where, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,6 +55,9 @@ func open(t testing.TB, dir string) *state.Store {
 	})
 	return s
 }
+
+// open opens a Store on the SQLite state in dir, closed when the test ends.
+func open(t testing.TB, dir string) *state.Store { return sqliteBackend.open(t, dir) }
 
 func ptr(n int) *int { return &n }
 
@@ -69,9 +98,11 @@ func sampleSteps() []fleet.StepRecord {
 	}
 }
 
-func TestOperationRoundTrip(t *testing.T) {
+func TestOperationRoundTrip(t *testing.T) { testOperationRoundTrip(t, sqliteBackend) }
+
+func testOperationRoundTrip(t *testing.T, b backend) {
 	ctx := t.Context()
-	s := open(t, t.TempDir())
+	s := b.open(t, b.fresh(t))
 	op := fleet.Operation{ID: "op-1", StackSet: "web", Status: fleet.OpRunning, Plan: samplePlan(), StartedAt: at(0)}
 	steps := sampleSteps()
 	if err := s.CreateOperation(ctx, op, steps); err != nil {
@@ -108,9 +139,11 @@ func TestOperationRoundTrip(t *testing.T) {
 	}
 }
 
-func TestOperationErrors(t *testing.T) {
+func TestOperationErrors(t *testing.T) { testOperationErrors(t, sqliteBackend) }
+
+func testOperationErrors(t *testing.T, b backend) {
 	ctx := t.Context()
-	s := open(t, t.TempDir())
+	s := b.open(t, b.fresh(t))
 	op := fleet.Operation{ID: "op-1", StackSet: "web", Status: fleet.OpRunning, StartedAt: at(0)}
 	if err := s.CreateOperation(ctx, op, sampleSteps()); err != nil {
 		t.Fatal(err)
@@ -145,9 +178,11 @@ func TestOperationErrors(t *testing.T) {
 	}
 }
 
-func TestOperationsAndUnfinished(t *testing.T) {
+func TestOperationsAndUnfinished(t *testing.T) { testOperationsAndUnfinished(t, sqliteBackend) }
+
+func testOperationsAndUnfinished(t *testing.T, b backend) {
 	ctx := t.Context()
-	s := open(t, t.TempDir())
+	s := b.open(t, b.fresh(t))
 	ops := []fleet.Operation{
 		{ID: "a1", StackSet: "a", Status: fleet.OpSucceeded, StartedAt: at(1), EndedAt: at(2)},
 		{ID: "a2", StackSet: "a", Status: fleet.OpStopped, StartedAt: at(3)},
@@ -232,9 +267,11 @@ func TestOperationsAndUnfinished(t *testing.T) {
 	}
 }
 
-func TestInstanceRoundTrip(t *testing.T) {
+func TestInstanceRoundTrip(t *testing.T) { testInstanceRoundTrip(t, sqliteBackend) }
+
+func testInstanceRoundTrip(t *testing.T, b backend) {
 	ctx := t.Context()
-	s := open(t, t.TempDir())
+	s := b.open(t, b.fresh(t))
 	v1 := fleet.Version{TemplateHash: "t1", ParamsHash: "p1", Parameters: map[string]string{"Env": "prod"}}
 	ins := []fleet.Instance{
 		{
@@ -285,9 +322,11 @@ func TestInstanceRoundTrip(t *testing.T) {
 	}
 }
 
-func TestEvents(t *testing.T) {
+func TestEvents(t *testing.T) { testEvents(t, sqliteBackend) }
+
+func testEvents(t *testing.T, b backend) {
 	ctx := t.Context()
-	s := open(t, t.TempDir())
+	s := b.open(t, b.fresh(t))
 	tgt := fleet.Target{Account: "111111111111", Region: "eu-west-1"}
 	op := func(id, set string, d fleet.EventDetail) fleet.Event {
 		return fleet.OperationEvent{Operation: id, StackSet: set, EventDetail: d}
@@ -349,9 +388,11 @@ func TestEvents(t *testing.T) {
 	}
 }
 
-func TestUpdateIsAtomic(t *testing.T) {
+func TestUpdateIsAtomic(t *testing.T) { testUpdateIsAtomic(t, sqliteBackend) }
+
+func testUpdateIsAtomic(t *testing.T, b backend) {
 	ctx := t.Context()
-	s := open(t, t.TempDir())
+	s := b.open(t, b.fresh(t))
 	op := fleet.Operation{ID: "op-1", StackSet: "web", Status: fleet.OpRunning}
 	tgt := fleet.Target{Account: "1", Region: "r"}
 	if err := s.CreateOperation(ctx, op, []fleet.StepRecord{{Target: tgt, Status: "RUNNING"}}); err != nil {
@@ -398,8 +439,10 @@ func TestUpdateIsAtomic(t *testing.T) {
 	}
 }
 
-func TestUpdatePanicReachesCaller(t *testing.T) {
-	s := open(t, t.TempDir())
+func TestUpdatePanicReachesCaller(t *testing.T) { testUpdatePanicReachesCaller(t, sqliteBackend) }
+
+func testUpdatePanicReachesCaller(t *testing.T, b backend) {
+	s := b.open(t, b.fresh(t))
 	func() {
 		defer func() {
 			if p := recover(); p != "bad" {
@@ -414,9 +457,10 @@ func TestUpdatePanicReachesCaller(t *testing.T) {
 	}
 }
 
-func TestCancelledAndClosed(t *testing.T) {
-	dir := t.TempDir()
-	s, err := state.Open(t.Context(), dir)
+func TestCancelledAndClosed(t *testing.T) { testCancelledAndClosed(t, sqliteBackend) }
+
+func testCancelledAndClosed(t *testing.T, b backend) {
+	s, err := b.openFor(t.Context(), b.fresh(t), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -435,9 +479,21 @@ func TestCancelledAndClosed(t *testing.T) {
 }
 
 func TestOpenIsIdempotentAndPrivate(t *testing.T) {
-	ctx := t.Context()
 	dir := filepath.Join(t.TempDir(), ".stackfleet")
-	s1, err := state.Open(ctx, dir)
+	testOpenIsIdempotent(t, sqliteBackend, dir)
+	fi, err := os.Stat(filepath.Join(dir, state.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		t.Errorf("state.db mode %v: want no access for group and others", perm)
+	}
+}
+
+// testOpenIsIdempotent opens the journal dir (new) again and again, once two at a time.
+func testOpenIsIdempotent(t *testing.T, b backend, dir string) {
+	ctx := t.Context()
+	s1, err := b.openFor(ctx, dir, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -453,7 +509,7 @@ func TestOpenIsIdempotentAndPrivate(t *testing.T) {
 	errs := make([]error, 2)
 	for i := range errs {
 		wg.Go(func() {
-			s, err := state.Open(ctx, dir)
+			s, err := b.openFor(ctx, dir, "")
 			if err == nil {
 				err = s.Close()
 			}
@@ -464,7 +520,7 @@ func TestOpenIsIdempotentAndPrivate(t *testing.T) {
 	if err := errors.Join(errs...); err != nil {
 		t.Fatal(err)
 	}
-	s := open(t, dir)
+	s := b.open(t, dir)
 	got, err := s.Instances(ctx, fleet.StackSetOwner("web"))
 	if err != nil {
 		t.Fatal(err)
@@ -475,22 +531,17 @@ func TestOpenIsIdempotentAndPrivate(t *testing.T) {
 	if err := s.Check(ctx); err != nil {
 		t.Error(err)
 	}
-	fi, err := os.Stat(filepath.Join(dir, state.FileName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		t.Errorf("state.db mode %v: want no access for group and others", perm)
-	}
 }
 
-func TestConcurrentOpenOfNewDatabase(t *testing.T) {
-	dir := t.TempDir()
+func TestConcurrentOpenOfNewDatabase(t *testing.T) { testConcurrentOpenOfNewDatabase(t, sqliteBackend) }
+
+func testConcurrentOpenOfNewDatabase(t *testing.T, b backend) {
+	dir := b.fresh(t)
 	var wg sync.WaitGroup
 	errs := make([]error, 4)
 	for i := range errs {
 		wg.Go(func() {
-			s, err := state.Open(t.Context(), dir)
+			s, err := b.openFor(t.Context(), dir, "")
 			if err == nil {
 				err = errors.Join(s.PutInstance(t.Context(), fleet.Instance{Owner: fleet.StackSetOwner("web"), Target: fleet.Target{Account: fmt.Sprint(i), Region: "r"}}), s.Close())
 			}
@@ -501,31 +552,38 @@ func TestConcurrentOpenOfNewDatabase(t *testing.T) {
 	if err := errors.Join(errs...); err != nil {
 		t.Fatal(err)
 	}
-	got, err := open(t, dir).Instances(t.Context(), fleet.StackSetOwner("web"))
+	got, err := b.open(t, dir).Instances(t.Context(), fleet.StackSetOwner("web"))
 	if err != nil || len(got) != len(errs) {
 		t.Fatalf("Instances: %d, %v; want %d", len(got), err, len(errs))
 	}
 }
 
-func TestOpenRefusesNewerSchema(t *testing.T) {
-	dir := t.TempDir()
-	open(t, dir) // creates the schema
-	// Simulate a newer stackfleet by recording a version beyond ours through SQLite itself.
-	db := rawDB(t, dir)
+func TestOpenRefusesNewerSchema(t *testing.T) { testOpenRefusesNewerSchema(t, sqliteBackend) }
+
+func testOpenRefusesNewerSchema(t *testing.T, b backend) {
+	dir := b.fresh(t)
+	b.open(t, dir) // creates the schema
+	// Simulate a newer stackfleet by recording a version beyond ours through the database itself.
+	db := b.raw(t, dir)
 	if _, err := db.Exec("INSERT INTO schema_version (version, applied_at) VALUES (1000, 0)"); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
-	_, err := state.Open(t.Context(), dir)
+	_, err := b.openFor(t.Context(), dir, "")
 	if err == nil || !contains(err.Error(), "schema version 1000 is newer than this stackfleet knows") {
 		t.Fatalf("Open of a newer schema: %v", err)
 	}
 }
 
-func TestTwoStoresWriteConcurrently(t *testing.T) {
+// TestTwoStoresWriteConcurrently has two Stores on one journal write at once while a reader
+// follows the journal as a dashboard does: every write is kept, and the reader, which asks only
+// for the events after the last it saw, sees every one — so sequence numbers follow commit order.
+func TestTwoStoresWriteConcurrently(t *testing.T) { testTwoStoresWriteConcurrently(t, sqliteBackend) }
+
+func testTwoStoresWriteConcurrently(t *testing.T, b backend) {
 	ctx := t.Context()
-	dir := t.TempDir()
-	stores := []*state.Store{open(t, dir), open(t, dir)}
+	dir := b.fresh(t)
+	stores := []*state.Store{b.open(t, dir), b.open(t, dir)}
 	const perStore, goroutines = 200, 10
 	var steps []fleet.StepRecord
 	for i := range perStore * len(stores) {
@@ -534,6 +592,16 @@ func TestTwoStoresWriteConcurrently(t *testing.T) {
 	if err := stores[0].CreateOperation(ctx, fleet.Operation{ID: "op", StackSet: "web", Status: fleet.OpRunning}, steps); err != nil {
 		t.Fatal(err)
 	}
+	written := make(chan struct{})
+	type tailed struct {
+		n   int
+		err error
+	}
+	tail := make(chan tailed, 1)
+	go func() {
+		n, err := follow(ctx, stores[1], written)
+		tail <- tailed{n, err}
+	}()
 	var wg sync.WaitGroup
 	errs := make(chan error, len(stores)*goroutines)
 	for si, s := range stores {
@@ -561,9 +629,18 @@ func TestTwoStoresWriteConcurrently(t *testing.T) {
 		}
 	}
 	wg.Wait()
+	close(written)
 	close(errs)
 	for err := range errs {
 		t.Fatal(err)
+	}
+	followed := <-tail
+	if followed.err != nil {
+		t.Fatal(followed.err)
+	}
+	if followed.n != len(steps) {
+		t.Errorf("a reader following the journal saw %d events, want %d: some committed with a sequence number below one it had seen",
+			followed.n, len(steps))
 	}
 	_, got, err := stores[1].Operation(ctx, "op")
 	if err != nil {
@@ -590,6 +667,35 @@ func TestTwoStoresWriteConcurrently(t *testing.T) {
 	}
 }
 
+// follow reads the journal as a live view does, asking each time for the events after the last
+// one it saw, until written is closed and it has read what was committed by then. It returns how
+// many events it saw.
+func follow(ctx context.Context, s *state.Store, written <-chan struct{}) (int, error) {
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	var n int
+	var last int64
+	for {
+		done := false
+		select {
+		case <-written:
+			done = true
+		case <-tick.C:
+		}
+		evs, next, err := s.Events(ctx, "", last, 0)
+		if err != nil {
+			return n, err
+		}
+		if len(evs) > 0 && next <= last {
+			return n, fmt.Errorf("events after %d end at %d", last, next)
+		}
+		n, last = n+len(evs), next
+		if done {
+			return n, nil
+		}
+	}
+}
+
 // A truncated (0-byte) state database, or a SQLite database that is not stackfleet's, is refused
 // rather than taken for a new state that has forgotten every instance.
 func TestOpenRefusesEmptyAndForeign(t *testing.T) {
@@ -600,13 +706,17 @@ func TestOpenRefusesEmptyAndForeign(t *testing.T) {
 	if _, err := state.Open(t.Context(), empty); err == nil || !contains(err.Error(), "is empty (0 bytes)") {
 		t.Errorf("Open of a 0-byte state.db: %v", err)
 	}
-	foreign := t.TempDir()
-	db := rawDB(t, foreign)
+	testOpenRefusesForeign(t, sqliteBackend)
+}
+
+func testOpenRefusesForeign(t *testing.T, b backend) {
+	foreign := b.fresh(t)
+	db := b.raw(t, foreign)
 	if _, err := db.Exec("CREATE TABLE photos (id INTEGER)"); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
-	if _, err := state.Open(t.Context(), foreign); err == nil || !contains(err.Error(), "is not stackfleet's (it holds the tables photos)") {
+	if _, err := b.openFor(t.Context(), foreign, ""); err == nil || !contains(err.Error(), "is not stackfleet's (it holds the tables photos)") {
 		t.Errorf("Open of another application's database: %v", err)
 	}
 }

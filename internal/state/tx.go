@@ -49,7 +49,7 @@ var hotQueries = []string{sqlSavepoint, sqlRollbackTo, sqlRelease, sqlUpdateStep
 func (tx *Tx) exec(query string, args ...any) (sql.Result, error) {
 	st, ok := tx.w.stmts[query]
 	if !ok {
-		return tx.tx.ExecContext(tx.ctx, query, args...)
+		return tx.tx.ExecContext(tx.ctx, tx.w.dialect.rebind(query), args...)
 	}
 	tst := tx.tx.StmtContext(tx.ctx, st)
 	defer tst.Close()
@@ -58,7 +58,7 @@ func (tx *Tx) exec(query string, args ...any) (sql.Result, error) {
 
 // queryRow runs a query in the write transaction.
 func (tx *Tx) queryRow(query string, args ...any) *sql.Row {
-	return tx.tx.QueryRowContext(tx.ctx, query, args...)
+	return tx.tx.QueryRowContext(tx.ctx, tx.w.dialect.rebind(query), args...)
 }
 
 // CreateOperation records a new operation, its plan and its steps (in plan order). The operation
